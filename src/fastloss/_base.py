@@ -1,0 +1,189 @@
+"""The Loss base class: validate -> allocate -> one kernel call -> reduce.
+
+A concrete loss declares its parameters (checked in ``__init__``) and
+implements ``_compute``; it holds no loops.  ``ElementwiseLoss`` is the
+complete implementation for every loss whose per-element closed form lives in
+``_kernels/pointwise.pyx``: such a loss only names its kernel and parameters.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from . import _registry, _validate
+from ._kernels import pointwise as _pointwise
+from ._threads import get_num_threads
+
+
+class Loss:
+    """Base of every fastloss loss.
+
+    Subclasses set ``function_name`` (and optionally ``aliases``) to be
+    registered for ``fastloss.get`` and given a function form.
+    """
+
+    function_name: str = ""
+    aliases: tuple = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("function_name"):
+            _registry.register(cls, (cls.__name__, cls.function_name, *cls.aliases))
+
+    def __init__(self, *, reduction="mean"):
+        self.reduction = _validate.reduction(reduction)
+
+    # -- public API -----------------------------------------------------------
+    def __call__(self, y_true, y_pred, sample_weight=None, **call_args):
+        """The reduced loss (a float), or per-sample values for reduction="none"."""
+        return self.loss(y_true, y_pred, sample_weight, **call_args)
+
+    def loss(self, y_true, y_pred, sample_weight=None, **call_args):
+        """Same as calling the loss."""
+        value, _, _ = self._compute(y_true, y_pred, sample_weight, want_loss=True,
+                                    want_grad=False, want_hess=False, out=None, **call_args)
+        return value
+
+    def gradient(self, y_true, y_pred, sample_weight=None, out=None, **call_args):
+        """d(reduced loss)/d y_pred, shape and dtype of y_pred (into `out` if given)."""
+        _, grad, _ = self._compute(y_true, y_pred, sample_weight, want_loss=False,
+                                   want_grad=True, want_hess=False, out=out, **call_args)
+        return grad
+
+    def loss_gradient(self, y_true, y_pred, sample_weight=None, out=None, **call_args):
+        """(loss, gradient) from one pass over the data."""
+        value, grad, _ = self._compute(y_true, y_pred, sample_weight, want_loss=True,
+                                       want_grad=True, want_hess=False, out=out, **call_args)
+        return value, grad
+
+    # -- for subclasses -------------------------------------------------------
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        """Return (value or None, gradient or None, hessian or None)."""
+        raise NotImplementedError
+
+    def get_params(self):
+        """Constructor arguments of this instance."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names if hasattr(self, name)}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class WithHessian:
+    """Mixin for the losses SPEC marks H: adds ``gradient_hessian``."""
+
+    def gradient_hessian(self, y_true, y_pred, sample_weight=None, **call_args):
+        """(gradient, hessian diagonal), both scaled like the gradient."""
+        _, grad, hess = self._compute(y_true, y_pred, sample_weight, want_loss=False,
+                                      want_grad=True, want_hess=True, out=None, **call_args)
+        return grad, hess
+
+
+def weight_scale(reduction, n, w):
+    """(gradient scale, Σw): 1/Σw for "mean" (0 when Σw is 0), 1 otherwise."""
+    total_weight = float(n) if w is None else float(np.sum(w))
+    if reduction != "mean":
+        return 1.0, total_weight
+    if total_weight == 0.0:
+        return 0.0, total_weight
+    return 1.0 / total_weight, total_weight
+
+
+def finish(reduction, total, scale, total_weight, rows):
+    """The value the caller sees for a reduction, from Σ w_i l_i (or the rows)."""
+    if reduction == "none":
+        return rows
+    if reduction == "sum":
+        return float(total)
+    if total_weight == 0.0:
+        return 0.0
+    return float(total * scale)
+
+
+_MODES = {(True, False, False): 0, (True, True, False): 1,
+          (False, True, False): 2, (False, True, True): 3}
+
+
+def run_pointwise(kind, params, yt, yp, sample_weight, reduction, *,
+                  want_loss, want_grad, want_hess, out):
+    """Allocate and run one elementwise kernel on checked float arrays
+    (from ``_validate.float_pair``); see ``Loss._compute`` for the result."""
+    n = yp.shape[0]
+    k = yp.size // n
+    w = _validate.sample_weight(sample_weight, n)
+    scale, total_weight = weight_scale(reduction, n, w)
+    grad = hess = None
+    if want_grad:
+        grad = _validate.out_array(out, yp.shape, yp.dtype)
+        if out is not None:
+            _validate.no_overlap(grad, yt, yp, w)
+    if want_hess:
+        hess = np.empty(yp.shape, dtype=yp.dtype)
+    rows = np.empty(n, dtype=yp.dtype) if (want_loss and reduction == "none") else None
+    block_sums = np.empty(_pointwise.n_blocks(n, k), dtype=np.float64)
+    total = _pointwise.pointwise(
+        kind, params, yt.reshape(-1), yp.reshape(-1), w, n, k,
+        _MODES[(want_loss, want_grad, want_hess)], scale,
+        None if grad is None else grad.reshape(-1),
+        None if hess is None else hess.reshape(-1),
+        rows, block_sums, get_num_threads())
+    value = finish(reduction, total, scale, total_weight, rows) if want_loss else None
+    return value, grad, hess
+
+
+class ElementwiseLoss(WithHessian, Loss):
+    """A loss computed element by element by ``_kernels/pointwise.pyx``.
+
+    y_pred of shape (n,) is n samples; (n, k, ...) is n samples whose loss is
+    the mean over their k (or more) elements.  Subclasses give ``_kind()`` (a
+    name in ``pointwise.KINDS``) and ``_kernel_params()``.
+    """
+
+    def _kind(self) -> str:
+        raise NotImplementedError
+
+    def _kernel_params(self) -> dict:
+        return {}
+
+    def _check_targets(self, y_true):
+        """Hook: reject targets the loss does not define (after conversion)."""
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        kind = _pointwise.KINDS.index(self._kind())
+        yt, yp = _validate.float_pair(y_true, y_pred)
+        self._check_targets(yt)
+        return run_pointwise(kind, self._kernel_params(), yt, yp, sample_weight,
+                             self.reduction, want_loss=want_loss, want_grad=want_grad,
+                             want_hess=want_hess, out=out)
+
+
+def loss_function(cls, name=None):
+    """The function form of a loss class: same value, parameters as keywords.
+
+    ``fn(y_true, y_pred, sample_weight=None, **constructor_kwargs)``.
+    """
+    name = name or cls.function_name
+
+    def fn(y_true, y_pred, sample_weight=None, **params):
+        return cls(**params)(y_true, y_pred, sample_weight)
+
+    init = inspect.signature(cls.__init__)
+    kw = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+          for p in list(init.parameters.values())[1:]
+          if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    head = [inspect.Parameter("y_true", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            inspect.Parameter("y_pred", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            inspect.Parameter("sample_weight", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                              default=None)]
+    fn.__signature__ = inspect.Signature(head + kw)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"Function form of :class:`{cls.__name__}`: "
+                  f"``{cls.__name__}(**kwargs)(y_true, y_pred, sample_weight)``.\n\n"
+                  + (cls.__doc__ or ""))
+    fn.__module__ = cls.__module__
+    return fn

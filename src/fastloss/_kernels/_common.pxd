@@ -1,0 +1,81 @@
+# Shared declarations for every kernel module: float types, block sizes, the
+# deterministic block-sum combine, numerically stable scalar helpers and the
+# thread-count rule.  Everything here is inline, so no module is imported at
+# run time for it.
+from libc.math cimport exp, log, log1p, fabs, expm1
+cimport openmp
+
+ctypedef fused floating:
+    float
+    double
+
+cdef enum:
+    # Elements summed by one block.  Fixed (not derived from the thread count),
+    # so every loss is the same sum of the same partial sums on any thread count.
+    BLOCK_ELEMENTS = 4096
+    # Below this many elements a loop stays on one thread: waking a team costs
+    # more than the few microseconds of work it would share.
+    MIN_PARALLEL_ELEMENTS = 32768
+
+
+cdef inline int threads_for(Py_ssize_t work, Py_ssize_t min_parallel,
+                            int requested) noexcept nogil:
+    """Thread count for a loop over `work` elements; 1 when too small."""
+    if work < min_parallel or requested <= 1:
+        return 1
+    return requested
+
+
+cdef inline Py_ssize_t rows_per_block(Py_ssize_t k) noexcept nogil:
+    """Rows in one block for rows of k elements (at least one row)."""
+    if k >= BLOCK_ELEMENTS:
+        return 1
+    return BLOCK_ELEMENTS // k
+
+
+cdef inline double combine_blocks(const double* block_sums,
+                                  Py_ssize_t nblocks) noexcept nogil:
+    """Sum the block sums in block order, with Neumaier compensation.
+
+    The order never depends on threads; compensation keeps 10^4 block sums
+    as accurate as one exact sum rounded once, for practical purposes.
+    """
+    cdef double total = 0.0, comp = 0.0, t, x
+    cdef Py_ssize_t b
+    for b in range(nblocks):
+        x = block_sums[b]
+        t = total + x
+        if fabs(total) >= fabs(x):
+            comp += (total - t) + x
+        else:
+            comp += (x - t) + total
+        total = t
+    return total + comp
+
+
+cdef inline double log1pexp(double x) noexcept nogil:
+    """log(1 + exp(x)) for any finite x, without overflow or cancellation."""
+    if x > 0.0:
+        return x + log1p(exp(-x))
+    return log1p(exp(x))
+
+
+cdef inline double sigmoid(double x) noexcept nogil:
+    cdef double z
+    if x >= 0.0:
+        return 1.0 / (1.0 + exp(-x))
+    z = exp(x)
+    return z / (1.0 + z)
+
+
+cdef inline double log_sigmoid(double x) noexcept nogil:
+    return -log1pexp(-x)
+
+
+cdef inline double sign_of(double x) noexcept nogil:
+    """-1, 0 or 1 (0 at x == 0; NaN stays NaN)."""
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return x   # 0.0 or NaN

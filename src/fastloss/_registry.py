@@ -1,0 +1,52 @@
+"""Name -> loss class.  Classes register themselves when defined (see
+``Loss.__init_subclass__``); a name is the class name, the function name or an
+alias, matched without regard to case."""
+from __future__ import annotations
+
+_BY_NAME: dict = {}
+
+
+def register(cls, names):
+    for name in names:
+        key = name.lower()
+        other = _BY_NAME.get(key)
+        if other is not None and other is not cls:
+            raise RuntimeError(f"loss name {name!r} is taken by {other.__name__}")
+        _BY_NAME[key] = cls
+
+
+def get(name, **params):
+    """A loss instance by name: ``fl.get("huber", delta=2.0)``.
+
+    `name` may be the class name (``"Huber"``), the function name
+    (``"huber"``) or an alias (``"mse"``); case does not matter.  Keyword
+    arguments go to the constructor.
+    """
+    if isinstance(name, type) and name in _BY_NAME.values():
+        return name(**params)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    try:
+        cls = _BY_NAME[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; fastloss.available() lists the names") from None
+    return cls(**params)
+
+
+def available():
+    """Every name ``get`` accepts (class names, function names, aliases), sorted."""
+    names = set()
+    for cls in set(_BY_NAME.values()):
+        names.add(cls.__name__)
+        names.add(cls.function_name)
+        names.update(cls.aliases)
+    return sorted(names)
+
+
+def loss_classes():
+    """The registered classes, in definition order."""
+    seen = []
+    for cls in _BY_NAME.values():
+        if cls not in seen:
+            seen.append(cls)
+    return seen

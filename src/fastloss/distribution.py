@@ -1,0 +1,4 @@
+"""fastloss.distribution: see SPEC.md for the losses this module holds."""
+from __future__ import annotations
+
+__all__: list = []
