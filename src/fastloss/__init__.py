@@ -7,6 +7,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from ._base import Loss
+from ._objective import objective
 from ._config import config, show_config
 from ._registry import available, get
 from ._threads import get_num_threads, num_threads, set_num_threads
@@ -20,7 +21,7 @@ from .segmentation import *  # noqa: F401,F403
 from . import agreement, classification, detection, distribution, ranking, regression, segmentation
 
 __all__ = (
-    ["Loss", "available", "get", "get_num_threads", "set_num_threads", "num_threads",
+    ["Loss", "objective", "available", "get", "get_num_threads", "set_num_threads", "num_threads",
      "show_config", "config", "__version__"]
     + regression.__all__ + classification.__all__ + distribution.__all__
     + detection.__all__ + segmentation.__all__ + agreement.__all__ + ranking.__all__

@@ -1,0 +1,259 @@
+"""``fastloss.objective``: the objective of a linear model under a fastloss loss,
+as ``fun(w) -> (value, gradient)`` for ``scipy.optimize.minimize(jac=True)``.
+
+NumPy only (SciPy is the caller's business).  The adapters (``fastloss.sklearn``,
+``fastloss.xgboost``, ``fastloss.lightgbm``, ``fastloss.torch``) share the loss
+table and the loss re-parametrisation helpers below.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+
+import numpy as np
+
+from . import _registry, _validate
+from ._base import ElementwiseLoss, Loss
+
+__all__ = ["objective"]
+
+# How a loss reads its targets, by class name (the classification classes are
+# defined in another module; naming them here avoids importing them).
+#   "elementwise": y_true has y_pred's shape; every element is its own term.
+#   "labels":      y_true holds integer class indices (n,), y_pred is (n, C).
+#   "rows":        y_true and y_pred are (n, k); the loss couples a row's k values.
+ELEMENTWISE = {"MeanSquaredError", "MeanAbsoluteError", "Huber", "LogCosh", "Poisson",
+               "BinaryCrossentropy", "Hinge", "SquaredHinge", "BinaryFocalCrossentropy",
+               "BalancedCrossentropy"}
+LABELS = {"SparseCategoricalCrossentropy", "MulticlassHinge"}
+ROWS = {"CategoricalCrossentropy", "CategoricalFocalCrossentropy", "KLDivergence",
+        "CosineSimilarityLoss", "HellingerDistance"}
+
+
+def target_kind(loss) -> str:
+    """"elementwise", "labels" or "rows" (see above) for a Loss instance."""
+    name = type(loss).__name__
+    if name in LABELS:
+        return "labels"
+    if name in ROWS:
+        return "rows"
+    if name in ELEMENTWISE or isinstance(loss, ElementwiseLoss):
+        return "elementwise"
+    raise ValueError(
+        f"loss {name} couples samples (a set-level loss); a linear-model objective or "
+        "a per-sample gradient needs a loss whose value is a sum over samples")
+
+
+def loss_class(loss):
+    """The Loss subclass named by `loss` (a name, a class or an instance)."""
+    if isinstance(loss, Loss):
+        return type(loss)
+    if isinstance(loss, type) and issubclass(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        return type(_registry.get(loss))
+    raise TypeError(f"loss must be a fastloss loss name or Loss instance, got {type(loss).__name__}")
+
+
+def init_parameters(cls) -> list:
+    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+
+def rebuild(loss, params=None, **overrides):
+    """A new Loss like `loss` (name, class or instance) with `params` (user
+    keywords) and `overrides` (set by the adapter, e.g. reduction="sum").
+
+    Overrides for parameters the class does not take are dropped; a user value
+    that contradicts an override is a ValueError naming the parameter.
+    """
+    cls = loss_class(loss)
+    names = init_parameters(cls)
+    base = loss.get_params() if isinstance(loss, Loss) else {}
+    given = dict(params or {})
+    if isinstance(loss, Loss) and given:
+        raise ValueError(f"loss parameters {sorted(given)} were given both as keywords "
+                         f"and through the Loss instance {loss!r}; give them in one place")
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no parameter(s) {unknown}; "
+                        f"it takes {[n for n in names if n != 'reduction']}")
+    merged = {**base, **given}
+    for key, value in overrides.items():
+        if key not in names:
+            continue
+        if key in given and key != "reduction" and given[key] != value:
+            raise ValueError(f"{key}={given[key]!r} is not supported here: "
+                             f"this adapter needs {key}={value!r}")
+        merged[key] = value
+    new = cls(**merged)
+    if isinstance(loss, Loss):
+        # A parameter that get_params could not read (no attribute of that
+        # name) would silently fall back to its default: copy the instance's
+        # state instead and set only the overridden attributes.
+        missing = [n for n in names if n not in base]
+        if missing:
+            new = copy.copy(loss)
+            for key, value in overrides.items():
+                if key in names:
+                    setattr(new, key, value)
+    return new
+
+
+def for_linear_model(loss, params=None, *, reduction="sum"):
+    """The loss a linear model's outputs are scored with: given `reduction`,
+    ``from_logits=True`` where the loss has it (a linear model outputs logits)
+    and, for a loss *name*, ``log_input=True`` (Poisson on the log scale)."""
+    overrides = {"reduction": reduction, "from_logits": True}
+    if not isinstance(loss, Loss):
+        if "log_input" in init_parameters(loss_class(loss)) and "log_input" not in (params or {}):
+            overrides["log_input"] = True
+    return rebuild(loss, params, **overrides)
+
+
+def _as_2d_float(X, name="X"):
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if arr.dtype != np.float64 or not (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+    return arr
+
+
+class LinearObjective:
+    """``fun(w) -> (value, gradient)`` of a linear model under a fastloss loss.
+
+    The model is ``ŷ = X Wᵀ + b`` with ``W`` of shape ``(k, d)`` (``k`` = 1 for a
+    1-D ``y``: then ``ŷ = X w + b`` of shape ``(n,)``).  The objective is ::
+
+        scale · ( Σ_i Σ_terms s_i l(y, ŷ) + alpha · ‖W‖² )
+
+    with the loss in its ``"sum"`` reduction (for elementwise losses every
+    output of every sample is one term, so a 2-D ``y`` gives Σ over samples and
+    outputs, as Ridge's ``‖Y - XW‖²_F``), sample weights ``s_i`` and the
+    intercept not penalised.  ``w`` is ``W`` with the intercept appended to
+    each row (when ``fit_intercept``), flattened row by row; ``unpack(w)``
+    gives ``(W, b)``.  One call does one product ``X Wᵀ``, one fused
+    ``loss_gradient`` and one product ``Gᵀ X``.
+    """
+
+    def __init__(self, loss, X, y, *, alpha=0.0, sample_weight=None, fit_intercept=False,
+                 n_outputs=None, scale=1.0):
+        self.loss = loss
+        self.X = X = _as_2d_float(X)
+        n, d = X.shape
+        self.alpha = _validate.non_negative(alpha, "alpha")
+        self.scale = _validate.positive(scale, "scale")
+        self.fit_intercept = _validate.boolean(fit_intercept, "fit_intercept")
+        self.kind = kind = target_kind(loss)
+        w = _validate.sample_weight(sample_weight, n)
+        if kind == "labels":
+            labels = _validate.labels(y, n, "y")
+            if n_outputs is None:
+                n_outputs = int(labels.max()) + 1 if labels.size else 1
+            if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
+                raise ValueError(f"y holds class indices outside [0, {n_outputs})")
+            self.target, self.shape = labels, (n, int(n_outputs))
+        else:
+            yt = np.asarray(y)
+            if yt.dtype.kind not in "biuf":
+                raise TypeError(f"y must hold real numbers, got dtype {yt.dtype}")
+            if yt.ndim not in (1, 2) or yt.shape[0] != n:
+                raise ValueError(f"y must have shape ({n},) or ({n}, k) to match X, got {yt.shape}")
+            if kind == "rows" and yt.ndim != 2:
+                raise ValueError(f"{type(loss).__name__} needs a 2-D y of shape (n, k), got {yt.shape}")
+            if n_outputs is not None and n_outputs != (1 if yt.ndim == 1 else yt.shape[1]):
+                raise ValueError(f"n_outputs={n_outputs} does not match y of shape {yt.shape}")
+            self.shape = yt.shape
+            target = np.ascontiguousarray(yt, dtype=np.float64)
+            if kind == "elementwise" and yt.ndim == 2:
+                # every (sample, output) is one term: score the flat array
+                target = target.reshape(-1)
+                if w is not None:
+                    w = np.repeat(w, yt.shape[1])
+            self.target = target
+        self.sample_weight = w
+        self.n_features = d
+        self.n_outputs = 1 if len(self.shape) == 1 else self.shape[1]
+        self.n_params = self.n_outputs * (d + self.fit_intercept)
+
+    def unpack(self, w):
+        """(W of shape (k, d), b of shape (k,)) from the flat parameters."""
+        w = np.asarray(w, dtype=np.float64)
+        if w.shape != (self.n_params,):
+            raise ValueError(f"w must have shape ({self.n_params},), got {w.shape}")
+        Wb = w.reshape(self.n_outputs, self.n_features + self.fit_intercept)
+        coef = Wb[:, :self.n_features]
+        intercept = Wb[:, self.n_features] if self.fit_intercept else np.zeros(self.n_outputs)
+        return coef, intercept
+
+    def decision(self, w):
+        """The model outputs ŷ for parameters w, shape (n,) or (n, k)."""
+        coef, intercept = self.unpack(w)
+        if len(self.shape) == 1:
+            z = self.X @ coef[0]
+            if self.fit_intercept:
+                z += intercept[0]
+        else:
+            z = self.X @ coef.T
+            if self.fit_intercept:
+                z += intercept
+        return z
+
+    def __call__(self, w):
+        coef, _ = self.unpack(w)
+        z = self.decision(w)
+        scored = z.reshape(-1) if self.target.ndim == 1 and z.ndim == 2 else z
+        value, g = self.loss.loss_gradient(self.target, scored, self.sample_weight)
+        g = g.reshape(z.shape)
+        grad = np.empty((self.n_outputs, self.n_features + self.fit_intercept))
+        if g.ndim == 1:
+            grad[0, :self.n_features] = self.X.T @ g
+            if self.fit_intercept:
+                grad[0, -1] = g.sum()
+        else:
+            grad[:, :self.n_features] = g.T @ self.X
+            if self.fit_intercept:
+                grad[:, -1] = g.sum(axis=0)
+        if self.alpha:
+            value += self.alpha * float(np.sum(coef * coef))
+            grad[:, :self.n_features] += (2.0 * self.alpha) * coef
+        return value * self.scale, grad.reshape(-1) * self.scale
+
+
+def objective(loss, X, y, alpha=0.0, sample_weight=None, *, fit_intercept=False,
+              n_outputs=None, scale=1.0, **loss_params):
+    """The L2-penalised objective of a linear model under a fastloss loss.
+
+    Returns ``fun`` with ``fun(w) -> (value, gradient)``, ready for
+    ``scipy.optimize.minimize(fun, np.zeros(fun.n_params), jac=True)``::
+
+        value(w) = scale · ( Σ_i s_i l_i(y_i, x_i·W + b) + alpha · ‖W‖² )
+
+    - `loss`: a fastloss name (``"huber"``; `loss_params` go to its
+      constructor; a loss with ``from_logits`` gets ``from_logits=True``, and
+      ``"poisson"`` gets ``log_input=True``, since a linear model outputs logits
+      / log-rates) or a ``Loss`` instance (used as configured).  Either way the
+      ``"sum"`` reduction is used, so ``alpha`` has Ridge's meaning:
+      ``objective("mse", X, y, alpha=a)`` is Ridge's ``‖y - Xw‖² + a‖w‖²``.
+    - `y`: targets of the loss: ``(n,)`` gives a 1-D model (``w`` = d
+      coefficients, then the intercept); ``(n, k)`` gives k outputs (every
+      output of every sample is a term for elementwise losses); integer class
+      indices ``(n,)`` for label losses (``sparse_categorical_crossentropy``,
+      ``multiclass_hinge``) give ``n_outputs`` columns (default ``max(y) + 1``).
+    - `fit_intercept`: append one unpenalised intercept per output to ``w``.
+    - `scale`: multiplies value and gradient (e.g. ``1 / Σ s_i`` to optimise a
+      mean, which keeps L-BFGS' tolerances independent of n; same minimiser).
+
+    ``fun.unpack(w) -> (W, b)`` splits the parameters (``W`` is ``(k, d)``, row
+    by row as ``w`` is laid out); ``fun.decision(w)`` gives ``ŷ``.
+    """
+    if isinstance(loss, Loss):
+        loss = rebuild(loss, loss_params, reduction="sum")
+    else:
+        loss = for_linear_model(loss, loss_params)
+    return LinearObjective(loss, X, y, alpha=alpha, sample_weight=sample_weight,
+                           fit_intercept=fit_intercept, n_outputs=n_outputs, scale=scale)
