@@ -257,3 +257,47 @@ def objective(loss, X, y, alpha=0.0, sample_weight=None, *, fit_intercept=False,
         loss = for_linear_model(loss, loss_params)
     return LinearObjective(loss, X, y, alpha=alpha, sample_weight=sample_weight,
                            fit_intercept=fit_intercept, n_outputs=n_outputs, scale=scale)
+
+
+class PerSampleGradHess:
+    """Per-sample gradient and hessian of a fastloss loss for a boosting library.
+
+    The loss is used with ``reduction="none"`` (so the gradient of row i is
+    ``s_i ∂l_i/∂ŷ_i``: weighted, not reduced) and ``from_logits=True`` where it
+    has that parameter (boosters output raw scores).  ``__call__(labels, raw,
+    weight)`` returns ``(grad, hess)`` of ``raw``'s shape:
+
+    - elementwise losses: ``labels`` of ``raw``'s shape (``raw`` 1-D), or, for a
+      2-D ``raw`` (n, K), class indices (n,) scored one-vs-rest on one-hot targets;
+    - label losses (sparse categorical cross-entropy): class indices (n,),
+      ``raw`` (n, K);
+    - row losses on one-hot targets (categorical cross-entropy): class indices
+      (n,) are one-hot encoded, ``raw`` (n, K).
+    """
+
+    def __init__(self, loss, params=None):
+        self.loss = for_linear_model(loss, params, reduction="none")
+        if not hasattr(self.loss, "gradient_hessian"):
+            raise ValueError(f"{type(self.loss).__name__} has no gradient_hessian (only the "
+                             "losses SPEC marks H do); a boosting objective needs a hessian")
+        self.kind = target_kind(self.loss)
+
+    def __call__(self, labels, raw, weight=None):
+        raw = np.asarray(raw)
+        labels = np.asarray(labels)
+        if weight is not None and np.size(weight) == 0:
+            weight = None
+        if raw.ndim == 2 and raw.shape[1] == 1:
+            raw = raw[:, 0]
+        if raw.ndim == 2 and self.kind != "labels":
+            index = _validate.labels(labels, raw.shape[0], "labels")
+            if index.size and (index.min() < 0 or index.max() >= raw.shape[1]):
+                raise ValueError(f"labels hold class indices outside [0, {raw.shape[1]})")
+            labels = np.zeros(raw.shape, dtype=raw.dtype)
+            labels[np.arange(raw.shape[0]), index] = 1
+        elif self.kind == "labels":
+            if raw.ndim != 2:
+                raise ValueError(f"{type(self.loss).__name__} needs one raw score per class "
+                                 f"(set num_class / num_class in the booster), got shape {raw.shape}")
+            labels = _validate.labels(labels, raw.shape[0], "labels")
+        return self.loss.gradient_hessian(labels, raw, sample_weight=weight)
