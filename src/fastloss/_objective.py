@@ -206,7 +206,8 @@ class LinearObjective:
     def __call__(self, w):
         coef, _ = self.unpack(w)
         z = self.decision(w)
-        scored = z.reshape(-1) if self.target.ndim == 1 and z.ndim == 2 else z
+        flat = self.kind == "elementwise" and z.ndim == 2
+        scored = z.reshape(-1) if flat else z
         value, g = self.loss.loss_gradient(self.target, scored, self.sample_weight)
         g = g.reshape(z.shape)
         grad = np.empty((self.n_outputs, self.n_features + self.fit_intercept))
