@@ -103,3 +103,15 @@ def test_multiclass_softprob_layout(data):
     grad, hess = obj(np.zeros((400, 4), dtype=np.float32), d)
     assert grad.shape == hess.shape == (400, 4)
     np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-6)
+
+
+@needs_classification
+def test_xgb_classifier_with_fastloss_softmax(data):
+    X, y, w, _ = data
+    labels = np.digitize(y, [-1.0, 0.5, 2.0])
+    kw = dict(n_estimators=ROUNDS, max_depth=3, tree_method="exact", n_jobs=1, base_score=0.0)
+    builtin = xgb.XGBClassifier(learning_rate=0.3, **kw).fit(X, labels, sample_weight=w)
+    custom = xgb.XGBClassifier(objective=objective("sparse_categorical_crossentropy"),
+                               learning_rate=0.15, reg_lambda=0.5, min_child_weight=0.5, **kw)
+    custom.fit(X, labels, sample_weight=w)
+    assert_same(custom.predict_proba(X), builtin.predict_proba(X))

@@ -26,6 +26,9 @@ Conventions to know when comparing with LightGBM's built-in objectives
 - ``"sparse_categorical_crossentropy"``: hessian ``p(1 - p)``; ``multiclass``
   uses ``K/(K-1) · p(1 - p)``, so it is reproduced with ``learning_rate``
   divided by ``K/(K-1)`` (and ``lambda_l2 = 0``).
+- ``LGBMClassifier`` with a custom objective returns raw scores from
+  ``predict_proba`` (LightGBM does not know the link); use ``lightgbm.train``
+  or apply the sigmoid / softmax yourself.
 - A custom objective starts from a zero score; the built-in ones start from
   the label average (``boost_from_average``): give the Dataset an
   ``init_score`` or set ``boost_from_average=False`` when comparing.
