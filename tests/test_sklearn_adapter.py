@@ -162,6 +162,13 @@ def test_loss_instance_and_conflicts(regression):
     np.testing.assert_array_equal(a.coef_, b.coef_)
     with pytest.raises(ValueError, match="both"):
         LossRegressor(fl.Huber(delta=0.7), delta=0.7).fit(X, y)
+    # a Loss instance survives clone (a copy, same parameters) and model selection
+    est = LossRegressor(fl.Huber(delta=0.7), **TIGHT)
+    twin = clone(est)
+    assert twin.loss is not est.loss and twin.loss.delta == 0.7
+    grid = GridSearchCV(est, {"alpha": [0.0, 1.0]}, cv=3).fit(X, y)
+    assert grid.best_estimator_.loss.delta == 0.7
+    assert cross_val_score(est, X, y, cv=3).shape == (3,)
 
 
 def test_bad_parameters(regression):

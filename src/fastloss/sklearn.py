@@ -36,6 +36,7 @@ X is used in float64.
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 
@@ -57,6 +58,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
     def _validate_data(estimator, X="no_validation", y="no_validation", reset=True, **kw):
         return estimator._validate_data(X, y, reset=reset, **kw)
 
+from ._base import Loss
 from ._objective import LinearObjective, for_linear_model, loss_class, target_kind
 
 __all__ = ["LossRegressor", "LossClassifier"]
@@ -110,9 +112,20 @@ class _LossLinearModel(BaseEstimator):
                 if k not in own and not k.startswith("_") and not k.endswith("_")}
 
     def get_params(self, deep=True):
-        params = super().get_params(deep=deep)
+        # No parameter is an estimator; a Loss instance has a get_params of its
+        # own but is not one, so it is not descended into (deep is moot).
+        params = super().get_params(deep=False)
         params.update(self._loss_params())
         return params
+
+    def __sklearn_clone__(self):
+        # sklearn.base.clone would treat a Loss instance (it has get_params)
+        # as an estimator; copy it instead, clone everything else as usual.
+        from sklearn.base import clone
+
+        params = {k: copy.deepcopy(v) if isinstance(v, Loss) else clone(v, safe=False)
+                  for k, v in self.get_params(deep=False).items()}
+        return type(self)(**params)
 
     def set_params(self, **params):
         own = {k: v for k, v in params.items() if k in self._own_params}
