@@ -183,6 +183,10 @@ def test_bad_parameters(regression):
         LossRegressor(gamma=2.0).fit(X, y)
     with pytest.raises(ValueError, match="unknown loss"):
         LossRegressor("nope").fit(X, y)
+    with pytest.raises(ValueError, match="log_input"):
+        LossRegressor(fl.Poisson()).fit(X, np.abs(y))
+    with pytest.raises(ValueError, match="log_input"):
+        LossRegressor("poisson", log_input=False).fit(X, np.abs(y))
     with pytest.raises(ValueError, match="(?i)sample.weight"):
         LossRegressor().fit(X, y, sample_weight=np.zeros(len(y)))
     with pytest.raises(ValueError, match="sample_weight"):

@@ -238,6 +238,9 @@ class LossRegressor(RegressorMixin, _LossLinearModel):
         if target_kind(loss) != "elementwise":
             raise ValueError(f"LossRegressor needs an elementwise loss; {type(loss).__name__} "
                              "is not (use LossClassifier for class labels)")
+        if getattr(loss, "log_input", True) is False:
+            raise ValueError("LossRegressor fits Poisson on the log scale: use log_input=True "
+                             "(the default for loss=\"poisson\"); predict returns exp(X coef + b)")
         X, y = _validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True)
         sw = self._sample_weight(sample_weight, X)
         if y.ndim == 2 and y.shape[1] == 1:
