@@ -40,27 +40,28 @@ def overlap_n_blocks(Py_ssize_t total, Py_ssize_t C):
     return (total + b - 1) // b
 
 
-cdef inline void _segment(Py_ssize_t e, Py_ssize_t e1, Py_ssize_t inner,
-                          Py_ssize_t C, Py_ssize_t row_len, bint weighted,
-                          Py_ssize_t* end, Py_ssize_t* c, Py_ssize_t* row) noexcept nogil:
-    """The run of elements from e that share one class and one sample row."""
-    cdef Py_ssize_t s = e1, nxt, j
+cdef inline Py_ssize_t _seg_end(Py_ssize_t e, Py_ssize_t e1, Py_ssize_t inner,
+                                Py_ssize_t C, Py_ssize_t row_len, bint weighted) noexcept nogil:
+    """End of the run of elements from e that share one class and one sample row.
+
+    (Values are returned, never written through pointers: prange only makes
+    variables private that the loop body assigns.)"""
+    cdef Py_ssize_t s = e1, nxt
     if C > 1:
-        j = e // inner
-        c[0] = j % C
-        nxt = (j + 1) * inner
+        nxt = (e // inner + 1) * inner
         if nxt < s:
             s = nxt
-    else:
-        c[0] = 0
     if weighted:
-        row[0] = e // row_len
-        nxt = (row[0] + 1) * row_len
+        nxt = (e // row_len + 1) * row_len
         if nxt < s:
             s = nxt
-    else:
-        row[0] = 0
-    end[0] = s
+    return s
+
+
+cdef inline Py_ssize_t _seg_class(Py_ssize_t e, Py_ssize_t inner, Py_ssize_t C) noexcept nogil:
+    if C > 1:
+        return (e // inner) % C
+    return 0
 
 
 cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
@@ -81,7 +82,9 @@ cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
         e = b * bs
         e1 = min(e + bs, total)
         while e < e1:
-            _segment(e, e1, inner, C, row_len, w != NULL, &end, &c, &row)
+            end = _seg_end(e, e1, inner, C, row_len, w != NULL)
+            c = _seg_class(e, inner, C)
+            row = e // row_len
             syp = 0.0
             s1 = 0.0
             s2 = 0.0
@@ -121,7 +124,9 @@ cdef void _overlap_grad(const floating* y, const floating* p, const double* w,
         e = b * bs
         e1 = min(e + bs, total)
         while e < e1:
-            _segment(e, e1, inner, C, row_len, w != NULL, &end, &c, &row)
+            end = _seg_end(e, e1, inner, C, row_len, w != NULL)
+            c = _seg_class(e, inner, C)
+            row = e // row_len
             wi = 1.0 if w == NULL else w[row]
             a = wi * coef[3 * c]
             bb = wi * coef[3 * c + 1]
