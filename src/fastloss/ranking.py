@@ -106,7 +106,7 @@ class RankNet(Loss):
                 if self.reduction == "sum":
                     value = total
                 else:
-                    value = total / total_w if total_w > 0 else 0.0
+                    value = total / total_w if total_w != 0 else 0.0
         return value, grad, None
 
 

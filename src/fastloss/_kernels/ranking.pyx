@@ -49,8 +49,9 @@ cdef void _tile(const double* y, const double* s, const double* w,
         for j in range(js, j1):
             dy = yi - y[j]
             if dy == 0.0 or dy != dy:
-                if dy != dy:
+                if dy != dy:          # NaN relevance: propagate to value and weight
                     loss += dy
+                    wsum += dy
                 continue
             sg = 1.0 if dy > 0.0 else -1.0
             x = sigma * sg * (si - s[j])          # σ (s_h - s_l)
@@ -179,7 +180,7 @@ def ranknet(const floating[::1] y_true, const floating[::1] y_pred, const double
     if grad is not None:
         scale = 1.0
         if mean:
-            scale = 1.0 / total_w if total_w > 0.0 else 0.0
+            scale = 1.0 / total_w if total_w != 0.0 else 0.0
         with nogil:
             for k in range(n):
                 grad[order[k]] = <floating>(scale * (rowbuf[k] + colbuf[k]))
