@@ -157,7 +157,9 @@ def test_stability_and_edge_cases():
     assert v == 0.0 and not np.any(g)
     v, g = fl.RankNet(group=np.arange(5)).loss_gradient(np.arange(5.0), np.ones(5))
     assert v == 0.0 and not np.any(g)
-    assert fl.ranknet(np.array([1.0, np.nan]), np.zeros(2)) != 0.0
+    v, g = fl.RankNet().loss_gradient(np.array([1.0, np.nan, 0.0]), np.zeros(3))
+    assert np.isnan(v) and np.all(np.isnan(g))
+    assert np.all(np.isnan(fl.ranknet(np.array([1.0, np.nan]), np.zeros(2), reduction="none")))
     assert np.isnan(fl.ranknet(np.array([1.0, 0.0]), np.array([np.nan, 0.0])))
 
 

@@ -46,6 +46,9 @@ class RankNet(Loss):
     sum.  ``group`` may be given to the constructor or at call time
     (``loss(y, s, group=q)``); a call-time value wins.
 
+    A NaN relevance makes the loss and the whole gradient NaN; NaN scores
+    propagate through their pairs.
+
     Agrees with torch broadcasting over the n×n difference matrix and with
     allRank's RankNet without padding.  Memory O(n): pairs are visited by
     cache-sized tiles, never stored.
@@ -77,26 +80,37 @@ class RankNet(Loss):
         if group is _UNSET:
             group = self.group
         w = _validate.sample_weight(sample_weight, n)
+        # one sort: by group, relevance descending inside a group (the kernel
+        # then finds each item's partners as a contiguous suffix)
         if group is None:
-            order = np.arange(n, dtype=np.int64)
+            order = np.argsort(-yt, kind="stable").astype(np.int64, copy=False)
             starts = np.array([0, n], dtype=np.int64)
             first_order = np.zeros(1, dtype=np.int64)
         else:
             g = _group_ids(group, n)
-            order = np.argsort(g, kind="stable").astype(np.int64, copy=False)
+            order = np.lexsort((-yt, g)).astype(np.int64, copy=False)
             gs = g[order]
             cut = np.flatnonzero(gs[1:] != gs[:-1]) + 1
             starts = np.concatenate([[0], cut, [n]]).astype(np.int64)
             # groups in sorted-id order -> order of first appearance
-            first_order = np.argsort(order[starts[:-1]], kind="stable")
+            _, first = np.unique(g, return_index=True)     # ids ascending, as `starts`
+            first_order = np.argsort(first, kind="stable")
         grad = None
         if want_grad:
             grad = _validate.out_array(out, yp.shape, yp.dtype)
             if out is not None:
                 _validate.no_overlap(grad, yt, yp, w)
-        group_loss, total_w = _ranking.ranknet(
-            yt, yp, w, order, starts, self.sigma, self.reduction == "mean",
-            grad, get_num_threads())
+        if np.isnan(yt).any():
+            # a NaN relevance: whether it is above or below its partners is
+            # undefined, so the result is NaN (loss, per-group values, gradient)
+            group_loss = np.full(len(starts) - 1, np.nan)
+            total_w = np.nan
+            if grad is not None:
+                grad[...] = np.nan
+        else:
+            group_loss, total_w = _ranking.ranknet(
+                yt, yp, w, order, starts, self.sigma, self.reduction == "mean",
+                grad, get_num_threads())
         value = None
         if want_loss:
             if self.reduction == "none":

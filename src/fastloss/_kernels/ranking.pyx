@@ -1,10 +1,11 @@
 """RankNet: a blocked pairwise kernel with O(n) memory.
 
-Items are first gathered in group order (the Python layer sorts once by
-group and keeps the permutation).  Within a group every unordered pair
-(i, j) with y_i != y_j is visited once: with h the more relevant item and l
-the other, the pair loss is ``log(1 + exp(-σ(s_h - s_l)))`` (stable form) and
-its gradient ``∓σ sigmoid(-σ(s_h - s_l))`` goes to both items.
+Items are first gathered in group order, by relevance descending within a
+group (the Python layer sorts once and keeps the permutation).  Within a
+group every pair (i, j) with y_i > y_j is visited once: the pair loss is
+``log(1 + exp(-σ(s_i - s_j)))`` (stable form) and its gradient
+``∓σ sigmoid(-σ(s_i - s_j))`` goes to both items.  Relevance must not be
+NaN here (the Python layer handles NaN).
 
 Two schemes, chosen by the group size only (never by the thread count):
 - groups of at most SMALL_GROUP items: one task per group, groups in
@@ -35,37 +36,35 @@ cdef void _tile(const double* y, const double* s, const double* w,
                 Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
                 bint diag, double sigma, double* gi, double* gj,
                 double* out) noexcept nogil:
-    """Pairs i in [i0, i1) x j in [j0, j1) (j > i when diag).  Adds the
-    gradient of Σ w_h w_l l_hl to gi[i] and gj[j]; out[0] += Σ w_h w_l l,
-    out[1] += Σ w_h w_l."""
-    cdef Py_ssize_t i, j, js
-    cdef double yi, si, wi, dy, sg, x, z, l, sig, ww, gh, acc, loss = 0.0, wsum = 0.0
+    """Pairs i in [i0, i1) x j in [j0, j1) with y_i > y_j (and j > i when diag).
+
+    Items are sorted by relevance, descending, within the group and the row
+    range precedes the column range, so the partners of i are the suffix of
+    the columns with y_j < y_i, and that suffix only shrinks as i advances:
+    the inner loop has no branch on the labels.  Adds the gradient of
+    Σ w_i w_j l_ij to gi[i] and gj[j]; out[0] += Σ w_i w_j l_ij,
+    out[1] += Σ w_i w_j."""
+    cdef Py_ssize_t i, j, p = j0
+    cdef double yi, si, wi, x, ax, z, l, sig, ww, gh, acc, loss = 0.0, wsum = 0.0
     for i in range(i0, i1):
         yi = y[i]
         si = s[i]
         wi = w[i]
+        if diag and p < i + 1:
+            p = i + 1
+        while p < j1 and not (y[p] < yi):
+            p += 1
         acc = 0.0
-        js = i + 1 if diag else j0
-        for j in range(js, j1):
-            dy = yi - y[j]
-            if dy == 0.0 or dy != dy:
-                if dy != dy:          # NaN relevance: propagate to value and weight
-                    loss += dy
-                    wsum += dy
-                continue
-            sg = 1.0 if dy > 0.0 else -1.0
-            x = sigma * sg * (si - s[j])          # σ (s_h - s_l)
-            z = exp(-fabs(x))
-            l = log1p(z)
-            if x < 0.0:
-                l = l - x
-                sig = 1.0 / (1.0 + z)             # sigmoid(-x)
-            else:
-                sig = z / (1.0 + z)
+        for j in range(p, j1):
+            x = sigma * (si - s[j])                # σ (s_i - s_j), y_i > y_j
+            ax = fabs(x)
+            z = exp(-ax)
+            l = log1p(z) + 0.5 * (ax - x)          # log(1 + exp(-x)), stable
+            sig = (z if x >= 0.0 else 1.0) / (1.0 + z)    # sigmoid(-x)
             ww = wi * w[j]
             loss += ww * l
             wsum += ww
-            gh = sg * sigma * ww * sig
+            gh = sigma * ww * sig
             acc -= gh
             gj[j] += gh
         gi[i] += acc
@@ -96,16 +95,22 @@ cdef void _big_group(const double* y, const double* s, const double* w,
             if r == 0:
                 _tile(y, s, w, i0, min(i0 + TILE, g1), i0, min(i0 + TILE, g1),
                       True, sigma, rowbuf, rowbuf, &blk[2 * I])
-            else:
+            elif J > I:
                 _tile(y, s, w, i0, min(i0 + TILE, g1), j0, min(j0 + TILE, g1),
                       False, sigma, rowbuf, colbuf, &blk[2 * I])
+            else:
+                # the column block comes first in the sorted order: it holds
+                # the more relevant items, so it plays the row role
+                _tile(y, s, w, j0, min(j0 + TILE, g1), i0, min(i0 + TILE, g1),
+                      False, sigma, colbuf, rowbuf, &blk[2 * I])
 
 
 def ranknet(const floating[::1] y_true, const floating[::1] y_pred, const double[::1] sample_weight,
             const int64_t[::1] order, const int64_t[::1] starts, double sigma, bint mean,
             floating[::1] grad, int nthreads):
-    """RankNet over groups.  `order` lists the items group by group and
-    `starts` (length G + 1) the group boundaries in that order.
+    """RankNet over groups.  `order` lists the items group by group, by
+    relevance descending within a group (no NaN), and `starts` (length
+    G + 1) the group boundaries in that order.
 
     Returns (per-group Σ w_h w_l l (float64, length G), Σ of all pair
     weights).  grad (optional) gets d(Σ w_h w_l l)/d y_pred, divided by the
