@@ -620,3 +620,18 @@ def test_overlap_deterministic_across_threads(cls):
             v2, g2 = loss.loss_gradient(y, p, sample_weight=w)
         assert v1 == v2
         np.testing.assert_array_equal(g1, g2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lovasz_softmax_from_logits_matches_torch(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(30)
+    z, labels = seg_data(rng, B=2, C=3, H=6, W=5, dtype=dtype, logits=True)
+    tz = torch.tensor(z, requires_grad=True)
+    ref = torch_lovasz_softmax(torch.softmax(tz, 1), torch.tensor(labels), "present", True)
+    ref.backward()
+    value, grad = fl.LovaszSoftmax(per_image=True, from_logits=True).loss_gradient(labels, z)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    assert grad.dtype == dtype
+    assert value == pytest.approx(ref.item(), rel=tol)
+    np.testing.assert_allclose(grad, tz.grad.numpy(), rtol=tol, atol=tol * 0.1)

@@ -142,7 +142,10 @@ class LovaszSoftmax(Loss):
     Lovász gradient from running counts, and the gradient scattered through
     the permutation; tasks run in parallel, each writing its own elements.
     Sorting ties may be ordered differently from ``torch.sort`` (the value
-    does not depend on it; the gradient at exact ties may).
+    does not depend on it; the gradient at exact ties may).  Computed in
+    float64 from float32 errors for float32 input (the sort keys are the
+    float32 errors, as the reference sorts them); where the reference raises
+    (C = 1 with ``classes`` "present"/"all") this computes the one class.
     """
 
     function_name = "lovasz_softmax"
