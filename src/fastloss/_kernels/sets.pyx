@@ -148,7 +148,8 @@ def overlap(const floating[::1] y_true, const floating[::1] y_pred,
     d(Σ_c class_scale[c] L_c)/d y_pred.
     """
     cdef Py_ssize_t total = y_pred.shape[0]
-    if total < 1 or y_true.shape[0] != total or C < 1 or inner < 1 or total % (C * inner):
+    if (total < 1 or y_true.shape[0] != total or C < 1 or inner < 1 or total % (C * inner)
+            or row_len < 1):
         raise ValueError("overlap: inconsistent sizes")
     if sample_weight is not None and (row_len < 1 or total % row_len
                                       or sample_weight.shape[0] != total // row_len):
@@ -238,6 +239,10 @@ def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::
         raise ValueError("kappa: sample_weight must hold n entries")
     if grad is not None and grad.shape[0] != n * C:
         raise ValueError("kappa: grad has the wrong size")
+    cdef Py_ssize_t k
+    for k in range(n):
+        if labels[k] < 0 or labels[k] >= C:
+            raise ValueError("kappa: label out of range")
     cdef Py_ssize_t rpb = BLOCK_ELEMENTS // C if C < BLOCK_ELEMENTS else 1
     cdef Py_ssize_t nb = (n + rpb - 1) // rpb
     cdef int nt = threads_for(n * C, MIN_PARALLEL_ELEMENTS, nthreads)
@@ -336,6 +341,10 @@ def kappa_hard(const int64_t[::1] a_idx, const int64_t[::1] b_idx, const double[
         raise ValueError("kappa_hard: inconsistent sizes")
     if sample_weight is not None and sample_weight.shape[0] != n:
         raise ValueError("kappa_hard: sample_weight must hold n entries")
+    cdef Py_ssize_t k
+    for k in range(n):
+        if a_idx[k] < 0 or a_idx[k] >= C or b_idx[k] < 0 or b_idx[k] >= C:
+            raise ValueError("kappa_hard: label index out of range")
     cdef Py_ssize_t rpb = BLOCK_ELEMENTS
     cdef Py_ssize_t nb = (n + rpb - 1) // rpb
     cdef int nt = threads_for(n, MIN_PARALLEL_ELEMENTS, nthreads)
