@@ -696,6 +696,9 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
                 g[e] = 0
         if from_logits:
             _lse_pass(&pred[0], &labels[0], B, C, HW, &lse[0], nthreads)
+        # Tasks differ in size (per-image class counts), so they are handed out
+        # dynamically; each writes only its own loss slot and gradient
+        # elements, so the result is the same whichever thread runs it.
         for t in prange(ntasks, schedule="dynamic", chunksize=1, num_threads=nt):
             tid = threadid()
             losses[t] = _lovasz_task(&pred[0], &labels[0], &lse[0],
