@@ -155,3 +155,15 @@ def test_binary_crossentropy_with_logits_gradcheck():
     crit = flt.BinaryCrossentropy(from_logits=True)
     assert torch.autograd.gradcheck(lambda z: crit(z, y), (logits,))
     torch.testing.assert_close(crit(logits, y), F.binary_cross_entropy_with_logits(logits, y))
+
+
+def test_set_level_losses_go_through_the_bridge():
+    g = torch.Generator().manual_seed(3)
+    probs = torch.rand(6, 3, generator=g, dtype=torch.float64).requires_grad_(True)
+    masks = (torch.rand(6, 3, generator=g, dtype=torch.float64) > 0.5).double()
+    assert torch.autograd.gradcheck(lambda v: flt.JaccardLoss()(v, masks), (probs,))
+    scores = torch.randn(8, generator=g, dtype=torch.float64).requires_grad_(True)
+    relevance = torch.randint(0, 3, (8,), generator=g).double()
+    assert torch.autograd.gradcheck(lambda v: flt.RankNet()(v, relevance), (scores,))
+    with pytest.raises(ValueError, match="set-level"):
+        flt.RankNet(reduction="none")(scores, relevance)
