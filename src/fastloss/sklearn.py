@@ -224,8 +224,10 @@ class LossRegressor(RegressorMixin, _LossLinearModel):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
-        if loss_class(self.loss).__name__ == "Poisson":
-            tags.target_tags.positive_only = True
+        try:
+            tags.target_tags.positive_only = loss_class(self.loss).__name__ == "Poisson"
+        except (TypeError, ValueError):  # an invalid loss is reported by fit
+            pass
         return tags
 
     def _log_link(self):
@@ -302,7 +304,10 @@ class LossClassifier(ClassifierMixin, _LossLinearModel):
                          tol=tol, **loss_params)
 
     def _link(self):
-        name = loss_class(self.loss).__name__
+        try:
+            name = loss_class(self.loss).__name__
+        except (TypeError, ValueError):  # an invalid loss is reported by fit
+            return None
         return "sigmoid" if name in _SIGMOID else "softmax" if name in _SOFTMAX else None
 
     def fit(self, X, y, sample_weight=None):
