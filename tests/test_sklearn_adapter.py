@@ -32,7 +32,8 @@ needs_classification = pytest.mark.skipif(
 # checks' small data sets (the sample-weight equivalence check passes).
 _CHECKED = [LossRegressor(max_iter=200, tol=1e-5)]
 if HAS_CLASSIFICATION:
-    _CHECKED.append(LossClassifier(max_iter=200, tol=1e-5))
+    _CHECKED += [LossClassifier(max_iter=200, tol=1e-5),
+                 LossClassifier("sparse_categorical_crossentropy", max_iter=200, tol=1e-5)]
 
 
 @parametrize_with_checks(_CHECKED)
