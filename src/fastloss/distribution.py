@@ -76,9 +76,9 @@ class HellingerDistance(_DenseRowLoss):
     """Hellinger distance of each row, ``l = ‖√y - √p‖₂ / √2`` with
     ``p = clip(ŷ, 1e-7, 1)`` inside the root.
 
-    Gradient ``-(√y_j - √p_j) / (2√2 · l√2 · √p_j)``... i.e.
-    ``dl/dŷ_j = -(√y_j - √p_j) / (2 √2 D √p_j)`` with ``D = ‖√y - √p‖``,
-    0 where ŷ is clipped and 0 for a row whose distance is 0.
+    Gradient ``dl/dŷ_j = -(√y_j - √p_j) / (2 √2 D √p_j)`` with
+    ``D = ‖√y - √p‖``: 0 where ŷ is clipped, and 0 for a row whose distance
+    is 0 (no 0/0).  y is not clipped (a negative target gives NaN).
     """
 
     function_name = "hellinger_distance"

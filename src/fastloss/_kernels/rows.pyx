@@ -153,15 +153,16 @@ cdef inline double _target(const RParams* p, const floating* y, Py_ssize_t c,
 cdef inline double cce_logit_row(const RParams* p, const floating* y, Py_ssize_t label,
                                  const floating* x, Py_ssize_t C, Mode mode, double gs,
                                  floating* g, floating* h) noexcept nogil:
-    cdef double m = _rmax(x, C), S, lse, t, T = 0.0, v = 0.0, pj, invS
+    cdef double m = _rmax(x, C), S, lS, t, T = 0.0, v = 0.0, pj, invS
     cdef Py_ssize_t j
     S = _expsum(x, C, m, NULL if mode == LOSS else g)
-    lse = m + log(S)
+    lS = log(S)
     for j in range(C):
         t = _target(p, y, j, C)
         T += t
         if t != 0.0:          # 0 log 0 = 0, even for a -inf logit
-            v += t * (lse - x[j])
+            # -log p_j = (m - x_j) + log S: the large terms cancel first
+            v += t * ((m - x[j]) + lS)
     if mode != LOSS:
         invS = 1.0 / S
         for j in range(C):
@@ -202,7 +203,7 @@ cdef inline double sce_logit_row(const RParams* p, const floating* y, Py_ssize_t
     cdef Py_ssize_t j
     if mode == LOSS:
         S = _expsum(x, C, m, NULL)
-        return m + log(S) - x[label]
+        return (m - x[label]) + log(S)
     S = _expsum(x, C, m, g)
     ey = g[label]
     r = gs / S
@@ -216,7 +217,7 @@ cdef inline double sce_logit_row(const RParams* p, const floating* y, Py_ssize_t
         for j in range(C):
             g[j] = g[j] * rf
     g[label] = <floating>(r * (ey - S))
-    return m + log(S) - x[label]
+    return (m - x[label]) + log(S)
 
 
 # Sparse, probabilities: renormalise, clip, l = -log p_y.
@@ -249,10 +250,10 @@ cdef inline double _focal_k(double u, double pc, double qc, double L, double gam
 cdef inline double cfocal_logit_row(const RParams* p, const floating* y, Py_ssize_t label,
                                     const floating* x, Py_ssize_t C, Mode mode, double gs,
                                     floating* g, floating* h) noexcept nogil:
-    cdef double m = _rmax(x, C), S, lse, u, e, pc, qc, L, v = 0.0, K = 0.0, invS
+    cdef double m = _rmax(x, C), S, lS, u, e, pc, qc, L, v = 0.0, K = 0.0, invS
     cdef Py_ssize_t j
     S = _expsum(x, C, m, NULL if mode == LOSS else g)
-    lse = m + log(S)
+    lS = log(S)
     invS = 1.0 / S
     for j in range(C):
         u = p.alpha * y[j]
@@ -261,7 +262,7 @@ cdef inline double cfocal_logit_row(const RParams* p, const floating* y, Py_ssiz
         e = exp(x[j] - m) if mode == LOSS else g[j]
         pc = e * invS
         qc = (S - e) * invS          # 1 - p_c without cancellation
-        L = x[j] - lse
+        L = (x[j] - m) - lS
         v -= u * (qc ** p.gamma) * L
         if mode != LOSS:
             K += _focal_k(u, pc, qc, L, p.gamma)
@@ -274,7 +275,7 @@ cdef inline double cfocal_logit_row(const RParams* p, const floating* y, Py_ssiz
                 g[j] = <floating>(gs * pc * K)
             else:
                 g[j] = <floating>(gs * (pc * K - _focal_k(u, pc, (S - e) * invS,
-                                                          x[j] - lse, p.gamma)))
+                                                          (x[j] - m) - lS, p.gamma)))
     return v
 
 
