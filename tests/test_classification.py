@@ -685,3 +685,34 @@ def test_registry_names():
                       ("balanced_crossentropy", fl.BalancedCrossentropy)]:
         assert isinstance(fl.get(name), cls)
     assert fl.get("binary_focal_crossentropy", gamma=1.0).gamma == 1.0
+
+
+@pytest.mark.parametrize("dtype,big", [(np.float32, 1e4), (np.float64, 1e30)])
+def test_bce_logits_vector_path_matches_closed_form(dtype, big, rng):
+    """Long unweighted blocks take the SIMD form (where the CPU has AVX2):
+    it must agree with the float64 formula and with the scalar closed form."""
+    from fastloss._kernels import pointwise
+    n = 5003
+    x = (rng.normal(0, 1, n) * rng.choice([0.01, 1.0, 30.0, 1e3], n)).astype(dtype)
+    x[:6] = [big, -big, big, -big, 0.0, np.nan]
+    y = rng.uniform(0, 1, n).astype(dtype)
+    y[:4] = [1, 0, 0, 1]
+    for kw in ({}, {"label_smoothing": 0.1, "pos_weight": 2.5}):
+        loss = fl.BinaryCrossentropy(from_logits=True, reduction="sum", **kw)
+        v, g = loss.loss_gradient(y[6:], x[6:])
+        expect = ref_bce(kw.get("label_smoothing", 0.0), kw.get("pos_weight", 1.0), True)(
+            y[6:].astype(float), x[6:].astype(float)).sum()
+        assert v == pytest.approx(expect, rel=1e-12)
+        try:
+            pointwise.set_simd_path("baseline")
+            v2, g2 = loss.loss_gradient(y[6:], x[6:])
+        finally:
+            pointwise.set_simd_path("auto")
+        assert v == pytest.approx(v2, rel=1e-13)
+        np.testing.assert_allclose(g, g2, rtol=1e-6 if dtype == np.float32 else 1e-11,
+                                   atol=1e-30)
+        vb, gb = fl.BinaryCrossentropy(from_logits=True, reduction="mean").loss_gradient(
+            y[:5000], x[:5000])
+        assert np.isnan(vb) and np.isnan(gb[5])
+        assert np.all(np.isfinite(np.delete(gb, 5)))
+        np.testing.assert_allclose(gb[:4].astype(float) * 5000, [0, 0, 1, -1], atol=1e-6)

@@ -25,6 +25,25 @@ from fastloss._kernels._common cimport (
     rows_per_block, combine_blocks, log1pexp, sign_of)
 
 
+cdef extern from "fl_simd.h" nogil:
+    void fl_simd_init(int force_baseline)
+    int fl_has_wbce_logit()
+    double fl_wbce_logit_f(const float* y, const float* x, Py_ssize_t n, double pos,
+                           double neg, double smooth, double gscale, float* g)
+    double fl_wbce_logit_d(const double* y, const double* x, Py_ssize_t n, double pos,
+                           double neg, double smooth, double gscale, double* g)
+
+# Vectorised block forms (AVX2+FMA where the CPU has it; see fl_simd.h).
+fl_simd_init(0)
+
+
+def set_simd_path(str name):
+    """Force the scalar closed forms ("baseline") or re-detect ("auto")."""
+    if name not in ("baseline", "auto"):
+        raise ValueError(f"name must be 'baseline' or 'auto', got {name!r}")
+    fl_simd_init(1 if name == "baseline" else 0)
+
+
 cdef struct Params:
     # Every scalar parameter an elementwise loss may read; each uses its own.
     double delta        # Huber threshold
@@ -500,6 +519,28 @@ cdef inline double _element(const Kind* kind, const Params* p,
     return v
 
 
+cdef inline bint _vector_block(const Kind* kind, const Params* p,
+                               const floating* y, const floating* f,
+                               Py_ssize_t e0, Py_ssize_t e1, Mode mode,
+                               double gscale, floating* grad, double* total) noexcept nogil:
+    """Optional SIMD form of a loss over elements e0..e1; False when it has
+    none (for this mode, size or CPU) and the closed forms run instead.
+
+    A vector form computes the same closed form in float64 lanes (float32
+    data is widened), so it differs from the scalar one by rounding only.
+    """
+    if Kind is WBCELogit:
+        if mode != GRAD_HESS and e1 - e0 >= 64 and fl_has_wbce_logit():
+            if floating is float:
+                total[0] = fl_wbce_logit_f(y + e0, f + e0, e1 - e0, p.pos, p.neg, p.smooth,
+                                           gscale, NULL if mode == LOSS else grad + e0)
+            else:
+                total[0] = fl_wbce_logit_d(y + e0, f + e0, e1 - e0, p.pos, p.neg, p.smooth,
+                                           gscale, NULL if mode == LOSS else grad + e0)
+            return True
+    return False
+
+
 cdef inline double _flat_block(const Kind* kind, const Params* p,
                                const floating* y, const floating* f,
                                Py_ssize_t e0, Py_ssize_t e1, Mode mode,
@@ -507,6 +548,8 @@ cdef inline double _flat_block(const Kind* kind, const Params* p,
     """Unweighted elements e0..e1: four running sums hide the add latency."""
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
     cdef Py_ssize_t e = e0
+    if _vector_block(kind, p, y, f, e0, e1, mode, gscale, grad, &s0):
+        return s0
     while e + 4 <= e1:
         s0 += _element(kind, p, y, f, e, mode, gscale, grad, hess)
         s1 += _element(kind, p, y, f, e + 1, mode, gscale, grad, hess)
