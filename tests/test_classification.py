@@ -703,14 +703,18 @@ def test_bce_logits_vector_path_matches_closed_form(dtype, big, rng):
         expect = ref_bce(kw.get("label_smoothing", 0.0), kw.get("pos_weight", 1.0), True)(
             y[6:].astype(float), x[6:].astype(float)).sum()
         assert v == pytest.approx(expect, rel=1e-12)
+        gh, h = loss.gradient_hessian(y[6:], x[6:])
         try:
             pointwise.set_simd_path("baseline")
             v2, g2 = loss.loss_gradient(y[6:], x[6:])
+            gh2, h2 = loss.gradient_hessian(y[6:], x[6:])
         finally:
             pointwise.set_simd_path("auto")
         assert v == pytest.approx(v2, rel=1e-13)
-        np.testing.assert_allclose(g, g2, rtol=1e-6 if dtype == np.float32 else 1e-11,
-                                   atol=1e-30)
+        rtol = 1e-6 if dtype == np.float32 else 1e-11
+        np.testing.assert_allclose(g, g2, rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(gh, g2, rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(h, h2, rtol=rtol, atol=1e-30)
         vb, gb = fl.BinaryCrossentropy(from_logits=True, reduction="mean").loss_gradient(
             y[:5000], x[:5000])
         assert np.isnan(vb) and np.isnan(gb[5])

@@ -377,7 +377,7 @@ class SparseCategoricalCrossentropy(_LogitHessian, Loss):
     """
 
     function_name = "sparse_categorical_crossentropy"
-    aliases = ("scce", "cross_entropy")
+    aliases = ("scce",)
 
     def __init__(self, from_logits=False, class_weight=None, ignore_index=None, *,
                  reduction="mean"):

@@ -235,10 +235,11 @@ FL_AVX2 static inline __m256d fl_log1p4(__m256d z, __m256d u, __m256d d) {
 }
 
 /* Weighted binary cross-entropy from logits on 4 doubles (pointwise.pyx
- * wbce_logit_loss_grad, vectorised): returns the 4 losses, writes the
- * gradients (times gscale) to *g. */
+ * wbce_logit_loss_grad / _grad_hess, vectorised): returns the 4 losses,
+ * writes the gradients and hessians (times gscale) to *g and *h. */
 FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, __m256d neg,
-                                             __m256d smooth, __m256d gscale, __m256d* g) {
+                                             __m256d smooth, __m256d gscale, __m256d* g,
+                                             __m256d* h) {
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
     const __m256d sign = _mm256_set1_pd(-0.0);
     __m256d ys = _mm256_fmadd_pd(y, _mm256_sub_pd(one, smooth),
@@ -257,6 +258,7 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
     __m256d spp = _mm256_add_pd(_mm256_max_pd(x, zero), l1);   /* softplus(x) */
     __m256d spn = _mm256_add_pd(_mm256_max_pd(_mm256_sub_pd(zero, x), zero), l1);
     *g = _mm256_mul_pd(gscale, _mm256_fmsub_pd(by, pr, _mm256_mul_pd(ay, cp)));
+    *h = _mm256_mul_pd(_mm256_mul_pd(gscale, _mm256_add_pd(ay, by)), _mm256_mul_pd(pr, cp));
     __m256d v = _mm256_fmadd_pd(ay, spn, _mm256_mul_pd(by, spp));
     /* NaN logits: max() above would have dropped them */
     __m256d nan = _mm256_cmp_pd(x, x, _CMP_UNORD_Q);
@@ -265,35 +267,43 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
 
 FL_AVX2 static double fl_wbce_logit_f_avx2(const float* y, const float* x, ptrdiff_t n,
                                            double pos, double neg, double smooth,
-                                           double gscale, float* g) {
+                                           double gscale, float* g, float* h) {
     __m256d P = _mm256_set1_pd(pos), N = _mm256_set1_pd(neg), S = _mm256_set1_pd(smooth);
     __m256d G = _mm256_set1_pd(gscale);
-    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), g0, g1;
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), g0, g1, h0, h1;
     ptrdiff_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 yv = _mm256_loadu_ps(y + i), xv = _mm256_loadu_ps(x + i);
         __m256d v0 = fl_wbce_logit4(_mm256_cvtps_pd(_mm256_castps256_ps128(yv)),
-                                    _mm256_cvtps_pd(_mm256_castps256_ps128(xv)), P, N, S, G, &g0);
+                                    _mm256_cvtps_pd(_mm256_castps256_ps128(xv)), P, N, S, G,
+                                    &g0, &h0);
         __m256d v1 = fl_wbce_logit4(_mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1)),
-                                    _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1)), P, N, S, G, &g1);
+                                    _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1)), P, N, S, G,
+                                    &g1, &h1);
         s0 = _mm256_add_pd(s0, v0);
         s1 = _mm256_add_pd(s1, v1);
         if (g) {
             __m256 gv = _mm256_set_m128(_mm256_cvtpd_ps(g1), _mm256_cvtpd_ps(g0));
             _mm256_storeu_ps(g + i, gv);
         }
+        if (h) {
+            __m256 hv = _mm256_set_m128(_mm256_cvtpd_ps(h1), _mm256_cvtpd_ps(h0));
+            _mm256_storeu_ps(h + i, hv);
+        }
     }
-    double buf[4], gb[4], tail = 0.0;
+    double buf[4], gb[4], hb[4], tail = 0.0;
     for (; i < n; i += 4) {            /* the tail, 4 at a time, padded */
         double yb[4] = {0, 0, 0, 0}, xb[4] = {0, 0, 0, 0};
         ptrdiff_t r = n - i < 4 ? n - i : 4;
         for (ptrdiff_t j = 0; j < r; j++) { yb[j] = y[i + j]; xb[j] = x[i + j]; }
         _mm256_storeu_pd(buf, fl_wbce_logit4(_mm256_loadu_pd(yb), _mm256_loadu_pd(xb),
-                                             P, N, S, G, &g0));
+                                             P, N, S, G, &g0, &h0));
         _mm256_storeu_pd(gb, g0);
+        _mm256_storeu_pd(hb, h0);
         for (ptrdiff_t j = 0; j < r; j++) {
             tail += buf[j];
             if (g) g[i + j] = (float)gb[j];
+            if (h) h[i + j] = (float)hb[j];
         }
     }
     _mm256_storeu_pd(buf, _mm256_add_pd(s0, s1));
@@ -302,27 +312,30 @@ FL_AVX2 static double fl_wbce_logit_f_avx2(const float* y, const float* x, ptrdi
 
 FL_AVX2 static double fl_wbce_logit_d_avx2(const double* y, const double* x, ptrdiff_t n,
                                            double pos, double neg, double smooth,
-                                           double gscale, double* g) {
+                                           double gscale, double* g, double* h) {
     __m256d P = _mm256_set1_pd(pos), N = _mm256_set1_pd(neg), S = _mm256_set1_pd(smooth);
     __m256d G = _mm256_set1_pd(gscale);
-    __m256d s0 = _mm256_setzero_pd(), g0;
+    __m256d s0 = _mm256_setzero_pd(), g0, h0;
     ptrdiff_t i = 0;
     for (; i + 4 <= n; i += 4) {
         s0 = _mm256_add_pd(s0, fl_wbce_logit4(_mm256_loadu_pd(y + i), _mm256_loadu_pd(x + i),
-                                              P, N, S, G, &g0));
+                                              P, N, S, G, &g0, &h0));
         if (g) _mm256_storeu_pd(g + i, g0);
+        if (h) _mm256_storeu_pd(h + i, h0);
     }
-    double buf[4], gb[4], tail = 0.0;
+    double buf[4], gb[4], hb[4], tail = 0.0;
     if (i < n) {
         double yb[4] = {0, 0, 0, 0}, xb[4] = {0, 0, 0, 0};
         ptrdiff_t r = n - i;
         for (ptrdiff_t j = 0; j < r; j++) { yb[j] = y[i + j]; xb[j] = x[i + j]; }
         _mm256_storeu_pd(buf, fl_wbce_logit4(_mm256_loadu_pd(yb), _mm256_loadu_pd(xb),
-                                             P, N, S, G, &g0));
+                                             P, N, S, G, &g0, &h0));
         _mm256_storeu_pd(gb, g0);
+        _mm256_storeu_pd(hb, h0);
         for (ptrdiff_t j = 0; j < r; j++) {
             tail += buf[j];
             if (g) g[i + j] = gb[j];
+            if (h) h[i + j] = hb[j];
         }
     }
     _mm256_storeu_pd(buf, s0);
@@ -369,9 +382,9 @@ typedef struct {
     void (*exp_array_d)(const double*, ptrdiff_t, double*);
     /* vectorised blocks of elementwise losses; NULL on the baseline path */
     double (*wbce_logit_f)(const float*, const float*, ptrdiff_t, double, double, double,
-                           double, float*);
+                           double, float*, float*);
     double (*wbce_logit_d)(const double*, const double*, ptrdiff_t, double, double, double,
-                           double, double*);
+                           double, double*, double*);
     const char* name;
 } fl_simd_table;
 
@@ -412,12 +425,14 @@ static inline double fl_expsum_d(const double* x, ptrdiff_t n, double m, double*
 static inline const char* fl_simd_name(void) { return fl_simd.name; }
 static inline int fl_has_wbce_logit(void) { return fl_simd.wbce_logit_f != NULL; }
 static inline double fl_wbce_logit_f(const float* y, const float* x, ptrdiff_t n, double pos,
-                                     double neg, double smooth, double gscale, float* g) {
-    return fl_simd.wbce_logit_f(y, x, n, pos, neg, smooth, gscale, g);
+                                     double neg, double smooth, double gscale, float* g,
+                                     float* h) {
+    return fl_simd.wbce_logit_f(y, x, n, pos, neg, smooth, gscale, g, h);
 }
 static inline double fl_wbce_logit_d(const double* y, const double* x, ptrdiff_t n, double pos,
-                                     double neg, double smooth, double gscale, double* g) {
-    return fl_simd.wbce_logit_d(y, x, n, pos, neg, smooth, gscale, g);
+                                     double neg, double smooth, double gscale, double* g,
+                                     double* h) {
+    return fl_simd.wbce_logit_d(y, x, n, pos, neg, smooth, gscale, g, h);
 }
 
 #endif  /* FASTLOSS_FL_SIMD_H */

@@ -16,6 +16,11 @@ Rows: the arrays are seen as (n, k), row-major; a sample's loss is the mean of
 its k element losses, weighted by w_i.  The driver returns Σ_i w_i l_i and
 writes, when asked, d/df of ``scale * Σ_i w_i l_i`` (and its diagonal second
 derivative) and the per-row values w_i l_i.
+
+A loss may also give a vectorised form of a whole flat block (one branch in
+``_vector_block``, code in ``fl_simd.h``, AVX2+FMA chosen at run time); the
+driver uses it for long unweighted blocks and falls back to the closed forms
+everywhere else (baseline CPUs, weighted rows, short blocks).
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, log, log1p, fabs, M_LN2
@@ -29,9 +34,9 @@ cdef extern from "fl_simd.h" nogil:
     void fl_simd_init(int force_baseline)
     int fl_has_wbce_logit()
     double fl_wbce_logit_f(const float* y, const float* x, Py_ssize_t n, double pos,
-                           double neg, double smooth, double gscale, float* g)
+                           double neg, double smooth, double gscale, float* g, float* h)
     double fl_wbce_logit_d(const double* y, const double* x, Py_ssize_t n, double pos,
-                           double neg, double smooth, double gscale, double* g)
+                           double neg, double smooth, double gscale, double* g, double* h)
 
 # Vectorised block forms (AVX2+FMA where the CPU has it; see fl_simd.h).
 fl_simd_init(0)
@@ -521,22 +526,24 @@ cdef inline double _element(const Kind* kind, const Params* p,
 
 cdef inline bint _vector_block(const Kind* kind, const Params* p,
                                const floating* y, const floating* f,
-                               Py_ssize_t e0, Py_ssize_t e1, Mode mode,
-                               double gscale, floating* grad, double* total) noexcept nogil:
+                               Py_ssize_t e0, Py_ssize_t e1, Mode mode, double gscale,
+                               floating* grad, floating* hess, double* total) noexcept nogil:
     """Optional SIMD form of a loss over elements e0..e1; False when it has
     none (for this mode, size or CPU) and the closed forms run instead.
 
     A vector form computes the same closed form in float64 lanes (float32
     data is widened), so it differs from the scalar one by rounding only.
     """
+    cdef floating* g = NULL if mode == LOSS else grad + e0
+    cdef floating* h = hess + e0 if mode == GRAD_HESS else NULL
     if Kind is WBCELogit:
-        if mode != GRAD_HESS and e1 - e0 >= 64 and fl_has_wbce_logit():
+        if e1 - e0 >= 64 and fl_has_wbce_logit():
             if floating is float:
                 total[0] = fl_wbce_logit_f(y + e0, f + e0, e1 - e0, p.pos, p.neg, p.smooth,
-                                           gscale, NULL if mode == LOSS else grad + e0)
+                                           gscale, g, h)
             else:
                 total[0] = fl_wbce_logit_d(y + e0, f + e0, e1 - e0, p.pos, p.neg, p.smooth,
-                                           gscale, NULL if mode == LOSS else grad + e0)
+                                           gscale, g, h)
             return True
     return False
 
@@ -548,7 +555,7 @@ cdef inline double _flat_block(const Kind* kind, const Params* p,
     """Unweighted elements e0..e1: four running sums hide the add latency."""
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
     cdef Py_ssize_t e = e0
-    if _vector_block(kind, p, y, f, e0, e1, mode, gscale, grad, &s0):
+    if _vector_block(kind, p, y, f, e0, e1, mode, gscale, grad, hess, &s0):
         return s0
     while e + 4 <= e1:
         s0 += _element(kind, p, y, f, e, mode, gscale, grad, hess)
