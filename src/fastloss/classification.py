@@ -6,7 +6,10 @@ elementwise (``_kernels/pointwise.pyx``): y_pred of shape (n,) is n samples;
 (n, k) is n samples whose loss is the mean of their k outputs (Keras).
 Categorical losses (CCE, sparse CCE, categorical focal, multiclass hinge)
 are row-wise (``_kernels/rows.pyx``): a row of C class scores is one sample
-and its loss is the **sum** over classes; a 1-D y_pred is one row.
+and its loss is the **sum** over classes.  Dense ones take (n, C) or a 1-D
+(C,) pair, which is one row (``reduction="none"`` then gives shape (1,));
+sparse ones take y_pred (n, C) and integer labels (n,).  More dimensions
+(Keras' (batch, ..., C)) are an error: reshape to (-1, C) first.
 
 Probabilities are clipped to ``[eps, 1 - eps]`` with ``eps = 1e-7`` (Keras);
 where the clip is active the gradient (and hessian) is 0, the derivative of
