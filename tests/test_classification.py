@@ -720,3 +720,38 @@ def test_bce_logits_vector_path_matches_closed_form(dtype, big, rng):
         assert np.isnan(vb) and np.isnan(gb[5])
         assert np.all(np.isfinite(np.delete(gb, 5)))
         np.testing.assert_allclose(gb[:4].astype(float) * 5000, [0, 0, 1, -1], atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_logits_vector_path_weighted_rows(dtype, reduction, rng):
+    """1-D input with sample weights / per-row output also takes the SIMD form."""
+    from fastloss._kernels import pointwise
+    n = 9001
+    x = rng.normal(0, 4, n).astype(dtype)
+    y = rng.integers(0, 2, n).astype(dtype)
+    w = rng.uniform(0, 2, n)
+    w[::10] = 0.0
+    loss = fl.BinaryCrossentropy(from_logits=True, pos_weight=1.5, reduction=reduction)
+    v, g = loss.loss_gradient(y, x, w)
+    gh, h = loss.gradient_hessian(y, x, w)
+    per = ref_bce(0.0, 1.5, True)(y.astype(float), x.astype(float))
+    np.testing.assert_allclose(v, reduce(per, w, reduction), rtol=1e-6 if dtype == np.float32
+                               else 1e-12)
+    try:
+        pointwise.set_simd_path("baseline")
+        v2, g2 = loss.loss_gradient(y, x, w)
+        _, h2 = loss.gradient_hessian(y, x, w)
+    finally:
+        pointwise.set_simd_path("auto")
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(v, v2, rtol=rtol)
+    np.testing.assert_allclose(g, g2, rtol=rtol, atol=1e-30)
+    np.testing.assert_allclose(gh, g2, rtol=rtol, atol=1e-30)
+    np.testing.assert_allclose(h, h2, rtol=rtol, atol=1e-30)
+    with fl.num_threads(1):
+        v1, g1 = loss.loss_gradient(y, x, w)
+    with fl.num_threads(2):
+        v3, g3 = loss.loss_gradient(y, x, w)
+    np.testing.assert_array_equal(v1, v3)
+    np.testing.assert_array_equal(g1, g3)

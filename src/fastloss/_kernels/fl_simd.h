@@ -271,82 +271,67 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
     return _mm256_or_pd(v, _mm256_and_pd(nan, x));
 }
 
-FL_AVX2 static double fl_wbce_logit_f_avx2(const float* y, const float* x, ptrdiff_t n,
-                                           double pos, double neg, double smooth,
-                                           double gscale, float* g, float* h) {
-    __m256d P = _mm256_set1_pd(pos), N = _mm256_set1_pd(neg), S = _mm256_set1_pd(smooth);
-    __m256d G = _mm256_set1_pd(gscale);
-    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), g0, g1, h0, h1;
-    ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 yv = _mm256_loadu_ps(y + i), xv = _mm256_loadu_ps(x + i);
-        __m256d v0 = fl_wbce_logit4(_mm256_cvtps_pd(_mm256_castps256_ps128(yv)),
-                                    _mm256_cvtps_pd(_mm256_castps256_ps128(xv)), P, N, S, G,
-                                    &g0, &h0);
-        __m256d v1 = fl_wbce_logit4(_mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1)),
-                                    _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1)), P, N, S, G,
-                                    &g1, &h1);
-        s0 = _mm256_add_pd(s0, v0);
-        s1 = _mm256_add_pd(s1, v1);
-        if (g) {
-            __m256 gv = _mm256_set_m128(_mm256_cvtpd_ps(g1), _mm256_cvtpd_ps(g0));
-            _mm256_storeu_ps(g + i, gv);
-        }
-        if (h) {
-            __m256 hv = _mm256_set_m128(_mm256_cvtpd_ps(h1), _mm256_cvtpd_ps(h0));
-            _mm256_storeu_ps(h + i, hv);
-        }
-    }
-    double buf[4], gb[4], hb[4], tail = 0.0;
-    for (; i < n; i += 4) {            /* the tail, 4 at a time, padded */
-        double yb[4] = {0, 0, 0, 0}, xb[4] = {0, 0, 0, 0};
-        ptrdiff_t r = n - i < 4 ? n - i : 4;
-        for (ptrdiff_t j = 0; j < r; j++) { yb[j] = y[i + j]; xb[j] = x[i + j]; }
-        _mm256_storeu_pd(buf, fl_wbce_logit4(_mm256_loadu_pd(yb), _mm256_loadu_pd(xb),
-                                             P, N, S, G, &g0, &h0));
-        _mm256_storeu_pd(gb, g0);
-        _mm256_storeu_pd(hb, h0);
-        for (ptrdiff_t j = 0; j < r; j++) {
-            tail += buf[j];
-            if (g) g[i + j] = (float)gb[j];
-            if (h) h[i + j] = (float)hb[j];
-        }
-    }
-    _mm256_storeu_pd(buf, _mm256_add_pd(s0, s1));
-    return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;
+FL_AVX2 static inline __m256d fl_load4_f(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+FL_AVX2 static inline __m256d fl_load4_d(const double* p) { return _mm256_loadu_pd(p); }
+FL_AVX2 static inline void fl_store4_f(float* p, __m256d v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
+FL_AVX2 static inline void fl_store4_d(double* p, __m256d v) { _mm256_storeu_pd(p, v); }
+
+/* One block of weighted BCE from logits: Σ w_i l_i over n elements, with
+ * gradient/hessian (gscale w_i times the derivative) and per-element w_i l_i
+ * written where the pointers are not NULL; w NULL means weight 1.  Two
+ * running sums over 4 lanes each, then a fixed reduction: the result
+ * depends only on the block's data. */
+#define FL_WBCE_DRIVER(NAME, T, LOAD, STORE)                                               \
+FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,          \
+                           double pos, double neg, double smooth, double gscale,           \
+                           T* g, T* h, T* rows) {                                          \
+    __m256d P = _mm256_set1_pd(pos), N = _mm256_set1_pd(neg), S = _mm256_set1_pd(smooth); \
+    __m256d G = _mm256_set1_pd(gscale), one = _mm256_set1_pd(1.0);                         \
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), gv, hv, v, W;              \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i + 8 <= n; i += 8) {                                                           \
+        W = w ? _mm256_loadu_pd(w + i) : one;                                              \
+        v = _mm256_mul_pd(W, fl_wbce_logit4(LOAD(y + i), LOAD(x + i), P, N, S,             \
+                                            _mm256_mul_pd(G, W), &gv, &hv));               \
+        s0 = _mm256_add_pd(s0, v);                                                         \
+        if (g) STORE(g + i, gv);                                                           \
+        if (h) STORE(h + i, hv);                                                           \
+        if (rows) STORE(rows + i, v);                                                      \
+        W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
+        v = _mm256_mul_pd(W, fl_wbce_logit4(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
+                                            _mm256_mul_pd(G, W), &gv, &hv));               \
+        s1 = _mm256_add_pd(s1, v);                                                         \
+        if (g) STORE(g + i + 4, gv);                                                       \
+        if (h) STORE(h + i + 4, hv);                                                       \
+        if (rows) STORE(rows + i + 4, v);                                                  \
+    }                                                                                      \
+    double buf[4], gb[4], hb[4], tail = 0.0;                                               \
+    for (; i < n; i += 4) {            /* the tail, 4 at a time, padded */                 \
+        T yb[4] = {0, 0, 0, 0}, xb[4] = {0, 0, 0, 0};                                      \
+        double wb[4] = {1, 1, 1, 1};                                                       \
+        ptrdiff_t r = n - i < 4 ? n - i : 4;                                               \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
+        }                                                                                  \
+        W = _mm256_loadu_pd(wb);                                                           \
+        v = _mm256_mul_pd(W, fl_wbce_logit4(LOAD(yb), LOAD(xb), P, N, S,                   \
+                                            _mm256_mul_pd(G, W), &gv, &hv));               \
+        _mm256_storeu_pd(buf, v);                                                          \
+        _mm256_storeu_pd(gb, gv);                                                          \
+        _mm256_storeu_pd(hb, hv);                                                          \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            tail += buf[j];                                                                \
+            if (g) g[i + j] = (T)gb[j];                                                    \
+            if (h) h[i + j] = (T)hb[j];                                                    \
+            if (rows) rows[i + j] = (T)buf[j];                                             \
+        }                                                                                  \
+    }                                                                                      \
+    _mm256_storeu_pd(buf, _mm256_add_pd(s0, s1));                                          \
+    return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;                                 \
 }
 
-FL_AVX2 static double fl_wbce_logit_d_avx2(const double* y, const double* x, ptrdiff_t n,
-                                           double pos, double neg, double smooth,
-                                           double gscale, double* g, double* h) {
-    __m256d P = _mm256_set1_pd(pos), N = _mm256_set1_pd(neg), S = _mm256_set1_pd(smooth);
-    __m256d G = _mm256_set1_pd(gscale);
-    __m256d s0 = _mm256_setzero_pd(), g0, h0;
-    ptrdiff_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 = _mm256_add_pd(s0, fl_wbce_logit4(_mm256_loadu_pd(y + i), _mm256_loadu_pd(x + i),
-                                              P, N, S, G, &g0, &h0));
-        if (g) _mm256_storeu_pd(g + i, g0);
-        if (h) _mm256_storeu_pd(h + i, h0);
-    }
-    double buf[4], gb[4], hb[4], tail = 0.0;
-    if (i < n) {
-        double yb[4] = {0, 0, 0, 0}, xb[4] = {0, 0, 0, 0};
-        ptrdiff_t r = n - i;
-        for (ptrdiff_t j = 0; j < r; j++) { yb[j] = y[i + j]; xb[j] = x[i + j]; }
-        _mm256_storeu_pd(buf, fl_wbce_logit4(_mm256_loadu_pd(yb), _mm256_loadu_pd(xb),
-                                             P, N, S, G, &g0, &h0));
-        _mm256_storeu_pd(gb, g0);
-        _mm256_storeu_pd(hb, h0);
-        for (ptrdiff_t j = 0; j < r; j++) {
-            tail += buf[j];
-            if (g) g[i + j] = gb[j];
-            if (h) h[i + j] = hb[j];
-        }
-    }
-    _mm256_storeu_pd(buf, s0);
-    return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;
-}
+FL_WBCE_DRIVER(fl_wbce_logit_f_avx2, float, fl_load4_f, fl_store4_f)
+FL_WBCE_DRIVER(fl_wbce_logit_d_avx2, double, fl_load4_d, fl_store4_d)
 
 /* exp of each x[i] <= 0 into out[i] (for tests of the accuracy claim). */
 FL_AVX2 static void fl_exp_array_f_avx2(const float* x, ptrdiff_t n, float* out) {
@@ -387,10 +372,10 @@ typedef struct {
     void (*exp_array_f)(const float*, ptrdiff_t, float*);
     void (*exp_array_d)(const double*, ptrdiff_t, double*);
     /* vectorised blocks of elementwise losses; NULL on the baseline path */
-    double (*wbce_logit_f)(const float*, const float*, ptrdiff_t, double, double, double,
-                           double, float*, float*);
-    double (*wbce_logit_d)(const double*, const double*, ptrdiff_t, double, double, double,
-                           double, double*, double*);
+    double (*wbce_logit_f)(const float*, const float*, const double*, ptrdiff_t, double,
+                           double, double, double, float*, float*, float*);
+    double (*wbce_logit_d)(const double*, const double*, const double*, ptrdiff_t, double,
+                           double, double, double, double*, double*, double*);
     const char* name;
 } fl_simd_table;
 
@@ -430,15 +415,15 @@ static inline double fl_expsum_d(const double* x, ptrdiff_t n, double m, double*
 }
 static inline const char* fl_simd_name(void) { return fl_simd.name; }
 static inline int fl_has_wbce_logit(void) { return fl_simd.wbce_logit_f != NULL; }
-static inline double fl_wbce_logit_f(const float* y, const float* x, ptrdiff_t n, double pos,
-                                     double neg, double smooth, double gscale, float* g,
-                                     float* h) {
-    return fl_simd.wbce_logit_f(y, x, n, pos, neg, smooth, gscale, g, h);
+static inline double fl_wbce_logit_f(const float* y, const float* x, const double* w,
+                                     ptrdiff_t n, double pos, double neg, double smooth,
+                                     double gscale, float* g, float* h, float* rows) {
+    return fl_simd.wbce_logit_f(y, x, w, n, pos, neg, smooth, gscale, g, h, rows);
 }
-static inline double fl_wbce_logit_d(const double* y, const double* x, ptrdiff_t n, double pos,
-                                     double neg, double smooth, double gscale, double* g,
-                                     double* h) {
-    return fl_simd.wbce_logit_d(y, x, n, pos, neg, smooth, gscale, g, h);
+static inline double fl_wbce_logit_d(const double* y, const double* x, const double* w,
+                                     ptrdiff_t n, double pos, double neg, double smooth,
+                                     double gscale, double* g, double* h, double* rows) {
+    return fl_simd.wbce_logit_d(y, x, w, n, pos, neg, smooth, gscale, g, h, rows);
 }
 
 #endif  /* FASTLOSS_FL_SIMD_H */

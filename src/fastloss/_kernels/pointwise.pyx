@@ -19,8 +19,10 @@ derivative) and the per-row values w_i l_i.
 
 A loss may also give a vectorised form of a whole flat block (one branch in
 ``_vector_block``, code in ``fl_simd.h``, AVX2+FMA chosen at run time); the
-driver uses it for long unweighted blocks and falls back to the closed forms
-everywhere else (baseline CPUs, weighted rows, short blocks).
+driver uses it for long flat blocks (unweighted) and for blocks of one-element
+rows (1-D input with sample weights or reduction="none"), and falls back to
+the closed forms everywhere else (baseline CPUs, weighted rows of k > 1
+elements, short blocks).
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, log, log1p, fabs, copysign, M_LN2
@@ -33,10 +35,12 @@ from fastloss._kernels._common cimport (
 cdef extern from "fl_simd.h" nogil:
     void fl_simd_init(int force_baseline)
     int fl_has_wbce_logit()
-    double fl_wbce_logit_f(const float* y, const float* x, Py_ssize_t n, double pos,
-                           double neg, double smooth, double gscale, float* g, float* h)
-    double fl_wbce_logit_d(const double* y, const double* x, Py_ssize_t n, double pos,
-                           double neg, double smooth, double gscale, double* g, double* h)
+    double fl_wbce_logit_f(const float* y, const float* x, const double* w, Py_ssize_t n,
+                           double pos, double neg, double smooth, double gscale,
+                           float* g, float* h, float* rows)
+    double fl_wbce_logit_d(const double* y, const double* x, const double* w, Py_ssize_t n,
+                           double pos, double neg, double smooth, double gscale,
+                           double* g, double* h, double* rows)
 
 # Vectorised block forms (AVX2+FMA where the CPU has it; see fl_simd.h).
 fl_simd_init(0)
@@ -522,25 +526,32 @@ cdef inline double _element(const Kind* kind, const Params* p,
 
 
 cdef inline bint _vector_block(const Kind* kind, const Params* p,
-                               const floating* y, const floating* f,
+                               const floating* y, const floating* f, const double* w,
                                Py_ssize_t e0, Py_ssize_t e1, Mode mode, double gscale,
-                               floating* grad, floating* hess, double* total) noexcept nogil:
-    """Optional SIMD form of a loss over elements e0..e1; False when it has
-    none (for this mode, size or CPU) and the closed forms run instead.
+                               floating* grad, floating* hess, floating* rows,
+                               double* total) noexcept nogil:
+    """Optional SIMD form of a loss over elements e0..e1, each its own
+    sample's only element (k = 1 rows, or a flat unweighted block): writes
+    Σ w_e l_e to total, gscale w_e dl/df and the hessian as `mode` asks and,
+    when `rows` is not NULL, w_e l_e.  `w` (NULL: all 1) and `rows` are
+    indexed like y and f.  Returns False when the loss has no vector form
+    (for this size or CPU) and the closed forms must run instead.
 
     A vector form computes the same closed form in float64 lanes (float32
     data is widened), so it differs from the scalar one by rounding only.
     """
     cdef floating* g = NULL if mode == LOSS else grad + e0
     cdef floating* h = hess + e0 if mode == GRAD_HESS else NULL
+    cdef floating* r = NULL if rows == NULL else rows + e0
+    cdef const double* we = NULL if w == NULL else w + e0
     if Kind is WBCELogit:
         if e1 - e0 >= 64 and fl_has_wbce_logit():
             if floating is float:
-                total[0] = fl_wbce_logit_f(y + e0, f + e0, e1 - e0, p.pos, p.neg, p.smooth,
-                                           gscale, g, h)
+                total[0] = fl_wbce_logit_f(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
+                                           p.smooth, gscale, g, h, r)
             else:
-                total[0] = fl_wbce_logit_d(y + e0, f + e0, e1 - e0, p.pos, p.neg, p.smooth,
-                                           gscale, g, h)
+                total[0] = fl_wbce_logit_d(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
+                                           p.smooth, gscale, g, h, r)
             return True
     return False
 
@@ -552,7 +563,7 @@ cdef inline double _flat_block(const Kind* kind, const Params* p,
     """Unweighted elements e0..e1: four running sums hide the add latency."""
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
     cdef Py_ssize_t e = e0
-    if _vector_block(kind, p, y, f, e0, e1, mode, gscale, grad, hess, &s0):
+    if _vector_block(kind, p, y, f, NULL, e0, e1, mode, gscale, grad, hess, NULL, &s0):
         return s0
     while e + 4 <= e1:
         s0 += _element(kind, p, y, f, e, mode, gscale, grad, hess)
@@ -605,7 +616,8 @@ cdef double _run(const Kind* kind, const Params* p,
         if flat:
             block_sums[b] = _flat_block(kind, p, y, f, r0 * k, r1 * k, mode,
                                         scale / k, grad, hess)
-        else:
+        elif not (k == 1 and _vector_block(kind, p, y, f, w, r0, r1, mode, scale, grad,
+                                           hess, rows, &block_sums[b])):
             block_sums[b] = _row_block(kind, p, y, f, w, r0, r1, k, mode,
                                        scale, grad, hess, rows)
     if flat:
