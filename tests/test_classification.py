@@ -385,13 +385,18 @@ def test_dense_rows(name, rng):
         else:
             with pytest.raises(ValueError, match="from_logits"):
                 loss.gradient_hessian(y, x)
-    # float32 against float64 on the same (rounded) data
-    v32, g32 = cls(**kw).loss_gradient(y.astype(np.float32), x.astype(np.float32))
-    v64, g64 = cls(**kw).loss_gradient(y.astype(np.float32).astype(float),
-                                       x.astype(np.float32).astype(float))
-    assert g32.dtype == np.float32
-    assert v32 == pytest.approx(v64, rel=2e-6)
-    np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-7)
+    # float32 against float64 on the same (rounded) data, every reduction x weights
+    y32, x32 = y.astype(np.float32), x.astype(np.float32)
+    for reduction in ("mean", "sum", "none"):
+        for sw in (None, w):
+            v32, g32 = cls(**kw, reduction=reduction).loss_gradient(y32, x32, sw)
+            v64, g64 = cls(**kw, reduction=reduction).loss_gradient(
+                y32.astype(float), x32.astype(float), sw)
+            assert g32.dtype == np.float32
+            if reduction == "none":
+                assert v32.dtype == np.float32 and v32.shape == (7,)
+            np.testing.assert_allclose(v32, v64, rtol=2e-6)
+            np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-7)
 
 
 def test_categorical_focal_has_no_hessian():
@@ -442,10 +447,15 @@ def test_sparse_rows(name, rng):
             h, fd_hess_diag(lambda z: loss.gradient(lab, z, sample_weight=w), x),
             rtol=1e-4, atol=1e-6)
     assert fl.sparse_categorical_crossentropy(lab, x, w, **kw) == loss(lab, x, w)
-    v32, g32 = loss.loss_gradient(lab, x.astype(np.float32), w)
-    v64, g64 = loss.loss_gradient(lab, x.astype(np.float32).astype(float), w)
-    assert v32 == pytest.approx(v64, rel=2e-6)
-    np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-7)
+    x32 = x.astype(np.float32)
+    for reduction in ("mean", "sum", "none"):
+        for sw in (None, w):
+            one = fl.SparseCategoricalCrossentropy(**kw, reduction=reduction)
+            v32, g32 = one.loss_gradient(lab, x32, sw)
+            v64, g64 = one.loss_gradient(lab, x32.astype(float), sw)
+            assert g32.dtype == np.float32
+            np.testing.assert_allclose(v32, v64, rtol=2e-6, atol=1e-12)
+            np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-7)
 
 
 def test_sparse_matches_dense_onehot(rng):
@@ -535,6 +545,12 @@ def test_multiclass_hinge(rng):
     np.testing.assert_allclose(g, fd_grad(lambda z: fl.MulticlassHinge(reduction="sum")(lab, z), x),
                                atol=1e-6)
     assert fl.multiclass_hinge(lab, x, w) == fl.MulticlassHinge()(lab, x, w)
+    for reduction in ("mean", "sum", "none"):
+        v32, g32 = fl.MulticlassHinge(reduction=reduction).loss_gradient(
+            lab, x.astype(np.float32), w)
+        np.testing.assert_allclose(v32, reduce(ref_mhinge(lab, x.astype(np.float32).astype(float)),
+                                               w, reduction), rtol=2e-6)
+        assert g32.dtype == np.float32
     skm = pytest.importorskip("sklearn.metrics")
     assert fl.multiclass_hinge(lab, x, w) == pytest.approx(
         skm.hinge_loss(lab, x, labels=np.arange(C), sample_weight=w), rel=1e-12)
@@ -595,13 +611,14 @@ def test_simd_exp_accuracy_and_baseline_agreement(rng):
 
 def test_nan_propagates():
     x = np.array([[0.1, np.nan, 0.3], [0.2, 0.3, 0.4]])
-    for loss, yt in [(fl.SparseCategoricalCrossentropy(from_logits=True), [0, 1]),
-                     (fl.MulticlassHinge(), [0, 1]),
-                     (fl.CategoricalCrossentropy(from_logits=True), np.eye(3)[[0, 1]])]:
-        v = loss(yt, x, reduction="none") if False else type(loss)(
-            **{k: v for k, v in loss.get_params().items() if k != "reduction"},
-            reduction="none")(yt, x)
+    for loss, yt in [(fl.SparseCategoricalCrossentropy(from_logits=True, reduction="none"), [0, 1]),
+                     (fl.MulticlassHinge(reduction="none"), [0, 1]),
+                     (fl.CategoricalCrossentropy(from_logits=True, reduction="none"),
+                      np.eye(3)[[0, 1]]),
+                     (fl.CategoricalFocalCrossentropy(reduction="none"), np.eye(3)[[0, 1]])]:
+        v, g = loss.loss_gradient(yt, x)
         assert np.isnan(v[0]) and np.isfinite(v[1])
+        assert np.isnan(g[0]).any() and np.all(np.isfinite(g[1]))
 
 
 def test_out_and_inputs_untouched(rng):
