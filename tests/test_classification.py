@@ -577,7 +577,7 @@ def test_determinism_across_threads(rng):
         np.testing.assert_array_equal(g1, g2)
 
 
-def test_simd_exp_accuracy_and_baseline_agreement(rng):
+def check_exp_accuracy(rng):
     x = np.concatenate([np.linspace(-87.3, 0, 200001), -rng.exponential(3, 200000)])
     x = x[x >= -87.3].astype(np.float32)
     out = np.empty_like(x)
@@ -589,10 +589,15 @@ def test_simd_exp_accuracy_and_baseline_agreement(rng):
     outd = np.empty_like(xd)
     _rows.exp_nonpositive(xd, outd)
     assert np.max(np.abs(outd - np.exp(xd)) / np.spacing(np.exp(xd))) <= 2.0
-    small = np.array([-1e30, -np.inf, -200.0, np.nan], dtype=np.float32)
-    o = np.empty_like(small)
-    _rows.exp_nonpositive(small, o)
-    assert o[0] == 0 and o[1] == 0 and o[2] == 0 and np.isnan(o[3])
+    for dtype in (np.float32, np.float64):
+        small = np.array([-1e30, -np.inf, -800.0, np.nan, 0.0], dtype=dtype)
+        o = np.empty_like(small)
+        _rows.exp_nonpositive(small, o)
+        assert o[0] == 0 and o[1] == 0 and o[2] == 0 and np.isnan(o[3]) and o[4] == 1
+
+
+def test_simd_exp_accuracy_and_baseline_agreement(rng):
+    check_exp_accuracy(rng)
     assert _rows.simd_path() in ("avx2+fma", "baseline")
     X = rng.normal(0, 4, (50, 33)).astype(np.float32)
     lab = rng.integers(0, 33, 50)
@@ -601,6 +606,7 @@ def test_simd_exp_accuracy_and_baseline_agreement(rng):
     path = _rows.simd_path()
     try:
         assert _rows.set_simd_path("baseline") == "baseline"
+        check_exp_accuracy(rng)
         v2, g2 = loss.loss_gradient(lab, X)
     finally:
         _rows.set_simd_path("auto")
