@@ -604,15 +604,18 @@ def test_simd_exp_accuracy_and_baseline_agreement(rng):
     loss = fl.SparseCategoricalCrossentropy(from_logits=True)
     v1, g1 = loss.loss_gradient(lab, X)
     path = _rows.simd_path()
-    try:
-        assert _rows.set_simd_path("baseline") == "baseline"
-        check_exp_accuracy(rng)
-        v2, g2 = loss.loss_gradient(lab, X)
-    finally:
-        _rows.set_simd_path("auto")
-    assert _rows.simd_path() == path
-    assert v1 == pytest.approx(v2, rel=1e-6)
-    np.testing.assert_allclose(g1, g2, rtol=1e-5, atol=1e-9)
+    for other in ("baseline", "scalar"):
+        try:
+            assert _rows.set_simd_path(other) == other
+            check_exp_accuracy(rng)
+            v2, g2 = loss.loss_gradient(lab, X)
+        finally:
+            _rows.set_simd_path("auto")
+        assert _rows.simd_path() == path
+        assert v1 == pytest.approx(v2, rel=1e-6)
+        np.testing.assert_allclose(g1, g2, rtol=1e-5, atol=1e-9)
+    with pytest.raises(ValueError, match="name"):
+        _rows.set_simd_path("avx512")
 
 
 def test_nan_propagates():
@@ -712,8 +715,8 @@ def test_registry_names():
 
 @pytest.mark.parametrize("dtype,big", [(np.float32, 1e4), (np.float64, 1e30)])
 def test_bce_logits_vector_path_matches_closed_form(dtype, big, rng):
-    """Long unweighted blocks take the SIMD form (where the CPU has AVX2):
-    it must agree with the float64 formula and with the scalar closed form."""
+    """Long unweighted blocks take the SIMD form (AVX2 or SSE2): it must agree
+    with the float64 formula and with the scalar closed form."""
     from fastloss._kernels import pointwise
     n = 5003
     x = (rng.normal(0, 1, n) * rng.choice([0.01, 1.0, 30.0, 1e3], n)).astype(dtype)
@@ -727,17 +730,18 @@ def test_bce_logits_vector_path_matches_closed_form(dtype, big, rng):
             y[6:].astype(float), x[6:].astype(float)).sum()
         assert v == pytest.approx(expect, rel=1e-12)
         gh, h = loss.gradient_hessian(y[6:], x[6:])
-        try:
-            pointwise.set_simd_path("baseline")
-            v2, g2 = loss.loss_gradient(y[6:], x[6:])
-            gh2, h2 = loss.gradient_hessian(y[6:], x[6:])
-        finally:
-            pointwise.set_simd_path("auto")
-        assert v == pytest.approx(v2, rel=1e-13)
-        rtol = 1e-6 if dtype == np.float32 else 1e-11
-        np.testing.assert_allclose(g, g2, rtol=rtol, atol=1e-30)
-        np.testing.assert_allclose(gh, g2, rtol=rtol, atol=1e-30)
-        np.testing.assert_allclose(h, h2, rtol=rtol, atol=1e-30)
+        for path in ("scalar", "baseline"):
+            try:
+                pointwise.set_simd_path(path)
+                v2, g2 = loss.loss_gradient(y[6:], x[6:])
+                gh2, h2 = loss.gradient_hessian(y[6:], x[6:])
+            finally:
+                pointwise.set_simd_path("auto")
+            assert v == pytest.approx(v2, rel=1e-13)
+            rtol = 1e-6 if dtype == np.float32 else 1e-11
+            np.testing.assert_allclose(g, g2, rtol=rtol, atol=1e-30)
+            np.testing.assert_allclose(gh, gh2, rtol=rtol, atol=1e-30)
+            np.testing.assert_allclose(h, h2, rtol=rtol, atol=1e-30)
         vb, gb = fl.BinaryCrossentropy(from_logits=True, reduction="mean").loss_gradient(
             y[:5000], x[:5000])
         assert np.isnan(vb) and np.isnan(gb[5])
@@ -761,17 +765,18 @@ def test_bce_logits_vector_path_weighted_rows(dtype, reduction, rng):
     per = ref_bce(0.0, 1.5, True)(y.astype(float), x.astype(float))
     np.testing.assert_allclose(v, reduce(per, w, reduction), rtol=1e-6 if dtype == np.float32
                                else 1e-12)
-    try:
-        pointwise.set_simd_path("baseline")
-        v2, g2 = loss.loss_gradient(y, x, w)
-        _, h2 = loss.gradient_hessian(y, x, w)
-    finally:
-        pointwise.set_simd_path("auto")
-    rtol = 1e-6 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(v, v2, rtol=rtol)
-    np.testing.assert_allclose(g, g2, rtol=rtol, atol=1e-30)
-    np.testing.assert_allclose(gh, g2, rtol=rtol, atol=1e-30)
-    np.testing.assert_allclose(h, h2, rtol=rtol, atol=1e-30)
+    for path in ("scalar", "baseline"):
+        try:
+            pointwise.set_simd_path(path)
+            v2, g2 = loss.loss_gradient(y, x, w)
+            _, h2 = loss.gradient_hessian(y, x, w)
+        finally:
+            pointwise.set_simd_path("auto")
+        rtol = 1e-6 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(v, v2, rtol=rtol)
+        np.testing.assert_allclose(g, g2, rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(gh, g2, rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(h, h2, rtol=rtol, atol=1e-30)
     with fl.num_threads(1):
         v1, g1 = loss.loss_gradient(y, x, w)
     with fl.num_threads(2):

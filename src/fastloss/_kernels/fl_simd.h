@@ -21,9 +21,11 @@
  *   are flushed to 0 (absolute error below 1.2e-38 / 2.3e-308).  NaN
  *   propagates.
  *
- * The same path also carries vectorised blocks of elementwise losses
- * (binary cross-entropy from logits, in float64 lanes, with a log1p by the
- * atanh series; about 2 ulp) for pointwise.pyx.
+ * Both paths also carry vectorised blocks of elementwise losses (binary
+ * cross-entropy from logits, in float64 lanes, with a log1p by the atanh
+ * series; about 2 ulp) for pointwise.pyx.  A third, "scalar" path (libm, no
+ * vector blocks) is what non-x86 CPUs run and what tests force to compare
+ * the vector forms with the closed forms.
  *
  * Each path sums exp() in float64 lanes in a fixed order, so a row's result
  * depends only on the row (never on threads); the two paths may differ in
@@ -475,6 +477,116 @@ static void fl_exp_array_d_sse2(const double* x, ptrdiff_t n, double* out) {
         out[i] = b[0];
     }
 }
+/* log1p and weighted BCE from logits on 2 doubles: the AVX2 forms above
+ * with mul + add and and/andnot selects (SSE2 has no FMA or blendv). */
+static inline __m128d fl_sel2(__m128d mask, __m128d a, __m128d b) {
+    return _mm_or_pd(_mm_and_pd(mask, a), _mm_andnot_pd(mask, b));
+}
+
+static inline __m128d fl_log1p2_sse2(__m128d z, __m128d u, __m128d d) {
+    const __m128d one = _mm_set1_pd(1.0);
+    __m128d big = _mm_cmpgt_pd(u, _mm_set1_pd(1.4142135623730951));
+    __m128d m = fl_sel2(big, _mm_mul_pd(u, _mm_set1_pd(0.5)), u);
+    __m128d k = _mm_and_pd(big, one);
+    __m128d s = _mm_div_pd(_mm_sub_pd(m, one), _mm_add_pd(m, one));
+    __m128d s2 = _mm_mul_pd(s, s);
+    static const double c[10] = {1.0 / 21.0, 1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0,
+                                 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0};
+    __m128d q = _mm_set1_pd(c[0]);
+    for (int i = 1; i < 10; i++) q = _mm_add_pd(_mm_mul_pd(q, s2), _mm_set1_pd(c[i]));
+    __m128d two_s = _mm_add_pd(s, s);
+    __m128d logm = _mm_add_pd(_mm_mul_pd(_mm_mul_pd(two_s, s2), q), two_s);
+    __m128d corr = _mm_mul_pd(_mm_sub_pd(z, _mm_sub_pd(u, one)), d);
+    __m128d lo = _mm_add_pd(_mm_mul_pd(k, _mm_set1_pd(1.90821492927058770002e-10)), corr);
+    return _mm_add_pd(_mm_mul_pd(k, _mm_set1_pd(6.93147180369123816490e-01)),
+                      _mm_add_pd(logm, lo));
+}
+
+static inline __m128d fl_wbce_logit2_sse2(__m128d y, __m128d x, __m128d pos, __m128d neg,
+                                          __m128d smooth, __m128d gscale, __m128d* g,
+                                          __m128d* h) {
+    const __m128d one = _mm_set1_pd(1.0), zero = _mm_setzero_pd();
+    __m128d ys = _mm_add_pd(_mm_mul_pd(y, _mm_sub_pd(one, smooth)),
+                            _mm_mul_pd(smooth, _mm_set1_pd(0.5)));
+    __m128d ay = _mm_mul_pd(pos, ys);
+    __m128d by = _mm_mul_pd(neg, _mm_sub_pd(one, ys));
+    __m128d z = fl_exp2d_sse2(_mm_or_pd(x, _mm_set1_pd(-0.0)));
+    __m128d u = _mm_add_pd(one, z);
+    __m128d d = _mm_div_pd(one, u);
+    __m128d l1 = fl_log1p2_sse2(z, u, d);
+    __m128d xpos = _mm_cmpge_pd(x, zero);
+    __m128d zd = _mm_mul_pd(z, d);
+    __m128d pr = fl_sel2(xpos, d, zd);
+    __m128d cp = fl_sel2(xpos, zd, d);
+    __m128d spp = _mm_add_pd(_mm_max_pd(x, zero), l1);
+    __m128d spn = _mm_add_pd(_mm_max_pd(_mm_sub_pd(zero, x), zero), l1);
+    *g = _mm_mul_pd(gscale, _mm_sub_pd(_mm_mul_pd(by, pr), _mm_mul_pd(ay, cp)));
+    *h = _mm_mul_pd(_mm_mul_pd(gscale, _mm_add_pd(ay, by)), _mm_mul_pd(pr, cp));
+    __m128d v = _mm_add_pd(_mm_mul_pd(ay, spn), _mm_mul_pd(by, spp));
+    __m128d nan = _mm_cmpunord_pd(x, x);
+    return _mm_or_pd(v, _mm_and_pd(nan, x));
+}
+
+static inline __m128d fl_load2_f(const float* p) {
+    return _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double*)p)));
+}
+static inline __m128d fl_load2_d(const double* p) { return _mm_loadu_pd(p); }
+static inline void fl_store2_f(float* p, __m128d v) {
+    _mm_store_sd((double*)p, _mm_castps_pd(_mm_cvtpd_ps(v)));
+}
+static inline void fl_store2_d(double* p, __m128d v) { _mm_storeu_pd(p, v); }
+
+#define FL_WBCE_DRIVER_SSE2(NAME, T, LOAD, STORE)                                          \
+static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,                   \
+                   double pos, double neg, double smooth, double gscale,                   \
+                   T* g, T* h, T* rows) {                                                  \
+    __m128d P = _mm_set1_pd(pos), N = _mm_set1_pd(neg), S = _mm_set1_pd(smooth);           \
+    __m128d G = _mm_set1_pd(gscale), one = _mm_set1_pd(1.0);                               \
+    __m128d s0 = _mm_setzero_pd(), s1 = _mm_setzero_pd(), gv, hv, v, W;                    \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i + 4 <= n; i += 4) {                                                           \
+        W = w ? _mm_loadu_pd(w + i) : one;                                                 \
+        v = _mm_mul_pd(W, fl_wbce_logit2_sse2(LOAD(y + i), LOAD(x + i), P, N, S,           \
+                                              _mm_mul_pd(G, W), &gv, &hv));                \
+        s0 = _mm_add_pd(s0, v);                                                            \
+        if (g) STORE(g + i, gv);                                                           \
+        if (h) STORE(h + i, hv);                                                           \
+        if (rows) STORE(rows + i, v);                                                      \
+        W = w ? _mm_loadu_pd(w + i + 2) : one;                                             \
+        v = _mm_mul_pd(W, fl_wbce_logit2_sse2(LOAD(y + i + 2), LOAD(x + i + 2), P, N, S,   \
+                                              _mm_mul_pd(G, W), &gv, &hv));                \
+        s1 = _mm_add_pd(s1, v);                                                            \
+        if (g) STORE(g + i + 2, gv);                                                       \
+        if (h) STORE(h + i + 2, hv);                                                       \
+        if (rows) STORE(rows + i + 2, v);                                                  \
+    }                                                                                      \
+    double buf[2], gb[2], hb[2], tail = 0.0;                                               \
+    for (; i < n; i += 2) {                                                                \
+        T yb[2] = {0, 0}, xb[2] = {0, 0};                                                  \
+        double wb[2] = {1, 1};                                                             \
+        ptrdiff_t r = n - i < 2 ? n - i : 2;                                               \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
+        }                                                                                  \
+        W = _mm_loadu_pd(wb);                                                              \
+        v = _mm_mul_pd(W, fl_wbce_logit2_sse2(LOAD(yb), LOAD(xb), P, N, S,                 \
+                                              _mm_mul_pd(G, W), &gv, &hv));                \
+        _mm_storeu_pd(buf, v);                                                             \
+        _mm_storeu_pd(gb, gv);                                                             \
+        _mm_storeu_pd(hb, hv);                                                             \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            tail += buf[j];                                                                \
+            if (g) g[i + j] = (T)gb[j];                                                    \
+            if (h) h[i + j] = (T)hb[j];                                                    \
+            if (rows) rows[i + j] = (T)buf[j];                                             \
+        }                                                                                  \
+    }                                                                                      \
+    _mm_storeu_pd(buf, _mm_add_pd(s0, s1));                                                \
+    return (buf[0] + buf[1]) + tail;                                                       \
+}
+
+FL_WBCE_DRIVER_SSE2(fl_wbce_logit_f_sse2, float, fl_load2_f, fl_store2_f)
+FL_WBCE_DRIVER_SSE2(fl_wbce_logit_d_sse2, double, fl_load2_d, fl_store2_d)
 #define FL_HAVE_SSE2 1
 #endif  /* __SSE2__ */
 #endif  /* FL_X86 */
@@ -507,18 +619,29 @@ static fl_simd_table fl_simd = {
     fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
     fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, "baseline"};
 
-/* Pick the path once (module import).  force_baseline != 0 keeps libm. */
-static void fl_simd_init(int force_baseline) {
+/* Pick the path (at module import): mode 0 detects the CPU, 1 forces the
+ * baseline (SSE2) path, 2 the plain scalar C path (libm, no vector blocks;
+ * for tests of the vector forms against the closed forms). */
+static void fl_simd_init(int mode) {
+    int force_baseline = mode != 0;
 #ifdef FL_HAVE_SSE2
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_sse2, fl_expsum_d_sse2,
-        fl_exp_array_f_sse2, fl_exp_array_d_sse2, NULL, NULL, "baseline"};
+        fl_exp_array_f_sse2, fl_exp_array_d_sse2,
+        fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2, "baseline"};
 #else
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
         fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, "baseline"};
 #endif
     fl_simd = base;
+    if (mode == 2) {
+        fl_simd_table scalar = {
+            fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
+            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, "scalar"};
+        fl_simd = scalar;
+        return;
+    }
 #if FL_X86
     if (!force_baseline) {
         __builtin_cpu_init();

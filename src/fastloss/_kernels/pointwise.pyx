@@ -18,11 +18,12 @@ writes, when asked, d/df of ``scale * Σ_i w_i l_i`` (and its diagonal second
 derivative) and the per-row values w_i l_i.
 
 A loss may also give a vectorised form of a whole flat block (one branch in
-``_vector_block``, code in ``fl_simd.h``, AVX2+FMA chosen at run time); the
+``_vector_block``, code in ``fl_simd.h``: AVX2+FMA chosen at run time, SSE2
+on any other x86-64); the
 driver uses it for long flat blocks (unweighted) and for blocks of one-element
 rows (1-D input with sample weights or reduction="none"), and falls back to
-the closed forms everywhere else (baseline CPUs, weighted rows of k > 1
-elements, short blocks).
+the closed forms everywhere else (non-x86 CPUs, weighted rows of k > 1
+elements, short blocks, hessians of losses without a vector form).
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, log, log1p, fabs, copysign, M_LN2
@@ -33,7 +34,7 @@ from fastloss._kernels._common cimport (
 
 
 cdef extern from "fl_simd.h" nogil:
-    void fl_simd_init(int force_baseline)
+    void fl_simd_init(int mode)
     int fl_has_wbce_logit()
     double fl_wbce_logit_f(const float* y, const float* x, const double* w, Py_ssize_t n,
                            double pos, double neg, double smooth, double gscale,
@@ -42,15 +43,19 @@ cdef extern from "fl_simd.h" nogil:
                            double pos, double neg, double smooth, double gscale,
                            double* g, double* h, double* rows)
 
-# Vectorised block forms (AVX2+FMA where the CPU has it; see fl_simd.h).
+# Vectorised block forms (AVX2+FMA where the CPU has it, else SSE2; see fl_simd.h).
 fl_simd_init(0)
 
 
+_PATHS = {"auto": 0, "baseline": 1, "scalar": 2}
+
+
 def set_simd_path(str name):
-    """Force the scalar closed forms ("baseline") or re-detect ("auto")."""
-    if name not in ("baseline", "auto"):
-        raise ValueError(f"name must be 'baseline' or 'auto', got {name!r}")
-    fl_simd_init(1 if name == "baseline" else 0)
+    """Re-detect ("auto"), force the SSE2 vector blocks ("baseline") or the
+    scalar closed forms only ("scalar"); for tests and benchmarks."""
+    if name not in _PATHS:
+        raise ValueError(f"name must be one of {tuple(_PATHS)}, got {name!r}")
+    fl_simd_init(_PATHS[name])
 
 
 cdef struct Params:

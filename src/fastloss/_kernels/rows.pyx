@@ -28,7 +28,7 @@ from fastloss._kernels._common cimport (
     floating, MIN_PARALLEL_ELEMENTS, threads_for, rows_per_block, combine_blocks)
 
 cdef extern from "fl_simd.h" nogil:
-    void fl_simd_init(int force_baseline)
+    void fl_simd_init(int mode)
     float fl_max_f(const float* x, Py_ssize_t n)
     double fl_max_d(const double* x, Py_ssize_t n)
     double fl_expsum_f(const float* x, Py_ssize_t n, float m, float* out)
@@ -42,16 +42,23 @@ cdef extern from "fl_simd.h" nogil:
 fl_simd_init(0)
 
 
+_PATHS = {"auto": 0, "baseline": 1, "scalar": 2}
+
+
 def simd_path():
-    """The exp path the softmax kernels use: "avx2+fma" or "baseline"."""
+    """The vector path the softmax kernels use: "avx2+fma" (chosen at run
+    time where the CPU has AVX2 and FMA) or "baseline" (SSE2, any x86-64);
+    "scalar" (libm) on other CPUs or when forced."""
     return fl_simd_name().decode()
 
 
 def set_simd_path(str name):
-    """Force "baseline" or re-detect ("auto"); for tests and benchmarks."""
-    if name not in ("baseline", "auto"):
-        raise ValueError(f"name must be 'baseline' or 'auto', got {name!r}")
-    fl_simd_init(1 if name == "baseline" else 0)
+    """Re-detect ("auto") or force "baseline" / "scalar" for this module's
+    kernels; for tests and benchmarks (not thread-safe against running
+    kernels).  Returns the path now in use."""
+    if name not in _PATHS:
+        raise ValueError(f"name must be one of {tuple(_PATHS)}, got {name!r}")
+    fl_simd_init(_PATHS[name])
     return simd_path()
 
 
