@@ -16,10 +16,6 @@ lgb = pytest.importorskip("lightgbm")
 import fastloss as fl  # noqa: E402
 from fastloss.lightgbm import objective  # noqa: E402
 
-HAS_CLASSIFICATION = "sparse_categorical_crossentropy" in fl.available()
-needs_classification = pytest.mark.skipif(
-    not HAS_CLASSIFICATION, reason="classification losses (issue 3) not merged yet")
-
 ROUNDS = 8
 BASE = dict(num_leaves=7, learning_rate=0.3, min_data_in_leaf=5, verbose=-1, num_threads=1,
             deterministic=True, boost_from_average=False, seed=0)
@@ -70,7 +66,6 @@ def test_log_cosh_gradient_is_per_sample(data):
     np.testing.assert_allclose(hess, w / np.cosh(preds - y) ** 2, rtol=1e-12)
 
 
-@needs_classification
 def test_binary(data):
     X, y, w = data
     yb = (y > 0).astype(float)
@@ -78,7 +73,6 @@ def test_binary(data):
     assert_same(raw(dict(BASE, objective=objective("binary_crossentropy")), X, yb, w), builtin)
 
 
-@needs_classification
 def test_multiclass_layout(data):
     X, y, w = data
     labels = np.digitize(y, [-1.0, 0.5, 2.0]).astype(float)  # K = 4

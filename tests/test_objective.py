@@ -9,10 +9,6 @@ import pytest
 
 import fastloss as fl
 
-HAS_CLASSIFICATION = "sparse_categorical_crossentropy" in fl.available()
-needs_classification = pytest.mark.skipif(
-    not HAS_CLASSIFICATION, reason="classification losses (issue 3) not merged yet")
-
 
 def huber_np(e, delta):
     a = np.abs(e)
@@ -143,7 +139,6 @@ def test_bad_input(data):
         fl.objective("mse", X, y, n_outputs=2)
 
 
-@needs_classification
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_sparse_categorical_crossentropy_multinomial(data, fit_intercept):
     X, _, sw, rng = data
@@ -160,7 +155,6 @@ def test_sparse_categorical_crossentropy_multinomial(data, fit_intercept):
     np.testing.assert_allclose(grad, central_differences(fun, w), rtol=1e-6, atol=1e-6)
 
 
-@needs_classification
 def test_binary_crossentropy_from_logits(data):
     X, _, sw, rng = data
     y01 = (rng.uniform(size=40) < 0.5).astype(float)

@@ -24,16 +24,10 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-HAS_CLASSIFICATION = "sparse_categorical_crossentropy" in fl.available()
-needs_classification = pytest.mark.skipif(
-    not HAS_CLASSIFICATION, reason="classification losses (issue 3) not merged yet")
-
 # Small max_iter / tol keep the checks quick; they still converge on the
 # checks' small data sets (the sample-weight equivalence check passes).
-_CHECKED = [LossRegressor(max_iter=200, tol=1e-5)]
-if HAS_CLASSIFICATION:
-    _CHECKED += [LossClassifier(max_iter=200, tol=1e-5),
-                 LossClassifier("sparse_categorical_crossentropy", max_iter=200, tol=1e-5)]
+_CHECKED = [LossRegressor(max_iter=200, tol=1e-5), LossClassifier(max_iter=200, tol=1e-5),
+            LossClassifier("sparse_categorical_crossentropy", max_iter=200, tol=1e-5)]
 
 
 @parametrize_with_checks(_CHECKED)
@@ -216,7 +210,6 @@ def classification():
     return X, labels, sw
 
 
-@needs_classification
 @pytest.mark.parametrize("C", [0.05, 1.0])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_binary_crossentropy_agrees_with_logistic_regression(classification, C, weighted):
@@ -234,7 +227,6 @@ def test_binary_crossentropy_agrees_with_logistic_regression(classification, C, 
     np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
 
 
-@needs_classification
 @pytest.mark.parametrize("C", [0.05, 1.0])
 def test_sparse_categorical_crossentropy_agrees_with_multinomial_lr(classification, C):
     X, labels, sw = classification
@@ -248,7 +240,6 @@ def test_sparse_categorical_crossentropy_agrees_with_multinomial_lr(classificati
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-5)
 
 
-@needs_classification
 def test_one_vs_rest_equals_per_class_binary_fits(classification):
     X, labels, _ = classification
     joint = LossClassifier("binary_crossentropy", alpha=0.3, **TIGHT).fit(X, labels)
@@ -260,7 +251,6 @@ def test_one_vs_rest_equals_per_class_binary_fits(classification):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
-@needs_classification
 def test_two_class_softmax_is_stored_as_a_difference(classification):
     X, labels, _ = classification
     y = labels % 2
@@ -272,7 +262,6 @@ def test_two_class_softmax_is_stored_as_a_difference(classification):
     np.testing.assert_allclose(soft.predict_proba(X), binary.predict_proba(X), rtol=1e-5)
 
 
-@needs_classification
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge", "multiclass_hinge",
                                   "binary_focal_crossentropy", "categorical_crossentropy"])
 def test_other_losses_fit_and_predict(classification, loss):
@@ -283,7 +272,6 @@ def test_other_losses_fit_and_predict(classification, loss):
     assert est.decision_function(X).shape == (len(labels), 4)
 
 
-@needs_classification
 def test_classifier_pipeline_grid_search(classification):
     X, labels, _ = classification
     pipe = make_pipeline(StandardScaler(), LossClassifier("sparse_categorical_crossentropy"))
@@ -295,7 +283,6 @@ def test_classifier_pipeline_grid_search(classification):
     assert grid.best_estimator_.gamma in (0.0, 2.0)
 
 
-@needs_classification
 def test_classifier_errors(classification):
     X, labels, _ = classification
     with pytest.raises(ValueError, match="2 classes"):

@@ -8,10 +8,6 @@ torch = pytest.importorskip("torch")
 import fastloss as fl  # noqa: E402
 import fastloss.torch as flt  # noqa: E402
 
-HAS_CLASSIFICATION = "sparse_categorical_crossentropy" in fl.available()
-needs_classification = pytest.mark.skipif(
-    not HAS_CLASSIFICATION, reason="classification losses (issue 3) not merged yet")
-
 F = torch.nn.functional
 
 
@@ -136,7 +132,6 @@ def test_errors(pair):
         flt.NoSuchLoss
 
 
-@needs_classification
 def test_sparse_categorical_crossentropy_matches_cross_entropy():
     g = torch.Generator().manual_seed(1)
     logits = torch.randn(12, 5, generator=g, dtype=torch.float64, requires_grad=True)
@@ -147,7 +142,6 @@ def test_sparse_categorical_crossentropy_matches_cross_entropy():
     torch.testing.assert_close(value, F.cross_entropy(logits, labels))
 
 
-@needs_classification
 def test_binary_crossentropy_with_logits_gradcheck():
     g = torch.Generator().manual_seed(2)
     logits = torch.randn(10, generator=g, dtype=torch.float64, requires_grad=True)

@@ -17,10 +17,6 @@ xgb = pytest.importorskip("xgboost")
 import fastloss as fl  # noqa: E402
 from fastloss.xgboost import objective  # noqa: E402
 
-HAS_CLASSIFICATION = "sparse_categorical_crossentropy" in fl.available()
-needs_classification = pytest.mark.skipif(
-    not HAS_CLASSIFICATION, reason="classification losses (issue 3) not merged yet")
-
 ROUNDS = 8
 BASE = dict(max_depth=3, eta=0.3, tree_method="exact", nthread=1, seed=0)
 
@@ -80,7 +76,6 @@ def test_loss_without_hessian_is_rejected():
         objective(NoHessian())
 
 
-@needs_classification
 def test_binary_logistic(data):
     X, y, w, _ = data
     d = xgb.DMatrix(X, label=(y > 0).astype(float), weight=w)
@@ -89,7 +84,6 @@ def test_binary_logistic(data):
                 builtin)
 
 
-@needs_classification
 def test_multiclass_softprob_layout(data):
     X, y, w, _ = data
     labels = np.digitize(y, [-1.0, 0.5, 2.0]).astype(float)  # 4 classes
@@ -105,7 +99,6 @@ def test_multiclass_softprob_layout(data):
     np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-6)
 
 
-@needs_classification
 def test_xgb_classifier_with_fastloss_softmax(data):
     X, y, w, _ = data
     labels = np.digitize(y, [-1.0, 0.5, 2.0])
