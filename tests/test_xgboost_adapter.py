@@ -108,3 +108,22 @@ def test_xgb_classifier_with_fastloss_softmax(data):
                                learning_rate=0.15, reg_lambda=0.5, min_child_weight=0.5, **kw)
     custom.fit(X, labels, sample_weight=w)
     assert_same(custom.predict_proba(X), builtin.predict_proba(X))
+
+
+def test_one_hot_and_label_softmax_objectives_agree(data):
+    X, y, w, rng = data
+    labels = np.digitize(y, [-1.0, 0.5, 2.0]).astype(np.float32)
+    raw = rng.normal(size=(400, 4))
+    g1, h1 = objective("sparse_categorical_crossentropy")(labels, raw, sample_weight=w)
+    g2, h2 = objective("categorical_crossentropy")(labels, raw, sample_weight=w)
+    p = np.exp(raw - raw.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    onehot = np.eye(4)[labels.astype(int)]
+    np.testing.assert_allclose(g1, w[:, None] * (p - onehot), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h1, w[:, None] * p * (1 - p), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g2, g1, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h2, h1, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="outside"):
+        objective("sparse_categorical_crossentropy")(labels + 4, raw)
+    with pytest.raises(ValueError, match="outside"):
+        objective("categorical_crossentropy")(labels + 4, raw)

@@ -32,15 +32,15 @@ ROWS = {"CategoricalCrossentropy", "CategoricalFocalCrossentropy", "KLDivergence
 
 def target_kind(loss) -> str:
     """"elementwise", "labels" or "rows" (see above) for a Loss instance."""
-    name = type(loss).__name__
-    if name in LABELS:
-        return "labels"
-    if name in ROWS:
-        return "rows"
-    if name in ELEMENTWISE or isinstance(loss, ElementwiseLoss):
-        return "elementwise"
+    for klass in type(loss).__mro__:  # subclasses read targets as their base does
+        if klass.__name__ in LABELS:
+            return "labels"
+        if klass.__name__ in ROWS:
+            return "rows"
+        if klass.__name__ in ELEMENTWISE or klass is ElementwiseLoss:
+            return "elementwise"
     raise ValueError(
-        f"loss {name} couples samples (a set-level loss); a linear-model objective or "
+        f"loss {type(loss).__name__} couples samples (a set-level loss); a linear-model objective or "
         "a per-sample gradient needs a loss whose value is a sum over samples")
 
 

@@ -305,10 +305,12 @@ class LossClassifier(ClassifierMixin, _LossLinearModel):
 
     def _link(self):
         try:
-            name = loss_class(self.loss).__name__
+            names = [k.__name__ for k in loss_class(self.loss).__mro__]
         except (TypeError, ValueError):  # an invalid loss is reported by fit
             return None
-        return "sigmoid" if name in _SIGMOID else "softmax" if name in _SOFTMAX else None
+        if _SIGMOID.intersection(names):
+            return "sigmoid"
+        return "softmax" if _SOFTMAX.intersection(names) else None
 
     def fit(self, X, y, sample_weight=None):
         """Fit the coefficients; returns self."""
