@@ -17,7 +17,8 @@ Cases (same data, same tolerance, same iteration cap for both):
   ``LogisticRegression(C, solver="lbfgs")``: the same objective, so the
   coefficients are compared too.
 
-Each fit is timed ``--repeats`` times; the median is reported with the ratio sklearn / fastloss (> 1: fastloss faster).
+Each fit is timed ``--repeats`` times, the two estimators alternately; the
+median is reported with the ratio sklearn / fastloss (> 1: fastloss faster).
 Timings on a shared machine are noisy: repeat and read the medians.
 """
 from __future__ import annotations
@@ -30,14 +31,17 @@ import warnings
 import numpy as np
 
 
-def timed(make, X, y, repeats):
-    times, model = [], None
+def timed_pair(make_a, make_b, X, y, repeats):
+    """Median fit times of two estimators, fitted alternately (a, b, a, b, ...)
+    so that a change in the machine's load hits both alike."""
+    times, models = ([], []), [None, None]
     for _ in range(repeats):
-        model = make()
-        start = time.perf_counter()
-        model.fit(X, y)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), model
+        for i, make in enumerate((make_a, make_b)):
+            models[i] = make()
+            start = time.perf_counter()
+            models[i].fit(X, y)
+            times[i].append(time.perf_counter() - start)
+    return statistics.median(times[0]), models[0], statistics.median(times[1]), models[1]
 
 
 def report(name, n, d, t_fl, it_fl, t_sk, it_sk, extra=""):
@@ -56,11 +60,11 @@ def huber_case(n, d, repeats, seed):
     X = rng.normal(size=(n, d))
     y = X @ rng.normal(size=d) + rng.standard_t(2, size=n)
     eps, alpha, tol, max_iter = 1.35, 1e-4, 1e-5, 100
-    t_sk, sk = timed(lambda: HuberRegressor(epsilon=eps, alpha=alpha, tol=tol,
-                                            max_iter=max_iter), X, y, repeats)
-    sigma = sk.scale_
-    t_fl, fl = timed(lambda: LossRegressor("huber", delta=eps * sigma, alpha=alpha * sigma / 2,
-                                           tol=tol, max_iter=max_iter), X, y, repeats)
+    sigma = HuberRegressor(epsilon=eps, alpha=alpha, tol=tol, max_iter=max_iter).fit(X, y).scale_
+    t_sk, sk, t_fl, fl = timed_pair(
+        lambda: HuberRegressor(epsilon=eps, alpha=alpha, tol=tol, max_iter=max_iter),
+        lambda: LossRegressor("huber", delta=eps * sigma, alpha=alpha * sigma / 2, tol=tol,
+                              max_iter=max_iter), X, y, repeats)
     diff = np.max(np.abs(fl.coef_ - sk.coef_)) / np.max(np.abs(sk.coef_))
     report("Huber (LossRegressor/HuberRegressor)", n, d, t_fl, fl.n_iter_, t_sk,
            int(sk.n_iter_), f"  max|Δcoef|/max|coef| {diff:.1e}")
@@ -75,11 +79,10 @@ def multinomial_case(n, d, k, repeats, seed):
     X = rng.normal(size=(n, d))
     labels = np.argmax(X @ rng.normal(size=(d, k)) * 0.3 + rng.gumbel(size=(n, k)), axis=1)
     C, tol, max_iter = 1.0, 1e-6, 200
-    t_sk, sk = timed(lambda: LogisticRegression(C=C, solver="lbfgs", tol=tol,
-                                                max_iter=max_iter), X, labels, repeats)
-    t_fl, fl = timed(lambda: LossClassifier("sparse_categorical_crossentropy",
-                                            alpha=1 / (2 * C), tol=tol, max_iter=max_iter),
-                     X, labels, repeats)
+    t_sk, sk, t_fl, fl = timed_pair(
+        lambda: LogisticRegression(C=C, solver="lbfgs", tol=tol, max_iter=max_iter),
+        lambda: LossClassifier("sparse_categorical_crossentropy", alpha=1 / (2 * C), tol=tol,
+                               max_iter=max_iter), X, labels, repeats)
     diff = np.max(np.abs(fl.coef_ - sk.coef_)) / np.max(np.abs(sk.coef_))
     report(f"Softmax CE, {k} classes (vs LogReg)", n, d, t_fl, fl.n_iter_, t_sk,
            int(np.max(sk.n_iter_)), f"  max|Δcoef|/max|coef| {diff:.1e}")

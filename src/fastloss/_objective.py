@@ -179,6 +179,7 @@ class LinearObjective:
         self.n_features = d
         self.n_outputs = 1 if len(self.shape) == 1 else self.shape[1]
         self.n_params = self.n_outputs * (d + self.fit_intercept)
+        self._ones = None
 
     def unpack(self, w):
         """(W of shape (k, d), b of shape (k,)) from the flat parameters."""
@@ -218,8 +219,10 @@ class LinearObjective:
         else:
             # Xᵀ G rather than Gᵀ X: the (d, k) output splits better across BLAS threads
             grad[:, :self.n_features] = (self.X.T @ g).T
-            if self.fit_intercept:
-                grad[:, -1] = g.sum(axis=0)
+            if self.fit_intercept:  # column sums as a BLAS product: one pass, any thread
+                if self._ones is None:
+                    self._ones = np.ones(g.shape[0])
+                grad[:, -1] = self._ones @ g
         if self.alpha:
             value += self.alpha * float(np.sum(coef * coef))
             grad[:, :self.n_features] += (2.0 * self.alpha) * coef
