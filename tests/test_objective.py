@@ -184,3 +184,14 @@ def test_same_bits_on_one_and_two_fastloss_threads():
         v2, g2 = fun(w)
     assert one[0] == two[0] and np.array_equal(one[1], two[1])
     assert v1 == v2 and np.array_equal(g1, g2)
+
+
+def test_importing_fastloss_imports_no_optional_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, fastloss, fastloss.xgboost, fastloss.lightgbm\n"
+            "heavy = ('sklearn', 'scipy', 'torch', 'xgboost', 'lightgbm')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
