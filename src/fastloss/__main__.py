@@ -10,7 +10,6 @@ disagrees or fails, 2 for a usage error.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 
 SHORT_HELP = """\
@@ -95,7 +94,7 @@ def bench(args, cases=None):
     except ValueError as exc:
         print(f"python -m fastloss bench: error: {exc}", file=sys.stderr)
         return 2
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
+    if args.plot and not case_defs.importable("matplotlib"):
         print("python -m fastloss bench: error: --plot needs matplotlib "
               "(pip install matplotlib)", file=sys.stderr)
         return 2

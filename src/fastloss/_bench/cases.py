@@ -12,6 +12,7 @@ pytest-benchmark files in ``bench/`` both read :data:`CASES`.
 from __future__ import annotations
 
 import importlib.util
+import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -21,6 +22,17 @@ import numpy as np
 from . import numpy_ref as npr
 
 SIZES = ("full", "quick", "tiny")
+
+
+def importable(module):
+    """Can `module` be imported?  Checked without importing it; a module
+    blocked with ``sys.modules[name] = None`` counts as absent."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @dataclass
@@ -52,7 +64,7 @@ class Peer:
     requires: str | None = None     # module that must be importable
 
     def available(self):
-        return self.requires is None or importlib.util.find_spec(self.requires) is not None
+        return self.requires is None or importable(self.requires)
 
 
 @dataclass(frozen=True)

@@ -196,14 +196,14 @@ def run(cases, *, size="full", threads=2, rounds=None, budget=None, peers=None,
 
 
 def _peer_versions(peers):
-    import importlib.util
     import sys
+    from .cases import importable
     out = {"numpy": np.__version__}
     for name, module in (("torch", "torch"), ("sklearn", "sklearn")):
         if peers is not None and name not in peers:
             continue
-        if module in sys.modules:
-            out[name] = getattr(sys.modules[module], "__version__", "?")
-        elif importlib.util.find_spec(module) is None:
+        if not importable(module):
             out[name] = None
+        elif sys.modules.get(module) is not None:
+            out[name] = getattr(sys.modules[module], "__version__", "?")
     return out
