@@ -43,7 +43,9 @@ def _peer_cell(entry):
 def table(report, markdown=False):
     """One row per case: fastloss loss_gradient time, throughput, ratio to the
     bandwidth floor, and speed-up over each peer (peer time / fastloss time;
-    above 1 fastloss is faster).  "!" marks a peer that disagrees."""
+    above 1 fastloss is faster).  "!" marks a peer that disagrees.  GB/s and
+    the floor are shown only for cases that stream their data (not for the
+    sort- or pair-bound Lovász and RankNet)."""
     peers = peer_names(report)
     head = ["case", "shape", "dtype", "fastloss ms", "elem/s", "GB/s", "x floor"]
     head += [f"vs {p}" for p in peers] + ["agree"]
@@ -59,7 +61,8 @@ def table(report, markdown=False):
             lines.append(cells + ["ERROR"] + [""] * (len(head) - 5) + [row["reason"][:40]])
             continue
         floor = row["floor"]
-        cells += [_ms(fl["time_s"]), _rate(fl["elements_per_s"]), f"{fl['gb_per_s']:.3g}",
+        cells += [_ms(fl["time_s"]), _rate(fl["elements_per_s"]),
+                  f"{fl['gb_per_s']:.3g}" if floor else "-",
                   f"{floor['ratio']:.2f}" if floor else "-"]
         cells += [_peer_cell(row["peers"].get(p)) for p in peers]
         bad = [p for p, e in row["peers"].items() if e["status"] in ("disagree", "error")]

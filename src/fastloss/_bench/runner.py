@@ -3,7 +3,9 @@
 Timing: every implementation is called once untimed (its result is the one
 checked for agreement), then the implementations are timed in interleaved
 rounds — fastloss, peer 1, peer 2, ..., again — so a burst of load on a
-shared machine hits all of them alike; each reports its median round.  A slow
+shared machine hits all of them alike; each reports its median round.
+Before every call the runner sleeps 5 ms (untimed) so the idle OpenMP
+workers of the previous implementation stop spinning.  A slow
 implementation gets fewer rounds (``budget`` seconds each, at least one).
 """
 from __future__ import annotations
@@ -60,6 +62,10 @@ def compare(case, fl_result, peer_result):
 
 
 def _timed(call):
+    # torch, sklearn and fastloss each have an OpenMP runtime whose idle
+    # workers spin for a moment after a parallel region: let them go to sleep
+    # so one implementation's threads do not steal the next one's cores.
+    time.sleep(0.005)
     t0 = time.perf_counter()
     result = call()
     return time.perf_counter() - t0, result
@@ -164,7 +170,7 @@ def run(cases, *, size="full", threads=2, rounds=None, budget=None, peers=None,
     if rounds is None:
         rounds = 3 if quick else 7
     if budget is None:
-        budget = 0.4 if quick else 3.0
+        budget = 0.25 if quick else 3.0
     if bandwidth is True:
         bandwidth = probe.bandwidth(threads, quick=quick)
     elif not bandwidth:
