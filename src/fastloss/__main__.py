@@ -47,7 +47,7 @@ def _parser():
     bench.add_argument("--plot", metavar="FILE.png", default=None,
                        help="also draw the speed-ups as a PNG (needs matplotlib)")
     bench.add_argument("--rounds", type=_positive_int, default=None, metavar="N",
-                       help="timing rounds per implementation (default 7, --quick 3)")
+                       help="timing rounds per implementation (default 5, --quick 3; a slow one gets fewer)")
     return parser
 
 

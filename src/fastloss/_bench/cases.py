@@ -243,7 +243,13 @@ def _boxes(shape, dtype, rng):
     pxy = xy + rng.normal(0, 0.3, (n, 2)) * wh
     pwh = wh * rng.uniform(0.5, 1.5, (n, 2))
     p = np.hstack([pxy, pxy + pwh])
-    return Data(t.astype(dtype), p.astype(dtype))
+    t, p = t.astype(dtype), p.astype(dtype)
+    # A predicted edge exactly on the target's (float32 rounding makes a few
+    # per million) is a kink of min/max where every library picks its own
+    # subgradient (torch splits it in half): keep the benchmark off kinks.
+    tie = p == t
+    p[tie] = np.nextafter(p[tie], np.inf)
+    return Data(t, p)
 
 
 def _softmax(x, axis):
@@ -377,15 +383,19 @@ CASES = (
          peers=(numpy_peer(npr.giou_loss),
                 torch_peer("giou", "torch GIoU formula fwd+bwd"))),
     # -- segmentation -------------------------------------------------------
+    # Lovász gradients are differences of consecutive Jaccard values (about
+    # 1/P apart): the torch reference, run in float32 as its users run it,
+    # keeps only ~3 digits of them, and float32 ties reorder the sort.  So
+    # the gradient is compared to 1e-2 of its largest entry (values to 2e-5).
     Case("lovasz_softmax", "lovasz_softmax", "segmentation", _SEG, "float32",
          _segmentation_probas, params={"per_image": False}, streaming=False,
-         grad_rtol=2e-3, peers=(
+         grad_rtol=1e-2, peers=(
              numpy_peer(npr.lovasz_softmax),
              torch_peer("lovasz_softmax", "torch reference algorithm (sort/cumsum) fwd+bwd",
                         labels_long=True))),
     Case("lovasz_hinge", "lovasz_hinge", "segmentation",
          {"full": (8, 256, 256), "quick": (4, 128, 128), "tiny": (2, 8, 8)}, "float32",
-         _binary_maps, params={"per_image": True}, streaming=False, grad_rtol=2e-3, peers=(
+         _binary_maps, params={"per_image": True}, streaming=False, grad_rtol=1e-2, peers=(
              numpy_peer(npr.lovasz_hinge),
              torch_peer("lovasz_hinge", "torch reference algorithm (sort/cumsum) fwd+bwd",
                         labels_long=True))),

@@ -114,6 +114,7 @@ def plot(report, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import numpy as np
 
     rows = [r for r in report["rows"] if r["fastloss"] is not None]
@@ -142,8 +143,11 @@ def plot(report, path):
         ax.barh(np.nan, 0, color=colours.get(peer, "grey"), label=f"over {peer}")
     if drew_floor:
         ax.plot([], [], color="black", lw=1.5, label="at the bandwidth floor")
+    if any(e["status"] == "disagree" for r in rows for e in r["peers"].values()):
+        ax.barh(np.nan, 0, color="white", hatch="xx", edgecolor="red", label="DISAGREES")
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
     ax.set_yticks(ypos)
     ax.set_yticklabels([f"{r['case']}\n{_shape(r)} {r['dtype']}" for r in rows], fontsize=7)
     ax.set_xlabel("speed-up of fastloss loss_gradient (peer time / fastloss time, log scale)")

@@ -168,9 +168,9 @@ def run(cases, *, size="full", threads=2, rounds=None, budget=None, peers=None,
     from . import probe
     quick = size != "full"
     if rounds is None:
-        rounds = 3 if quick else 7
+        rounds = 3 if quick else 5
     if budget is None:
-        budget = 0.25 if quick else 3.0
+        budget = 0.25 if quick else 2.0
     if bandwidth is True:
         bandwidth = probe.bandwidth(threads, quick=quick)
     elif not bandwidth:
