@@ -105,7 +105,8 @@ def test_help_lists_every_option(capsys):
         cli.main(["bench", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--quick", "--loss", "--threads", "--json", "--plot", "--rounds"):
+    for option in ("--quick", "--loss", "--threads", "--json", "--plot", "--rounds",
+                   "--markdown"):
         assert option in out
 
 
@@ -156,6 +157,9 @@ def test_a_right_peer_passes(capsys):
     code, out, _ = _run(["bench", "--quick", "--rounds", "1"], [case], capsys)
     assert code == 0
     assert "yes" in out and "DISAGREE" not in out
+    code, out, _ = _run(["bench", "--quick", "--rounds", "1", "--markdown"], [case], capsys)
+    assert code == 0
+    assert "| case | shape |" in out and "| mse_small | 2000 | float64 |" in out
 
 
 def test_a_raising_peer_is_an_error(capsys):

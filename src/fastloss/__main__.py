@@ -2,7 +2,7 @@
 
     python -m fastloss                      short help, then a --quick run
     python -m fastloss bench [--quick] [--loss NAME ...] [--threads K]
-                             [--json FILE] [--plot FILE.png] [--rounds N]
+                             [--json FILE] [--plot FILE.png] [--rounds N] [--markdown]
 
 The exit status is 0 when every peer agrees with fastloss, 1 when one
 disagrees or fails, 2 for a usage error.
@@ -46,6 +46,8 @@ def _parser():
                        help="also write the full results as JSON")
     bench.add_argument("--plot", metavar="FILE.png", default=None,
                        help="also draw the speed-ups as a PNG (needs matplotlib)")
+    bench.add_argument("--markdown", action="store_true",
+                       help="print the table as Markdown (as in the README)")
     bench.add_argument("--rounds", type=_positive_int, default=None, metavar="N",
                        help="timing rounds per implementation (default 5, --quick 3; a slow one gets fewer)")
     return parser
@@ -107,7 +109,7 @@ def bench(args, cases=None):
     print()
     print(rep.summary(result))
     print()
-    print(rep.table(result))
+    print(rep.table(result, markdown=args.markdown))
     print()
     print(rep.legend())
     for row in result["rows"]:
