@@ -6,8 +6,17 @@ import json
 from .runner import PEER_ORDER
 
 
+def _dim(d):
+    """10000000 -> 1e7, 2000000 -> 2e6; other sizes as they are."""
+    text = str(d)
+    head = text.rstrip("0")
+    if d >= 10**5 and len(head) == 1:
+        return f"{head}e{len(text) - 1}"
+    return text
+
+
 def _shape(row):
-    return "x".join(str(d) for d in row["shape"])
+    return "x".join(_dim(d) for d in row["shape"])
 
 
 def _ms(t):
