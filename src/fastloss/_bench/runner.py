@@ -170,7 +170,7 @@ def run(cases, *, size="full", threads=2, rounds=None, budget=None, peers=None,
     if rounds is None:
         rounds = 3 if quick else 5
     if budget is None:
-        budget = 0.25 if quick else 2.0
+        budget = 0.2 if quick else 2.0
     if bandwidth is True:
         bandwidth = probe.bandwidth(threads, quick=quick)
     elif not bandwidth:
