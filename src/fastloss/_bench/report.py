@@ -20,7 +20,10 @@ def _shape(row):
 
 
 def _ms(t):
-    return f"{t * 1e3:.3g}" if t >= 1e-3 else f"{t * 1e3:.2f}"
+    ms = t * 1e3
+    if ms >= 100:
+        return f"{ms:.0f}"
+    return f"{ms:.3g}" if ms >= 1 else f"{ms:.2f}"
 
 
 def _rate(x):
