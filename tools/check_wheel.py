@@ -166,7 +166,8 @@ def detects_cpu(path: Path) -> bool:
 
 
 _CYTHON_CODE = re.compile(r"^(__pyx_|__Pyx_|PyInit_|__pyx)")
-_ISA_FLAG = re.compile(r"(?<!\S)(-march=\S+|-mavx\S*|-mfma\S*|-msse3|-mssse3|-msse4\S*|"
+# -march=x86-64 is the baseline itself (gcc records its default there too).
+_ISA_FLAG = re.compile(r"(?<!\S)(-march=(?!x86-64(?:\s|$))\S+|-mavx\S*|-mfma\S*|-msse3|-mssse3|-msse4\S*|"
                        r"-mbmi\S*|-mpopcnt|-mlzcnt|-mf16c)(?!\S)")
 
 
