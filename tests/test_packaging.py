@@ -108,11 +108,21 @@ def test_cpu_features_are_known_names():
 
 
 def test_every_module_imports():
+    """Every module and compiled kernel the package ships imports.
+
+    An adapter for an optional peer that is not installed may refuse with an
+    ImportError naming that peer; a missing fastloss module may not.
+    """
     names = [info.name for info in pkgutil.walk_packages(fl.__path__, "fastloss.")
              if not info.name.endswith("__main__")]
     assert "fastloss._kernels._runtime" in names
     for name in names:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            missing = (exc.name or "").split(".")[0]
+            if not missing or missing == "fastloss":
+                raise
 
 
 # --- the installed wheel ----------------------------------------------------
