@@ -1,4 +1,119 @@
-"""fastloss.agreement: see SPEC.md for the losses this module holds."""
+"""Agreement losses: Kappa (soft Cohen's kappa) and the hard ``cohen_kappa`` metric.
+
+Kernel: ``_kernels/sets.pyx`` (``kappa``: one pass for the soft confusion
+statistics, one for the gradient; ``kappa_hard`` for the metric).
+"""
 from __future__ import annotations
 
-__all__: list = []
+import numpy as np
+
+from . import _validate
+from ._base import Loss, loss_function
+from ._kernels import sets as _sets
+from ._threads import get_num_threads
+
+__all__ = ["KappaLoss", "kappa_loss", "cohen_kappa"]
+
+_WEIGHTS = (None, "linear", "quadratic")
+
+
+def _check_weights(weights):
+    if not (weights is None or (isinstance(weights, str) and weights in _WEIGHTS)):
+        raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
+    return weights
+
+
+def _weight_matrix(weights, C):
+    """W = 1 - I, |i - j| / (C - 1) or (i - j)² / (C - 1)², flat float64 (C*C)."""
+    i = np.arange(C, dtype=np.float64)
+    d = np.abs(i[:, None] - i[None, :])
+    if weights is None:
+        W = (d > 0).astype(np.float64)
+    elif C == 1:
+        W = np.zeros((1, 1))
+    elif weights == "linear":
+        W = d / (C - 1)
+    else:
+        W = d * d / float((C - 1) ** 2)
+    return np.ascontiguousarray(W.reshape(-1))
+
+
+class KappaLoss(Loss):
+    """Soft Cohen's kappa loss, ``1 - κ = Σ W∘O / Σ W∘E``.
+
+    ``y_true``: int labels ``(n,)`` in ``[0, C)``; ``y_pred``: probabilities
+    ``(n, C)`` (logits with ``from_logits=True``, softmax over C).  Soft
+    confusion ``O = Yᵀ P`` (rows: true class, columns: predicted), expected
+    ``E = (Σ_i w_i Y_i)ᵀ (Σ_i w_i P_i) / Σw`` and weights ``W = 1 - I``
+    (``weights=None``), ``|i - j| / (C - 1)`` (``"linear"``) or
+    ``(i - j)² / (C - 1)²`` (``"quadratic"``).  ``sample_weight`` weighs
+    the rows of O and both marginals.  With one-hot ``y_pred``,
+    ``1 - loss`` equals ``sklearn.metrics.cohen_kappa_score(y, argmax ŷ,
+    weights=...)`` over the labels 0..C-1.
+
+    No ``reduction``: the loss is one number for the whole set.  Where κ is
+    undefined (``Σw = 0``, or ``Σ W∘E = 0`` — every label and every
+    prediction in one class) the loss is 0 with a zero gradient.
+    Gradient: ``dL/dP_ib = w_i (W[y_i, b] - L v_b / Σw) / Σ W∘E`` with
+    ``v = W`` weighted by the true-class histogram; chained through the
+    softmax when ``from_logits``.  Probabilities are used as given (not
+    renormalised or clipped: the loss is a ratio of bilinear sums).
+    """
+
+    function_name = "kappa_loss"
+
+    def __init__(self, weights=None, from_logits=False):
+        super().__init__(reduction="mean")
+        self.weights = _check_weights(weights)
+        self.from_logits = _validate.boolean(from_logits, "from_logits")
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        yp = np.asarray(y_pred)
+        if yp.ndim != 2:
+            raise ValueError(f"y_pred must have shape (n, C), got {yp.shape}")
+        _, yp = _validate.float_pair(y_pred, y_pred)
+        n, C = yp.shape
+        labels = _validate.labels(y_true, n)
+        if labels.size and (labels.min() < 0 or labels.max() >= C):
+            raise ValueError(f"y_true holds labels outside [0, {C})")
+        w = _validate.sample_weight(sample_weight, n)
+        grad = None
+        if want_grad:
+            grad = _validate.out_array(out, yp.shape, yp.dtype)
+            if out is not None:
+                _validate.no_overlap(grad, yp, labels, w)
+        value, _ = _sets.kappa(labels, yp.reshape(-1), w, n, C, _weight_matrix(self.weights, C),
+                               self.from_logits, None if grad is None else grad.reshape(-1),
+                               get_num_threads())
+        return (float(value) if want_loss else None), grad, None
+
+
+kappa_loss = loss_function(KappaLoss)
+
+
+def cohen_kappa(y_true, y_pred_labels, weights=None, *, sample_weight=None):
+    """Cohen's kappa of two label arrays, as ``sklearn.metrics.cohen_kappa_score``.
+
+    The classes are the sorted union of the labels seen in either array;
+    ``weights`` None, ``"linear"`` or ``"quadratic"`` use the distance
+    between class positions in that list (as scikit-learn).  NaN where
+    κ is undefined (expected disagreement 0), as scikit-learn.
+    """
+    weights = _check_weights(weights)
+    a = np.asarray(y_true)
+    b = np.asarray(y_pred_labels)
+    if a.ndim != 1:
+        raise ValueError(f"y_true must be 1-D, got shape {a.shape}")
+    if b.shape != a.shape:
+        raise ValueError(f"y_pred_labels has shape {b.shape} but y_true has shape {a.shape}")
+    if a.size == 0:
+        raise ValueError("y_true is empty; nothing to compute")
+    try:
+        classes, idx = np.unique(np.concatenate([a, b]), return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(f"y_true and y_pred_labels must hold comparable labels: {exc}") from None
+    idx = np.ascontiguousarray(idx.reshape(-1), dtype=np.int64)
+    w = _validate.sample_weight(sample_weight, a.size)
+    return float(_sets.kappa_hard(idx[:a.size], idx[a.size:], w, classes.size,
+                                  _weight_matrix(weights, classes.size), get_num_threads()))

@@ -1,4 +1,388 @@
-"""fastloss.segmentation: see SPEC.md for the losses this module holds."""
+"""Segmentation losses: Lovász-Softmax, Lovász hinge, Jaccard, F1/Dice.
+
+These are set-level losses (SPEC §3): the loss of a set is not a sum of
+per-sample terms, so ``reduction`` acts over the units each loss names.
+Kernels: ``_kernels/sets.pyx`` (two-pass sums for Jaccard/F1; a radix sort
+per (image, class) task for Lovász, tasks in parallel).
+"""
 from __future__ import annotations
 
-__all__: list = []
+import numbers
+
+import numpy as np
+
+from . import _validate
+from ._base import Loss, loss_function
+from ._kernels import sets as _sets
+from ._threads import get_num_threads
+
+__all__ = [
+    "LovaszSoftmax", "lovasz_softmax",
+    "LovaszHinge", "lovasz_hinge",
+    "JaccardLoss", "jaccard_loss",
+    "F1Loss", "f1_loss", "DiceLoss", "dice_loss",
+]
+
+
+# ------------------------------------------------------------------ helpers
+def _float_array(x, name):
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); nothing to compute")
+    return np.ascontiguousarray(arr, dtype=_validate.work_dtype(arr.dtype))
+
+
+def _int_labels(y_true, shape, name="y_true"):
+    """Integer labels of exactly `shape`, as a flat contiguous int64 array."""
+    arr = np.asarray(y_true)
+    if arr.dtype.kind == "f":
+        if arr.size and not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
+            raise ValueError(f"{name} must hold integer labels, got non-integer values")
+    elif arr.dtype.kind not in "biu":
+        raise TypeError(f"{name} must be an integer array of labels, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.int64).reshape(-1)
+
+
+def _ignore_index(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"ignore_index must be an integer or None, got {value!r}")
+    return int(value)
+
+
+def _grad_array(out, yp, *inputs):
+    grad = _validate.out_array(out, yp.shape, yp.dtype)
+    if out is not None:
+        _validate.no_overlap(grad, yp, *inputs)
+    return grad
+
+
+def _image_weights(sample_weight, per_image, B, reduction):
+    """(w_b, per-image gradient scale, Σw) for the per-image reductions."""
+    if not per_image:
+        if sample_weight is not None:
+            raise ValueError("sample_weight weights images and needs per_image=True")
+        return np.ones(1), np.ones(1), 1.0
+    w = _validate.sample_weight(sample_weight, B)
+    w = np.ones(B) if w is None else w
+    total = float(w.sum())
+    if reduction == "mean":
+        scale = w / total if total > 0 else np.zeros(B)
+    else:
+        scale = w
+    return w, scale, total
+
+
+def _reduce_images(reduction, per_image, image_loss, w, total):
+    if not per_image:
+        value = float(image_loss[0])
+        return np.array([value]) if reduction == "none" else value
+    weighted = w * image_loss
+    if reduction == "none":
+        return weighted
+    s = float(np.sum(weighted))
+    if reduction == "sum":
+        return s
+    return s / total if total > 0 else 0.0
+
+
+def _run_lovasz(yp, labels, B, C, HW, *, hinge, from_logits, ignore, tb0, tb1, tc,
+                tw, gscale, want_grad, out, keep):
+    grad = _grad_array(out, yp, labels, *keep) if want_grad else None
+    losses = _sets.lovasz(
+        yp.reshape(-1), labels, B, C, HW, hinge, from_logits, ignore is not None,
+        0 if ignore is None else ignore,
+        tb0, tb1, tc, gscale, None if grad is None else grad.reshape(-1),
+        True, get_num_threads())
+    return losses, grad
+
+
+# -------------------------------------------------------------- Lovász
+class LovaszSoftmax(Loss):
+    """Lovász-Softmax loss (Berman, Rannen Triki & Blaschko, CVPR 2018).
+
+    ``y_pred``: probabilities of shape ``(B, C, H, W)`` or ``(P, C)`` (with
+    ``from_logits=True``: logits, softmax over C).  ``y_true``: int labels
+    ``(B, H, W)`` or ``(P,)`` in ``[0, C)`` or equal to ``ignore_index``.
+
+    Per class c: errors ``|fg_c - p_c|`` over the valid pixels, sorted in
+    descending order, dotted with the Lovász gradient of the Jaccard loss
+    (``lovasz_grad`` of the reference); the loss of a set of pixels is the
+    mean over the chosen classes.  Exactly ``lovasz_softmax`` of
+    bermanmaxim/LovaszSoftmax (pytorch):
+
+    - ``classes="present"``: only classes with at least one valid pixel of
+      the set (the image when ``per_image``); ``"all"``: every class; a list
+      of class indices: those classes, absent or not (a repeated index counts
+      twice, an empty list gives 0, as the reference's ``mean``).
+    - ``per_image=False``: one set of all pixels.  ``per_image=True``: one
+      loss per image (needs 4-D input), averaged over images; an image with
+      no valid pixel counts 0.  Everything ignored: loss 0, zero gradient.
+    - the gradient equals the reference's autograd gradient: the sort
+      permutation is a constant, ``d|fg - p|/dp = -sign(fg - p)`` (0 at
+      equality); with ``from_logits`` it is chained through the softmax.
+
+    reduction (units = images): with ``per_image=True``, ``"mean"`` is
+    ``Σ w_b l_b / Σ w_b`` (sample_weight, length B, weighs images),
+    ``"sum"`` is ``Σ w_b l_b`` and ``"none"`` the array ``w_b l_b`` of shape
+    (B,).  With ``per_image=False`` there is one unit: ``"mean"`` and
+    ``"sum"`` give the loss, ``"none"`` an array of shape (1,), and
+    sample_weight is a ValueError (pixels carry no weight in this loss).
+
+    Algorithm: per (image, class) task an O(P) LSD radix sort of the float
+    error bits (exact keys: 32-bit for float32, 64-bit for float64), the
+    Lovász gradient from running counts, and the gradient scattered through
+    the permutation; tasks run in parallel, each writing its own elements.
+    Sorting ties may be ordered differently from ``torch.sort`` (the value
+    does not depend on it; the gradient at exact ties may).  Computed in
+    float64 from float32 errors for float32 input (the sort keys are the
+    float32 errors, as the reference sorts them); where the reference raises
+    (C = 1 with ``classes`` "present"/"all") this computes the one class.
+    """
+
+    function_name = "lovasz_softmax"
+
+    def __init__(self, classes="present", per_image=False, ignore_index=None,
+                 from_logits=False, *, reduction="mean"):
+        super().__init__(reduction=reduction)
+        if isinstance(classes, str):
+            if classes not in ("present", "all"):
+                raise ValueError(f"classes must be 'present', 'all' or a list of class "
+                                 f"indices, got {classes!r}")
+        else:
+            try:
+                arr = np.asarray(classes)
+            except (TypeError, ValueError):
+                arr = np.asarray([None])
+            if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+                raise ValueError(f"classes must be 'present', 'all' or a list of class "
+                                 f"indices, got {classes!r}")
+            classes = [int(c) for c in arr]
+        self.classes = classes
+        self.per_image = _validate.boolean(per_image, "per_image")
+        self.ignore_index = _ignore_index(ignore_index)
+        self.from_logits = _validate.boolean(from_logits, "from_logits")
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        yp = _float_array(y_pred, "y_pred")
+        if yp.ndim == 4:
+            B, C, H, W = yp.shape
+            HW = H * W
+            labels = _int_labels(y_true, (B, H, W))
+        elif yp.ndim == 2:
+            if self.per_image:
+                raise ValueError("per_image=True needs y_pred of shape (B, C, H, W); "
+                                 f"got {yp.shape}")
+            # (P, C): P one-pixel "images" of the (B, C, HW) layout.
+            B, C = yp.shape
+            HW = 1
+            labels = _int_labels(y_true, (B,))
+        else:
+            raise ValueError(f"y_pred must have shape (B, C, H, W) or (P, C), got {yp.shape}")
+        ignore = self.ignore_index
+        if isinstance(self.classes, list):
+            for c in self.classes:
+                if not 0 <= c < C:
+                    raise ValueError(f"classes holds {c}, outside [0, {C})")
+        nthreads = get_num_threads()
+        per_image = self.per_image
+        counts, bad = _sets.lovasz_counts(labels, B if per_image else 1,
+                                          HW if per_image else B * HW, C,
+                                          ignore is not None, 0 if ignore is None else ignore,
+                                          nthreads)
+        if bad:
+            raise ValueError(f"y_true holds {bad} label(s) outside [0, {C})"
+                             + ("" if ignore is None else f" that are not ignore_index={ignore}"))
+        w, iscale, total = _image_weights(sample_weight, per_image, B, self.reduction)
+        # multiplicity of every (image, class) in the class mean
+        if self.classes == "present":
+            mult = (counts > 0).astype(np.float64)
+        elif self.classes == "all":
+            mult = np.ones(counts.shape)
+        else:
+            mult = np.tile(np.bincount(np.asarray(self.classes, dtype=np.int64),
+                                       minlength=C).astype(np.float64), (counts.shape[0], 1))
+        has_pixels = counts.sum(axis=1) > 0
+        mult[~has_pixels] = 0.0
+        denom = mult.sum(axis=1)
+        ti, tc = np.nonzero(mult)
+        tw = mult[ti, tc] / denom[ti]
+        if per_image:
+            tb0, tb1 = ti, ti + 1
+        else:
+            tb0, tb1 = np.zeros_like(ti), np.full_like(ti, B)
+        gscale = tw * iscale[ti]
+        losses, grad = _run_lovasz(
+            yp, labels, B, C, HW, hinge=False, from_logits=self.from_logits, ignore=ignore,
+            tb0=np.ascontiguousarray(tb0, dtype=np.int64),
+            tb1=np.ascontiguousarray(tb1, dtype=np.int64),
+            tc=np.ascontiguousarray(tc, dtype=np.int64), tw=tw,
+            gscale=np.ascontiguousarray(gscale, dtype=np.float64),
+            want_grad=want_grad, out=out, keep=())
+        value = None
+        if want_loss:
+            image_loss = np.bincount(ti, weights=tw * losses, minlength=counts.shape[0])
+            value = _reduce_images(self.reduction, per_image, image_loss, w, total)
+            if isinstance(value, np.ndarray):
+                value = value.astype(yp.dtype)
+        return value, grad, None
+
+
+class LovaszHinge(Loss):
+    """Lovász hinge loss for binary segmentation (Berman et al., CVPR 2018).
+
+    ``y_pred``: logits of shape ``(B, H, W)`` (or any ``(B, ...)``, images
+    along axis 0) or ``(P,)``; ``y_true``: labels of the same shape in
+    {0, 1} or equal to ``ignore_index``.  Signs ``t = 2y - 1``, errors
+    ``1 - ŷ t`` sorted in descending order, ``relu`` of them dotted with the
+    Lovász gradient.  Exactly ``lovasz_hinge`` of bermanmaxim/LovaszSoftmax:
+    ``per_image=True`` (default) averages the per-image losses over axis 0
+    (so a 1-D input is P one-pixel images, as the reference's ``zip``);
+    an image with no valid pixel counts 0.  Gradient as the reference's
+    autograd (sort permutation constant, ``relu'(0) = 0``).
+
+    reduction and sample_weight: as :class:`LovaszSoftmax` (units = images
+    with ``per_image=True``; one unit otherwise).
+    """
+
+    function_name = "lovasz_hinge"
+
+    def __init__(self, per_image=True, ignore_index=None, *, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.per_image = _validate.boolean(per_image, "per_image")
+        self.ignore_index = _ignore_index(ignore_index)
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        yp = _float_array(y_pred, "y_pred")
+        labels = _int_labels(y_true, yp.shape)
+        B = yp.shape[0]
+        HW = yp.size // B
+        ignore = self.ignore_index
+        per_image = self.per_image
+        counts, bad = _sets.lovasz_counts(labels, B if per_image else 1,
+                                          HW if per_image else B * HW, 2,
+                                          ignore is not None, 0 if ignore is None else ignore,
+                                          get_num_threads())
+        if bad:
+            raise ValueError(f"y_true holds {bad} label(s) not in {{0, 1}}"
+                             + ("" if ignore is None else f" and not ignore_index={ignore}"))
+        w, iscale, total = _image_weights(sample_weight, per_image, B, self.reduction)
+        ti = np.flatnonzero(counts.sum(axis=1) > 0)
+        if per_image:
+            tb0, tb1 = ti, ti + 1
+        else:
+            tb0, tb1 = np.zeros_like(ti), np.full_like(ti, B)
+        losses, grad = _run_lovasz(
+            yp, labels, B, 1, HW, hinge=True, from_logits=False, ignore=ignore,
+            tb0=np.ascontiguousarray(tb0, dtype=np.int64),
+            tb1=np.ascontiguousarray(tb1, dtype=np.int64),
+            tc=np.zeros(ti.size, dtype=np.int64), tw=None,
+            gscale=np.ascontiguousarray(iscale[ti], dtype=np.float64),
+            want_grad=want_grad, out=out, keep=())
+        value = None
+        if want_loss:
+            image_loss = np.bincount(ti, weights=losses, minlength=counts.shape[0])
+            value = _reduce_images(self.reduction, per_image, image_loss, w, total)
+            if isinstance(value, np.ndarray):
+                value = value.astype(yp.dtype)
+        return value, grad, None
+
+
+# ----------------------------------------------------------- Jaccard / F1
+class _OverlapLoss(Loss):
+    _jaccard = True
+
+    def __init__(self, smooth=1e-10, class_axis=None, *, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.smooth = _validate.non_negative(smooth, "smooth")
+        if class_axis is not None and (isinstance(class_axis, bool)
+                                       or not isinstance(class_axis, numbers.Integral)):
+            raise TypeError(f"class_axis must be an integer or None, got {class_axis!r}")
+        self.class_axis = None if class_axis is None else int(class_axis)
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        yt, yp = _validate.float_pair(y_true, y_pred)
+        n = yp.shape[0]
+        row_len = yp.size // n
+        if self.class_axis is None:
+            C, inner = 1, 1
+        else:
+            k = self.class_axis
+            if not -yp.ndim <= k < yp.ndim:
+                raise ValueError(f"class_axis={k} is out of range for y_pred with "
+                                 f"{yp.ndim} dimension(s)")
+            k %= yp.ndim
+            C = yp.shape[k]
+            inner = int(np.prod(yp.shape[k + 1:], dtype=np.int64))
+        w = _validate.sample_weight(sample_weight, n)
+        per_class = 1.0 / C if self.reduction == "mean" else 1.0
+        grad = None
+        if want_grad:
+            grad = _grad_array(out, yp, yt, w)
+        losses = _sets.overlap(yt.reshape(-1), yp.reshape(-1), w, C, max(inner, 1), row_len,
+                               self._jaccard, self.smooth, np.full(C, per_class),
+                               None if grad is None else grad.reshape(-1), get_num_threads())
+        value = None
+        if want_loss:
+            if self.reduction == "none":
+                value = losses.astype(yp.dtype)
+            elif self.reduction == "sum":
+                value = float(np.sum(losses))
+            else:
+                value = float(np.sum(losses)) / C
+        return value, grad, None
+
+
+class JaccardLoss(_OverlapLoss):
+    """Soft Jaccard loss ``1 - (Σ y ŷ + s) / (Σ y² + Σ ŷ² - Σ y ŷ + s)``.
+
+    Sums run over all elements (the seed's formula), ``s = smooth`` (≥ 0;
+    it makes empty masks give 0).  ``class_axis=k`` (negative allowed): one
+    score per index along axis k, each over its own elements.
+
+    reduction (units = classes): ``"mean"`` averages the class losses,
+    ``"sum"`` adds them, ``"none"`` returns them, shape (C,) (shape (1,)
+    without class_axis); the gradient of ``"none"`` is that of the sum.
+    ``sample_weight`` (length ``y_pred.shape[0]``) multiplies every element
+    of sample i inside each sum (a weighted soft Jaccard); it does not
+    weigh classes.  Gradient: ``-(y D - N (2ŷ - y)) / D²`` per element,
+    N and D the numerator and denominator of its class.
+    """
+
+    function_name = "jaccard_loss"
+    _jaccard = True
+
+
+class F1Loss(_OverlapLoss):
+    """Soft F1 / Dice loss ``1 - (2 Σ y ŷ + s) / (Σ y + Σ ŷ + s)``.
+
+    Alias ``DiceLoss`` / ``dice_loss``.  Sums over all elements,
+    ``s = smooth`` (≥ 0, empty masks give 0); ``class_axis``, reduction and
+    sample_weight exactly as :class:`JaccardLoss`.  With 0/1 predictions
+    ``1 - loss`` equals scikit-learn's binary ``f1_score`` (smooth → 0).
+    Gradient ``-(2 y D - N) / D²`` per element.
+    """
+
+    function_name = "f1_loss"
+    aliases = ("DiceLoss", "dice_loss")
+    _jaccard = False
+
+
+DiceLoss = F1Loss
+
+lovasz_softmax = loss_function(LovaszSoftmax)
+lovasz_hinge = loss_function(LovaszHinge)
+jaccard_loss = loss_function(JaccardLoss)
+f1_loss = loss_function(F1Loss)
+dice_loss = loss_function(F1Loss, name="dice_loss")

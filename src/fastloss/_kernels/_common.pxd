@@ -72,10 +72,6 @@ cdef inline double log_sigmoid(double x) noexcept nogil:
     return -log1pexp(-x)
 
 
-cdef inline double sign_of(double x) noexcept nogil:
-    """-1, 0 or 1 (0 at x == 0; NaN stays NaN)."""
-    if x > 0.0:
-        return 1.0
-    if x < 0.0:
-        return -1.0
-    return x   # 0.0 or NaN
+cdef extern from "fl_scalar.h":
+    # -1, 0 or 1 (+-0 at +-0; NaN stays NaN), without a branch.
+    double sign_of "fl_sign"(double x) noexcept nogil

@@ -18,7 +18,7 @@ writes, when asked, d/df of ``scale * Σ_i w_i l_i`` (and its diagonal second
 derivative) and the per-row values w_i l_i.
 """
 from cython.parallel cimport prange
-from libc.math cimport exp, log, log1p, fabs, M_LN2
+from libc.math cimport exp, log, log1p, fabs, copysign, M_LN2
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for,
@@ -62,28 +62,25 @@ cdef inline void absolute_error_grad_hess(double y, double f, double* g, double*
 
 
 # Huber: e^2/2 inside |e| <= delta, delta (|e| - delta/2) outside.
+# Written without branches: with c = min(|e|, delta) both pieces are
+# c (|e| - c/2) and the gradient is copysign(c, e); random data would
+# otherwise mispredict every other element.  A NaN error keeps c = NaN.
+cdef inline double huber_clip(double a, double delta) noexcept nogil:
+    return delta if a > delta else a
+
 cdef inline double huber_loss(double y, double f, double delta) noexcept nogil:
-    cdef double e = f - y, a = fabs(e)
-    if a <= delta:
-        return 0.5 * e * e
-    return delta * (a - 0.5 * delta)
+    cdef double a = fabs(f - y), c = huber_clip(a, delta)
+    return c * (a - 0.5 * c)
 
 cdef inline double huber_loss_grad(double y, double f, double delta, double* g) noexcept nogil:
-    cdef double e = f - y, a = fabs(e)
-    if a <= delta:
-        g[0] = e
-        return 0.5 * e * e
-    g[0] = delta * sign_of(e)
-    return delta * (a - 0.5 * delta)
+    cdef double e = f - y, a = fabs(e), c = huber_clip(a, delta)
+    g[0] = copysign(c, e)
+    return c * (a - 0.5 * c)
 
 cdef inline void huber_grad_hess(double y, double f, double delta, double* g, double* h) noexcept nogil:
-    cdef double e = f - y
-    if fabs(e) <= delta:
-        g[0] = e
-        h[0] = 1.0
-    else:
-        g[0] = delta * sign_of(e)
-        h[0] = 0.0
+    cdef double e = f - y, a = fabs(e)
+    g[0] = copysign(huber_clip(a, delta), e)
+    h[0] = 1.0 if a <= delta else 0.0
 
 
 # Log-cosh: log cosh(e) = |e| + log1p(exp(-2|e|)) - log 2, finite for any e.

@@ -1,0 +1,713 @@
+"""Set-level kernels: Jaccard / F1 (overlap), Kappa, Lovász (softmax and hinge).
+
+Every loss here couples samples through a few sums, so each kernel is two
+passes: one for the sums (per fixed-size block, combined in block order, so
+the result never depends on the thread count) and one that writes the
+gradient from those sums.  Lovász is a task-parallel algorithm instead:
+every (image, class) is one independent sort, each writing its own slot of
+the loss array and its own elements of the gradient.
+"""
+from cython.parallel cimport prange, threadid
+from libc.math cimport exp, log, fabs, NAN
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+from fastloss._kernels._common cimport (
+    floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for, combine_blocks)
+
+
+# =============================================================== Jaccard / F1
+# The arrays are seen as (outer, C, inner) with the class along the middle
+# axis (C = 1 without a class axis).  Three sums per class:
+#   Jaccard: S_yp = Σ w y p,  S_1 = Σ w y²,  S_2 = Σ w p²
+#   F1:      S_yp = Σ w y p,  S_1 = Σ w y,   S_2 = Σ w p
+# where w is the weight of the element's axis-0 row.  The gradient of the
+# class loss is linear in (y, p): dL_c/dp = a_c y + b_c p + d_c.
+
+cdef inline Py_ssize_t _overlap_block(Py_ssize_t total, Py_ssize_t C) noexcept nogil:
+    """Elements per block: fixed by the shape, large enough that the
+    per-block class sums stay small next to the data."""
+    cdef Py_ssize_t b = 64 * C
+    if b < BLOCK_ELEMENTS:
+        b = BLOCK_ELEMENTS
+    return b
+
+
+def overlap_n_blocks(Py_ssize_t total, Py_ssize_t C):
+    cdef Py_ssize_t b = _overlap_block(total, C)
+    return (total + b - 1) // b
+
+
+cdef inline Py_ssize_t _seg_end(Py_ssize_t e, Py_ssize_t e1, Py_ssize_t inner,
+                                Py_ssize_t C, Py_ssize_t row_len, bint weighted) noexcept nogil:
+    """End of the run of elements from e that share one class and one sample row.
+
+    (Values are returned, never written through pointers: prange only makes
+    variables private that the loop body assigns.)"""
+    cdef Py_ssize_t s = e1, nxt
+    if C > 1:
+        nxt = (e // inner + 1) * inner
+        if nxt < s:
+            s = nxt
+    if weighted:
+        nxt = (e // row_len + 1) * row_len
+        if nxt < s:
+            s = nxt
+    return s
+
+
+cdef inline Py_ssize_t _seg_class(Py_ssize_t e, Py_ssize_t inner, Py_ssize_t C) noexcept nogil:
+    if C > 1:
+        return (e // inner) % C
+    return 0
+
+
+cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
+                        Py_ssize_t total, Py_ssize_t C, Py_ssize_t inner,
+                        Py_ssize_t row_len, bint squares, double* partial,
+                        int nthreads) noexcept nogil:
+    """partial[(s * C + c) * nblocks + b] = statistic s of class c in block b."""
+    cdef Py_ssize_t bs = _overlap_block(total, C)
+    cdef Py_ssize_t nb = (total + bs - 1) // bs
+    cdef Py_ssize_t b, e, e1, end, c, row, cc
+    cdef double syp, s1, s2, yy, pp, wi
+    cdef int nt = threads_for(total, MIN_PARALLEL_ELEMENTS, nthreads)
+    for b in prange(nb, schedule="static", num_threads=nt):
+        for cc in range(C):
+            partial[(0 * C + cc) * nb + b] = 0.0
+            partial[(1 * C + cc) * nb + b] = 0.0
+            partial[(2 * C + cc) * nb + b] = 0.0
+        e = b * bs
+        e1 = min(e + bs, total)
+        while e < e1:
+            end = _seg_end(e, e1, inner, C, row_len, w != NULL)
+            c = _seg_class(e, inner, C)
+            row = e // row_len
+            syp = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            if squares:
+                while e < end:
+                    yy = y[e]
+                    pp = p[e]
+                    syp = syp + yy * pp
+                    s1 = s1 + yy * yy
+                    s2 = s2 + pp * pp
+                    e = e + 1
+            else:
+                while e < end:
+                    yy = y[e]
+                    pp = p[e]
+                    syp = syp + yy * pp
+                    s1 = s1 + yy
+                    s2 = s2 + pp
+                    e = e + 1
+            wi = 1.0 if w == NULL else w[row]
+            partial[(0 * C + c) * nb + b] += wi * syp
+            partial[(1 * C + c) * nb + b] += wi * s1
+            partial[(2 * C + c) * nb + b] += wi * s2
+
+
+cdef void _overlap_grad(const floating* y, const floating* p, const double* w,
+                        Py_ssize_t total, Py_ssize_t C, Py_ssize_t inner,
+                        Py_ssize_t row_len, const double* coef,
+                        floating* grad, int nthreads) noexcept nogil:
+    """grad = w_row * (a_c y + b_c p + d_c), coef[3c..3c+2] = (a_c, b_c, d_c)."""
+    cdef Py_ssize_t bs = _overlap_block(total, C)
+    cdef Py_ssize_t nb = (total + bs - 1) // bs
+    cdef Py_ssize_t b, e, e1, end, c, row
+    cdef double a, bb, d, wi
+    cdef int nt = threads_for(total, MIN_PARALLEL_ELEMENTS, nthreads)
+    for b in prange(nb, schedule="static", num_threads=nt):
+        e = b * bs
+        e1 = min(e + bs, total)
+        while e < e1:
+            end = _seg_end(e, e1, inner, C, row_len, w != NULL)
+            c = _seg_class(e, inner, C)
+            row = e // row_len
+            wi = 1.0 if w == NULL else w[row]
+            a = wi * coef[3 * c]
+            bb = wi * coef[3 * c + 1]
+            d = wi * coef[3 * c + 2]
+            while e < end:
+                grad[e] = <floating>(a * y[e] + bb * p[e] + d)
+                e = e + 1
+
+
+def overlap(const floating[::1] y_true, const floating[::1] y_pred,
+            const double[::1] sample_weight, Py_ssize_t C, Py_ssize_t inner,
+            Py_ssize_t row_len, bint jaccard, double smooth, double[::1] class_scale,
+            floating[::1] grad, int nthreads):
+    """Per-class Jaccard (jaccard=True) or F1 losses of flat arrays.
+
+    The flat arrays are (outer, C, inner); row_len is the length of one
+    sample row (axis 0), used to find each element's sample_weight.  Returns
+    the per-class losses (float64, length C).  When grad is given it gets
+    d(Σ_c class_scale[c] L_c)/d y_pred.
+    """
+    cdef Py_ssize_t total = y_pred.shape[0]
+    if (total < 1 or y_true.shape[0] != total or C < 1 or inner < 1 or total % (C * inner)
+            or row_len < 1):
+        raise ValueError("overlap: inconsistent sizes")
+    if sample_weight is not None and (row_len < 1 or total % row_len
+                                      or sample_weight.shape[0] != total // row_len):
+        raise ValueError("overlap: sample_weight does not match the rows")
+    if class_scale.shape[0] != C:
+        raise ValueError("overlap: class_scale must hold C entries")
+    if grad is not None and grad.shape[0] != total:
+        raise ValueError("overlap: grad has the wrong size")
+    cdef Py_ssize_t nb = overlap_n_blocks(total, C)
+    partial_arr = np.empty(3 * C * nb, dtype=np.float64)
+    cdef double[::1] partial = partial_arr
+    cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
+    losses_arr = np.empty(C, dtype=np.float64)
+    coef_arr = np.empty(3 * C, dtype=np.float64)
+    cdef double[::1] losses = losses_arr
+    cdef double[::1] coef = coef_arr
+    cdef Py_ssize_t c
+    cdef double syp, s1, s2, num, den, sc
+    with nogil:
+        _overlap_sums(&y_true[0], &y_pred[0], w, total, C, inner, row_len,
+                      jaccard, &partial[0], nthreads)
+        for c in range(C):
+            syp = combine_blocks(&partial[(0 * C + c) * nb], nb)
+            s1 = combine_blocks(&partial[(1 * C + c) * nb], nb)
+            s2 = combine_blocks(&partial[(2 * C + c) * nb], nb)
+            sc = class_scale[c]
+            if jaccard:
+                num = syp + smooth
+                den = s1 + s2 - syp + smooth
+                losses[c] = 1.0 - num / den
+                # d/dp [1 - N/D] = -(y D - N (2p - y)) / D²
+                coef[3 * c] = -sc * (den + num) / (den * den)
+                coef[3 * c + 1] = sc * 2.0 * num / (den * den)
+                coef[3 * c + 2] = 0.0
+            else:
+                num = 2.0 * syp + smooth
+                den = s1 + s2 + smooth
+                losses[c] = 1.0 - num / den
+                # d/dp [1 - N/D] = -(2 y D - N) / D²
+                coef[3 * c] = -sc * 2.0 / den
+                coef[3 * c + 1] = 0.0
+                coef[3 * c + 2] = sc * num / (den * den)
+        if grad is not None:
+            _overlap_grad(&y_true[0], &y_pred[0], w, total, C, inner, row_len,
+                          &coef[0], &grad[0], nthreads)
+    return losses_arr
+
+
+# ====================================================================== Kappa
+# Loss = Σ W∘O / Σ W∘E with O = Yᵀ P (weighted rows) and E = h qᵀ / Σw:
+#   Num = Σ_i w_i Σ_b W[y_i, b] P_ib
+#   Den = Σ_b v_b q_b / Σw,  v_b = Σ_a h_a W_ab,  h = Σ_i w_i e_{y_i},  q = Σ_i w_i P_i
+# so one pass needs only 2C + 1 accumulators per block (no C×C per thread);
+# dL/dP_ib = w_i (W[y_i, b] - L v_b / Σw) / Den, then through the softmax.
+
+cdef inline double _softmax_row(const floating* z, Py_ssize_t C, double* out) noexcept nogil:
+    """out = softmax(z) in float64."""
+    cdef double m = z[0], s = 0.0
+    cdef Py_ssize_t c
+    for c in range(1, C):
+        if z[c] > m:
+            m = z[c]
+    for c in range(C):
+        out[c] = exp(z[c] - m)
+        s += out[c]
+    for c in range(C):
+        out[c] = out[c] / s
+    return s
+
+
+def kappa_n_blocks(Py_ssize_t n, Py_ssize_t C):
+    cdef Py_ssize_t rpb = BLOCK_ELEMENTS // C if C < BLOCK_ELEMENTS else 1
+    return (n + rpb - 1) // rpb
+
+
+def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::1] sample_weight,
+          Py_ssize_t n, Py_ssize_t C, const double[::1] W, bint from_logits,
+          floating[::1] grad, int nthreads):
+    """Soft kappa loss Σ W∘O / Σ W∘E of n rows of C probabilities (or logits).
+
+    Labels must already be checked to lie in [0, C).  Returns (loss, Σw);
+    the loss is 0 with a zero gradient when Σw = 0 or Σ W∘E = 0.
+    """
+    if n < 1 or C < 1 or labels.shape[0] != n or y_pred.shape[0] != n * C or W.shape[0] != C * C:
+        raise ValueError("kappa: inconsistent sizes")
+    if sample_weight is not None and sample_weight.shape[0] != n:
+        raise ValueError("kappa: sample_weight must hold n entries")
+    if grad is not None and grad.shape[0] != n * C:
+        raise ValueError("kappa: grad has the wrong size")
+    cdef Py_ssize_t k
+    for k in range(n):
+        if labels[k] < 0 or labels[k] >= C:
+            raise ValueError("kappa: label out of range")
+    cdef Py_ssize_t rpb = BLOCK_ELEMENTS // C if C < BLOCK_ELEMENTS else 1
+    cdef Py_ssize_t nb = (n + rpb - 1) // rpb
+    cdef int nt = threads_for(n * C, MIN_PARALLEL_ELEMENTS, nthreads)
+    # per block: h (C), q (C), num, Σw  -> stored stat-major for combine_blocks
+    partial_arr = np.empty((2 * C + 2) * nb, dtype=np.float64)
+    rowbuf_arr = np.empty(max(nt, 1) * C, dtype=np.float64)
+    v_arr = np.empty(C, dtype=np.float64)
+    cdef double[::1] partial = partial_arr
+    cdef double[::1] rowbuf = rowbuf_arr
+    cdef double[::1] v = v_arr
+    cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
+    cdef Py_ssize_t b, i, r0, r1, c, a, tid
+    cdef double wi, num, den, sw, L, t, scale, dot
+    cdef double* pr
+    cdef const floating* row
+    with nogil:
+        for b in prange(nb, schedule="static", num_threads=nt):
+            tid = threadid()
+            pr = &rowbuf[tid * C]
+            for c in range(2 * C + 2):
+                partial[c * nb + b] = 0.0
+            r0 = b * rpb
+            r1 = min(r0 + rpb, n)
+            for i in range(r0, r1):
+                wi = 1.0 if w == NULL else w[i]
+                row = &y_pred[i * C]
+                if from_logits:
+                    _softmax_row(row, C, pr)
+                else:
+                    for c in range(C):
+                        pr[c] = row[c]
+                a = labels[i]
+                partial[a * nb + b] += wi
+                t = 0.0
+                for c in range(C):
+                    partial[(C + c) * nb + b] += wi * pr[c]
+                    t = t + W[a * C + c] * pr[c]
+                partial[(2 * C) * nb + b] += wi * t
+                partial[(2 * C + 1) * nb + b] += wi
+        num = combine_blocks(&partial[2 * C * nb], nb)
+        sw = combine_blocks(&partial[(2 * C + 1) * nb], nb)
+        for c in range(C):
+            v[c] = 0.0
+        for a in range(C):
+            t = combine_blocks(&partial[a * nb], nb)          # h_a
+            for c in range(C):
+                v[c] += t * W[a * C + c]
+        den = 0.0
+        for c in range(C):
+            den += v[c] * combine_blocks(&partial[(C + c) * nb], nb)
+        if sw > 0.0:
+            den = den / sw
+        if sw == 0.0 or (den == 0.0 and num == 0.0):
+            L = 0.0
+            scale = 0.0
+        else:
+            L = num / den
+            scale = 1.0 / den
+        if grad is not None:
+            for b in prange(nb, schedule="static", num_threads=nt):
+                tid = threadid()
+                pr = &rowbuf[tid * C]
+                r0 = b * rpb
+                r1 = min(r0 + rpb, n)
+                for i in range(r0, r1):
+                    wi = (1.0 if w == NULL else w[i]) * scale
+                    a = labels[i]
+                    row = &y_pred[i * C]
+                    if from_logits:
+                        _softmax_row(row, C, pr)
+                        # g_c = w (W[a,c] - L v_c / Σw) / Den, then softmax chain
+                        dot = 0.0
+                        for c in range(C):
+                            t = wi * (W[a * C + c] - L * v[c] / sw) if scale != 0.0 else 0.0
+                            dot = dot + t * pr[c]
+                            grad[i * C + c] = <floating>t
+                        for c in range(C):
+                            grad[i * C + c] = <floating>(pr[c] * (grad[i * C + c] - dot))
+                    else:
+                        for c in range(C):
+                            if scale != 0.0:
+                                grad[i * C + c] = <floating>(wi * (W[a * C + c] - L * v[c] / sw))
+                            else:
+                                grad[i * C + c] = 0
+    return L, sw
+
+
+def kappa_hard(const int64_t[::1] a_idx, const int64_t[::1] b_idx, const double[::1] sample_weight,
+               Py_ssize_t C, const double[::1] W, int nthreads):
+    """Cohen's kappa of two label-index arrays (indices in [0, C)).
+
+    Returns 1 - Σ W∘O / Σ W∘E (NaN when Σ W∘E = 0, as scikit-learn).
+    """
+    cdef Py_ssize_t n = a_idx.shape[0]
+    if n < 1 or b_idx.shape[0] != n or W.shape[0] != C * C:
+        raise ValueError("kappa_hard: inconsistent sizes")
+    if sample_weight is not None and sample_weight.shape[0] != n:
+        raise ValueError("kappa_hard: sample_weight must hold n entries")
+    cdef Py_ssize_t k
+    for k in range(n):
+        if a_idx[k] < 0 or a_idx[k] >= C or b_idx[k] < 0 or b_idx[k] >= C:
+            raise ValueError("kappa_hard: label index out of range")
+    cdef Py_ssize_t rpb = BLOCK_ELEMENTS
+    cdef Py_ssize_t nb = (n + rpb - 1) // rpb
+    cdef int nt = threads_for(n, MIN_PARALLEL_ELEMENTS, nthreads)
+    partial_arr = np.zeros((2 * C + 2) * nb, dtype=np.float64)
+    cdef double[::1] partial = partial_arr
+    cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
+    cdef Py_ssize_t b, i, r0, r1, a, c
+    cdef double wi, num, den, sw, t
+    with nogil:
+        for b in prange(nb, schedule="static", num_threads=nt):
+            r0 = b * rpb
+            r1 = min(r0 + rpb, n)
+            for i in range(r0, r1):
+                wi = 1.0 if w == NULL else w[i]
+                a = a_idx[i]
+                c = b_idx[i]
+                partial[a * nb + b] += wi
+                partial[(C + c) * nb + b] += wi
+                partial[(2 * C) * nb + b] += wi * W[a * C + c]
+                partial[(2 * C + 1) * nb + b] += wi
+        num = combine_blocks(&partial[2 * C * nb], nb)
+        sw = combine_blocks(&partial[(2 * C + 1) * nb], nb)
+        den = 0.0
+        for a in range(C):
+            t = combine_blocks(&partial[a * nb], nb)
+            for c in range(C):
+                den += t * W[a * C + c] * combine_blocks(&partial[(C + c) * nb], nb)
+        if sw > 0.0:
+            den = den / sw
+    if den == 0.0:
+        return NAN
+    return 1.0 - num / den
+
+
+# ===================================================================== Lovász
+# Sort keys: an order-preserving map of the float bits to unsigned integers,
+# complemented so that an ascending radix sort gives errors in descending
+# order.  The payload is the element's base address with the foreground bit
+# in bit 31.
+cdef enum:
+    FG_BIT = 0x80000000
+    ADDR_MASK = 0x7FFFFFFF
+    RADIX = 256
+
+cdef inline uint32_t _key32(float f) noexcept nogil:
+    cdef uint32_t u
+    memcpy(&u, &f, 4)
+    if u & <uint32_t>0x80000000:
+        u = ~u
+    else:
+        u = u | <uint32_t>0x80000000
+    return ~u
+
+cdef inline float _unkey32(uint32_t k) noexcept nogil:
+    cdef uint32_t u = ~k
+    cdef float f
+    if u & <uint32_t>0x80000000:
+        u = u & <uint32_t>0x7FFFFFFF
+    else:
+        u = ~u
+    memcpy(&f, &u, 4)
+    return f
+
+cdef inline uint64_t _key64(double f) noexcept nogil:
+    cdef uint64_t u
+    memcpy(&u, &f, 8)
+    if u & <uint64_t>0x8000000000000000ULL:
+        u = ~u
+    else:
+        u = u | <uint64_t>0x8000000000000000ULL
+    return ~u
+
+cdef inline double _unkey64(uint64_t k) noexcept nogil:
+    cdef uint64_t u = ~k
+    cdef double f
+    if u & <uint64_t>0x8000000000000000ULL:
+        u = u & <uint64_t>0x7FFFFFFFFFFFFFFFULL
+    else:
+        u = ~u
+    memcpy(&f, &u, 8)
+    return f
+
+
+ctypedef fused ukey:
+    uint32_t
+    uint64_t
+
+
+cdef int _radix_sort(ukey* k, uint32_t* v, ukey* k2, uint32_t* v2, Py_ssize_t n,
+                     Py_ssize_t* counts) noexcept nogil:
+    """Stable LSD radix sort of (k, v) by k, 8 bits a pass; passes whose digit
+    is the same for every element are skipped.  O(n) per pass.  Returns 0 if
+    the result is in (k, v), 1 if it is in (k2, v2)."""
+    cdef int nbytes = sizeof(ukey), byte, shift, where = 0, d
+    cdef Py_ssize_t i, s, tmp
+    cdef Py_ssize_t* cnt
+    cdef ukey x
+    cdef ukey* sk = k
+    cdef ukey* dk = k2
+    cdef uint32_t* sv = v
+    cdef uint32_t* dv = v2
+    cdef ukey* tk
+    cdef uint32_t* tv
+    memset(counts, 0, nbytes * RADIX * sizeof(Py_ssize_t))
+    for i in range(n):
+        x = k[i]
+        for byte in range(nbytes):
+            counts[byte * RADIX + <int>((x >> (8 * byte)) & 0xFF)] += 1
+    for byte in range(nbytes):
+        cnt = &counts[byte * RADIX]
+        shift = 8 * byte
+        d = <int>((k[0] >> shift) & 0xFF)
+        if cnt[d] == n:
+            continue
+        s = 0
+        for d in range(RADIX):
+            tmp = cnt[d]
+            cnt[d] = s
+            s += tmp
+        for i in range(n):
+            x = sk[i]
+            d = <int>((x >> shift) & 0xFF)
+            dk[cnt[d]] = x
+            dv[cnt[d]] = sv[i]
+            cnt[d] += 1
+        tk = sk
+        sk = dk
+        dk = tk
+        tv = sv
+        sv = dv
+        dv = tv
+        where = 1 - where
+    return where
+
+
+cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double* lse,
+                         Py_ssize_t b0, Py_ssize_t b1, Py_ssize_t C, Py_ssize_t HW,
+                         Py_ssize_t c, bint hinge, bint from_logits,
+                         bint has_ignore, int64_t ignore, double gscale, floating* grad,
+                         void* keys, uint32_t* pay, void* keys2, uint32_t* pay2,
+                         Py_ssize_t* counts) noexcept nogil:
+    """Lovász loss of class c (target 1 for hinge) over images b0..b1.
+
+    Writes gscale * d(loss)/d(pred) (d/d(probabilities) when from_logits, the
+    softmax chain comes later) at the class-c elements of valid pixels.
+    """
+    cdef Py_ssize_t b, hw, q, n = 0, gts = 0, k, off, addr
+    cdef int64_t target = 1 if hinge else c
+    cdef int64_t L
+    cdef uint32_t fg, base, pk
+    cdef double p, e, loss = 0.0, F = 0.0, Bc = 0.0, J, Jprev = 0.0, g, dsign
+    cdef uint32_t* k32 = <uint32_t*>keys
+    cdef uint64_t* k64 = <uint64_t*>keys
+    cdef int where
+    off = 0 if hinge else c * HW
+    for b in range(b0, b1):
+        for hw in range(HW):
+            q = b * HW + hw
+            L = lab[q]
+            if has_ignore and L == ignore:
+                continue
+            fg = 1 if L == target else 0
+            gts += fg
+            base = <uint32_t>(b * C * HW + hw)
+            addr = base + off
+            if hinge:
+                e = 1.0 - pred[addr] * (2.0 * fg - 1.0)
+            elif from_logits:
+                p = exp(pred[addr] - lse[q])
+                e = fabs(fg - p)
+            else:
+                e = fabs(fg - <double>pred[addr])
+            if floating is float:
+                k32[n] = _key32(<float>e)
+            else:
+                k64[n] = _key64(e)
+            pay[n] = base | (fg << 31)
+            n += 1
+    if n == 0:
+        return 0.0
+    if floating is float:
+        where = _radix_sort(k32, pay, <uint32_t*>keys2, pay2, n, counts)
+        if where:
+            k32 = <uint32_t*>keys2
+    else:
+        where = _radix_sort(k64, pay, <uint64_t*>keys2, pay2, n, counts)
+        if where:
+            k64 = <uint64_t*>keys2
+    if where:
+        pay = pay2
+    # Lovász gradient of the Jaccard loss from running counts:
+    # J_k = 1 - (gts - F_k) / (gts + B_k),  g_k = J_k - J_{k-1}.
+    for k in range(n):
+        if floating is float:
+            e = _unkey32(k32[k])
+        else:
+            e = _unkey64(k64[k])
+        pk = pay[k]
+        fg = pk >> 31
+        if fg:
+            F += 1.0
+        else:
+            Bc += 1.0
+        J = 1.0 - (gts - F) / (gts + Bc)
+        g = J - Jprev
+        Jprev = J
+        if hinge:
+            if e > 0.0:
+                loss += e * g
+            elif e != e:
+                loss += e
+            if grad != NULL:
+                addr = (pk & ADDR_MASK) + off
+                # errors = 1 - f t: d/df = -t where relu is active
+                grad[addr] = <floating>((-gscale * g * (2.0 * fg - 1.0)) if e > 0.0 else 0.0)
+        else:
+            loss += e * g
+            if grad != NULL:
+                addr = (pk & ADDR_MASK) + off
+                # d|fg - p|/dp = -sign(fg - p), 0 where p == fg
+                if from_logits:
+                    dsign = 0.0 if not (e > 0.0) else (-1.0 if fg else 1.0)
+                else:
+                    p = pred[addr]
+                    dsign = (-1.0 if fg > p else (1.0 if fg < p else 0.0))
+                grad[addr] = <floating>(gscale * g * dsign)
+    return loss
+
+
+cdef void _lse_pass(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssize_t C,
+                    Py_ssize_t HW, double* lse, int nthreads) noexcept nogil:
+    """lse[q] = log Σ_c exp(z_c) of every pixel."""
+    cdef Py_ssize_t P = B * HW, q, b, hw, c
+    cdef double m, s, x
+    cdef const floating* zz
+    cdef int nt = threads_for(P * C, MIN_PARALLEL_ELEMENTS, nthreads)
+    for q in prange(P, schedule="static", num_threads=nt):
+        b = q // HW
+        hw = q - b * HW
+        zz = &z[b * C * HW + hw]
+        m = zz[0]
+        for c in range(1, C):
+            x = zz[c * HW]
+            if x > m:
+                m = x
+        s = 0.0
+        for c in range(C):
+            s = s + exp(zz[c * HW] - m)
+        lse[q] = m + log(s)
+
+
+cdef void _softmax_chain(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssize_t C,
+                         Py_ssize_t HW, const double* lse, floating* grad,
+                         int nthreads) noexcept nogil:
+    """grad (holding dL/dp) becomes dL/dz = p ⊙ (dL/dp - <dL/dp, p>) per pixel."""
+    cdef Py_ssize_t P = B * HW, q, b, hw, c
+    cdef double s, p
+    cdef const floating* zz
+    cdef floating* gg
+    cdef int nt = threads_for(P * C, MIN_PARALLEL_ELEMENTS, nthreads)
+    for q in prange(P, schedule="static", num_threads=nt):
+        b = q // HW
+        hw = q - b * HW
+        zz = &z[b * C * HW + hw]
+        gg = &grad[b * C * HW + hw]
+        s = 0.0
+        for c in range(C):
+            s = s + exp(zz[c * HW] - lse[q]) * gg[c * HW]
+        for c in range(C):
+            p = exp(zz[c * HW] - lse[q])
+            gg[c * HW] = <floating>(p * (gg[c * HW] - s))
+
+
+def lovasz_counts(const int64_t[::1] labels, Py_ssize_t B, Py_ssize_t HW, Py_ssize_t ncls,
+                  bint has_ignore, int64_t ignore, int nthreads):
+    """Per-image class counts of the valid labels, shape (B, ncls), and the
+    number of labels outside [0, ncls) that are not ignore_index."""
+    if labels.shape[0] != B * HW:
+        raise ValueError("lovasz_counts: labels has the wrong size")
+    counts_arr = np.zeros((B, ncls), dtype=np.int64)
+    bad_arr = np.zeros(B, dtype=np.int64)
+    cdef int64_t[:, ::1] counts = counts_arr
+    cdef int64_t[::1] bad = bad_arr
+    cdef Py_ssize_t b, hw
+    cdef int64_t L
+    cdef int nt = threads_for(B * HW, MIN_PARALLEL_ELEMENTS, nthreads)
+    with nogil:
+        for b in prange(B, schedule="static", num_threads=nt):
+            for hw in range(HW):
+                L = labels[b * HW + hw]
+                if has_ignore and L == ignore:
+                    continue
+                if L < 0 or L >= ncls:
+                    bad[b] += 1
+                else:
+                    counts[b, L] += 1
+    return counts_arr, int(bad_arr.sum())
+
+
+def lovasz(const floating[::1] pred, const int64_t[::1] labels,
+           Py_ssize_t B, Py_ssize_t C, Py_ssize_t HW, bint hinge, bint from_logits,
+           bint has_ignore, int64_t ignore,
+           const int64_t[::1] task_b0, const int64_t[::1] task_b1, const int64_t[::1] task_c,
+           const double[::1] task_gscale, floating[::1] grad, bint zero_grad, int nthreads):
+    """Run the Lovász tasks: task t sorts class task_c[t] over images
+    task_b0[t]..task_b1[t].  Returns the unscaled per-task losses; grad (if
+    given) receives Σ_t task_gscale[t] d(loss_t)/d(pred), chained through
+    the softmax when from_logits."""
+    cdef Py_ssize_t N = pred.shape[0], ntasks = task_c.shape[0], t, maxp = 0, tid
+    if labels.shape[0] != B * HW or N != B * C * HW or N >= <Py_ssize_t>ADDR_MASK:
+        raise ValueError("lovasz: inconsistent sizes (or more than 2**31 - 1 elements)")
+    if task_b0.shape[0] != ntasks or task_b1.shape[0] != ntasks or task_gscale.shape[0] != ntasks:
+        raise ValueError("lovasz: task arrays differ in length")
+    if grad is not None and grad.shape[0] != N:
+        raise ValueError("lovasz: grad has the wrong size")
+    for t in range(ntasks):
+        if not (0 <= task_b0[t] < task_b1[t] <= B) or not (0 <= task_c[t] < C):
+            raise ValueError("lovasz: task out of range")
+        maxp = max(maxp, (task_b1[t] - task_b0[t]) * HW)
+    losses_arr = np.zeros(ntasks, dtype=np.float64)
+    if ntasks == 0:
+        if grad is not None:
+            grad[:] = 0
+        return losses_arr
+    cdef int nt = threads_for(N, MIN_PARALLEL_ELEMENTS, nthreads)
+    if nt > ntasks:
+        nt = <int>ntasks
+    if nt < 1:
+        nt = 1
+    keys_arr = np.empty(nt * maxp, dtype=np.uint64)
+    keys2_arr = np.empty(nt * maxp, dtype=np.uint64)
+    pay_arr = np.empty(nt * maxp, dtype=np.uint32)
+    pay2_arr = np.empty(nt * maxp, dtype=np.uint32)
+    rc_arr = np.empty(nt * 8 * RADIX, dtype=np.intp)
+    lse_arr = np.empty(B * HW if from_logits else 1, dtype=np.float64)
+    cdef uint64_t[::1] keys = keys_arr
+    cdef uint64_t[::1] keys2 = keys2_arr
+    cdef uint32_t[::1] pay = pay_arr
+    cdef uint32_t[::1] pay2 = pay2_arr
+    cdef Py_ssize_t[::1] rc = rc_arr
+    cdef double[::1] lse = lse_arr
+    cdef double[::1] losses = losses_arr
+    cdef floating* g = NULL if grad is None else &grad[0]
+    cdef Py_ssize_t e
+    cdef int ntz = threads_for(N, MIN_PARALLEL_ELEMENTS, nthreads)
+    with nogil:
+        if g != NULL and zero_grad:
+            for e in prange(N, schedule="static", num_threads=ntz):
+                g[e] = 0
+        if from_logits:
+            _lse_pass(&pred[0], &labels[0], B, C, HW, &lse[0], nthreads)
+        # Tasks differ in size (per-image class counts), so they are handed out
+        # dynamically; each writes only its own loss slot and gradient
+        # elements, so the result is the same whichever thread runs it.
+        for t in prange(ntasks, schedule="dynamic", chunksize=1, num_threads=nt):
+            tid = threadid()
+            losses[t] = _lovasz_task(&pred[0], &labels[0], &lse[0],
+                                     task_b0[t], task_b1[t], C, HW, task_c[t],
+                                     hinge, from_logits, has_ignore, ignore,
+                                     task_gscale[t], g,
+                                     <void*>&keys[tid * maxp], &pay[tid * maxp],
+                                     <void*>&keys2[tid * maxp], &pay2[tid * maxp],
+                                     &rc[tid * 8 * RADIX])
+        if g != NULL and from_logits:
+            _softmax_chain(&pred[0], &labels[0], B, C, HW, &lse[0], g, nthreads)
+    return losses_arr

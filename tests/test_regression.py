@@ -1,0 +1,241 @@
+"""MSE, MAE, Huber, LogCosh, Poisson against float64 NumPy formulas and finite differences."""
+import math
+
+import numpy as np
+import pytest
+
+import fastloss as fl
+from conftest import central_diagonal, central_gradient
+
+EPS = 1e-7
+
+
+# Per-element reference: (value, gradient wrt f, hessian wrt f), float64.
+def ref_mse(y, f):
+    return (y - f) ** 2, 2 * (f - y), np.full_like(f, 2.0)
+
+
+def ref_mae(y, f):
+    return np.abs(y - f), np.sign(f - y), np.zeros_like(f)
+
+
+def ref_huber(delta):
+    def ref(y, f):
+        e = f - y
+        inside = np.abs(e) <= delta
+        v = np.where(inside, 0.5 * e * e, delta * (np.abs(e) - 0.5 * delta))
+        g = np.where(inside, e, delta * np.sign(e))
+        return v, g, inside.astype(float)
+    return ref
+
+
+def ref_log_cosh(y, f):
+    e = f - y
+    return np.logaddexp(e, -e) - np.log(2.0), np.tanh(e), 1.0 / np.cosh(e) ** 2
+
+
+def ref_poisson(y, f):
+    return f - y * np.log(f + EPS), 1 - y / (f + EPS), y / (f + EPS) ** 2
+
+
+def ref_poisson_log(y, f):
+    return np.exp(f) - y * f, np.exp(f) - y, np.exp(f)
+
+
+CASES = {
+    "mse": (fl.MeanSquaredError, {}, ref_mse, "real"),
+    "mae": (fl.MeanAbsoluteError, {}, ref_mae, "real"),
+    "huber": (fl.Huber, {"delta": 0.7}, ref_huber(0.7), "real"),
+    "huber_default": (fl.Huber, {}, ref_huber(1.0), "real"),
+    "log_cosh": (fl.LogCosh, {}, ref_log_cosh, "real"),
+    "poisson": (fl.Poisson, {}, ref_poisson, "rate"),
+    "poisson_log": (fl.Poisson, {"log_input": True}, ref_poisson_log, "real"),
+}
+FUNCTIONS = {fl.MeanSquaredError: fl.mean_squared_error, fl.MeanAbsoluteError: fl.mae,
+             fl.Huber: fl.huber, fl.LogCosh: fl.log_cosh, fl.Poisson: fl.poisson}
+
+
+def make_data(rng, kind, shape):
+    if kind == "rate":
+        y = rng.poisson(2.0, size=shape).astype(float)
+        f = rng.uniform(0.2, 4.0, size=shape)
+    else:
+        y = rng.normal(size=shape)
+        f = y + rng.normal(scale=1.5, size=shape)
+    return y, f
+
+
+def reduced_ref(ref, y, f, w, reduction):
+    """The reduced loss of SPEC §1 in float64."""
+    v = ref(y, f)[0]
+    rows = v if v.ndim == 1 else v.reshape(v.shape[0], -1).mean(axis=1)
+    ww = np.ones(rows.shape[0]) if w is None else w
+    if reduction == "none":
+        return ww * rows
+    if reduction == "sum":
+        return np.sum(ww * rows)
+    return np.sum(ww * rows) / np.sum(ww)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("shape", [(13,), (9, 4)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_value_gradient_hessian(rng, case, shape, reduction, weighted, dtype):
+    cls, params, ref, kind = CASES[case]
+    y, f = make_data(rng, kind, shape)
+    w = rng.uniform(0.1, 2.0, size=shape[0]) if weighted else None
+    loss = cls(reduction=reduction, **params)
+    yd, fd = y.astype(dtype), f.astype(dtype)
+    # Reference on the values the kernel really sees (rounded to dtype).
+    y64, f64 = yd.astype(np.float64), fd.astype(np.float64)
+    rtol = 1e-12 if dtype == np.float64 else 2e-6
+
+    expected = reduced_ref(ref, y64, f64, w, reduction)
+    value = loss(yd, fd, sample_weight=w)
+    if reduction == "none":
+        assert isinstance(value, np.ndarray) and value.shape == (shape[0],)
+        assert value.dtype == dtype
+        np.testing.assert_allclose(value, expected, rtol=rtol, atol=1e-6 if dtype == np.float32 else 0)
+    else:
+        assert isinstance(value, float)
+        assert value == pytest.approx(expected, rel=rtol)
+    # Function form: same value.
+    fn_value = FUNCTIONS[cls](yd, fd, w, reduction=reduction, **params)
+    np.testing.assert_array_equal(fn_value, value)
+
+    # Gradient of the reduced quantity ("none": of Σ w_i l_i) by central differences.
+    target = "sum" if reduction == "none" else reduction
+    grad = loss.gradient(yd, fd, sample_weight=w)
+    assert grad.shape == f.shape and grad.dtype == dtype
+    if dtype == np.float64:
+        numeric = central_gradient(lambda x: reduced_ref(ref, y64, x, w, target), f64)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+    # Analytic reference gradient (exact formula), both dtypes.
+    nrow = shape[0]
+    per_elem = ref(y64, f64)[1]
+    k = 1 if len(shape) == 1 else shape[1]
+    ww = np.ones(nrow) if w is None else w
+    scale = 1.0 / ww.sum() if target == "mean" else 1.0
+    wb = ww if len(shape) == 1 else ww[:, None]
+    np.testing.assert_allclose(grad, per_elem * wb * scale / k, rtol=rtol, atol=1e-7)
+
+    value2, grad2 = loss.loss_gradient(yd, fd, sample_weight=w)
+    np.testing.assert_array_equal(value2, value)
+    np.testing.assert_array_equal(grad2, grad)
+
+    g3, hess = loss.gradient_hessian(yd, fd, sample_weight=w)
+    np.testing.assert_array_equal(g3, grad)
+    assert hess.shape == f.shape and hess.dtype == dtype
+    np.testing.assert_allclose(hess, ref(y64, f64)[2] * wb * scale / k, rtol=rtol, atol=1e-7)
+    if dtype == np.float64 and case not in ("mae",):
+        numeric_h = central_diagonal(
+            lambda x: ref(y64, x)[1] * wb * scale / k, f64)
+        np.testing.assert_allclose(hess, numeric_h, rtol=1e-5, atol=1e-7)
+
+
+def test_mae_gradient_is_zero_at_ties():
+    y = np.array([1.0, 2.0, 3.0])
+    f = np.array([1.0, 2.5, 2.0])
+    np.testing.assert_array_equal(fl.MeanAbsoluteError(reduction="sum").gradient(y, f), [0.0, 1.0, -1.0])
+
+
+def test_huber_boundary_takes_quadratic_branch():
+    # |e| == delta exactly: both branches agree on the value; gradient e, hessian 1.
+    loss = fl.Huber(delta=0.5, reduction="sum")
+    y, f = np.array([0.0, 0.0]), np.array([0.5, -0.5])
+    assert loss(y, f) == pytest.approx(0.25)
+    g, h = loss.gradient_hessian(y, f)
+    np.testing.assert_array_equal(g, [0.5, -0.5])
+    np.testing.assert_array_equal(h, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_cosh_large_errors_are_finite(dtype):
+    e = np.array([1e4, -1e4, 3e4, 1e-3], dtype=dtype)
+    y = np.zeros_like(e)
+    loss = fl.LogCosh(reduction="none")
+    value, grad = loss.loss_gradient(y, e)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(value[:3], np.abs(e[:3].astype(float)) - math.log(2), rtol=1e-7)
+    np.testing.assert_allclose(value[3], math.log(math.cosh(1e-3)), rtol=1e-4)
+    np.testing.assert_array_equal(grad[:3], np.sign(e[:3]))
+    _, hess = loss.gradient_hessian(y, e)
+    assert np.all(np.isfinite(hess)) and hess[0] == 0.0
+
+
+def test_poisson_agrees_with_torch_formula_for_log_input(rng):
+    torch = pytest.importorskip("torch")
+    y = rng.poisson(3.0, size=50).astype(float)
+    f = rng.normal(size=50)
+    ft = torch.tensor(f, requires_grad=True)
+    out = torch.nn.functional.poisson_nll_loss(ft, torch.tensor(y), log_input=True)
+    out.backward()
+    value, grad = fl.Poisson(log_input=True).loss_gradient(y, f)
+    assert value == pytest.approx(out.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, ft.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,torch_fn,params", [
+    ("mse", "mse_loss", {}), ("mae", "l1_loss", {}), ("huber", "huber_loss", {"delta": 1.3}),
+])
+def test_against_torch_autograd(rng, name, torch_fn, params):
+    torch = pytest.importorskip("torch")
+    y = rng.normal(size=(40, 3))
+    f = rng.normal(size=(40, 3))
+    ft = torch.tensor(f, requires_grad=True)
+    out = getattr(torch.nn.functional, torch_fn)(ft, torch.tensor(y), **params)
+    out.backward()
+    value, grad = fl.get(name, **params).loss_gradient(y, f)
+    assert value == pytest.approx(out.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, ft.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_float32_sum_accuracy_over_2e7_elements():
+    rng = np.random.default_rng(7)
+    n = 20_000_000
+    y = rng.normal(size=n).astype(np.float32)
+    f = rng.normal(size=n).astype(np.float32)
+    value = fl.mse(y, f, reduction="sum")
+    # Differences of two float32 numbers of this range, and their squares,
+    # are exact in float64; fsum then gives the correctly rounded sum.
+    e = y.astype(np.float64) - f.astype(np.float64)
+    exact = math.fsum((e * e).tolist())
+    assert abs(value - exact) <= 1e-6 * exact
+    mean = fl.mse(y, f)
+    assert abs(mean - exact / n) <= 1e-6 * exact / n
+
+
+@pytest.mark.parametrize("case", ["mse", "mae", "huber", "log_cosh", "poisson", "poisson_log"])
+def test_deterministic_across_thread_counts(case):
+    cls, params, _, kind = CASES[case]
+    rng = np.random.default_rng(3)
+    y, f = make_data(rng, kind, (250_000, 4))     # 10^6 elements
+    w = rng.uniform(0, 2, size=250_000)
+    for shape_y, shape_f, weights in ((y.ravel(), f.ravel(), None), (y, f, w)):
+        results = []
+        for nt in (1, 2):
+            with fl.num_threads(nt):
+                v, g = cls(**params).loss_gradient(shape_y, shape_f, sample_weight=weights)
+                gh = cls(**params).gradient_hessian(shape_y, shape_f, sample_weight=weights)
+                rows = cls(reduction="none", **params)(shape_y, shape_f, sample_weight=weights)
+            results.append((v, g, gh, rows))
+        (v1, g1, gh1, r1), (v2, g2, gh2, r2) = results
+        assert v1 == v2
+        np.testing.assert_array_equal(g1, g2)
+        np.testing.assert_array_equal(gh1[0], gh2[0])
+        np.testing.assert_array_equal(gh1[1], gh2[1])
+        np.testing.assert_array_equal(r1, r2)
+
+
+def test_large_unweighted_and_weighted_paths_agree(rng):
+    # The flat (unweighted) and per-row (weighted) kernels must give the same
+    # answer when every weight is 1.
+    y, f = rng.normal(size=(50_000, 3)), rng.normal(size=(50_000, 3))
+    ones = np.ones(50_000)
+    for loss in (fl.MeanSquaredError(), fl.Huber(delta=0.3), fl.LogCosh()):
+        a, ga = loss.loss_gradient(y, f)
+        b, gb = loss.loss_gradient(y, f, sample_weight=ones)
+        assert a == pytest.approx(b, rel=1e-13)
+        np.testing.assert_allclose(ga, gb, rtol=1e-14)
