@@ -1,4 +1,491 @@
-"""fastloss.classification: see SPEC.md for the losses this module holds."""
+"""Classification losses: cross-entropies (binary, categorical, sparse),
+focal losses, the hinge family and balanced cross-entropy.
+
+Binary losses (BCE, binary focal, balanced CE, hinge, squared hinge) are
+elementwise (``_kernels/pointwise.pyx``): y_pred of shape (n,) is n samples;
+(n, k) is n samples whose loss is the mean of their k outputs (Keras).
+Categorical losses (CCE, sparse CCE, categorical focal, multiclass hinge)
+are row-wise (``_kernels/rows.pyx``): a row of C class scores is one sample
+and its loss is the **sum** over classes.  Dense ones take (n, C) or a 1-D
+(C,) pair, which is one row (``reduction="none"`` then gives shape (1,));
+sparse ones take y_pred (n, C) and integer labels (n,).  More dimensions
+(Keras' (batch, ..., C)) are an error: reshape to (-1, C) first.
+
+Probabilities are clipped to ``[eps, 1 - eps]`` with ``eps = 1e-7`` (Keras);
+where the clip is active the gradient (and hessian) is 0, the derivative of
+the clipped function.  With ``from_logits=True`` nothing is clipped: the
+log-sigmoid / log-softmax forms used are exact and finite for any finite
+logit (±1e4 in float32, ±1e30 in float64).
+"""
 from __future__ import annotations
 
-__all__: list = []
+import numbers
+
+import numpy as np
+
+from . import _validate
+from ._base import (_MODES, ElementwiseLoss, Loss, WithHessian, finish, loss_function,
+                    run_pointwise, weight_scale)
+from ._kernels import pointwise as _pointwise
+from ._kernels import rows as _rows
+from ._threads import get_num_threads
+
+__all__ = [
+    "BinaryCrossentropy", "binary_crossentropy",
+    "BinaryFocalCrossentropy", "binary_focal_crossentropy",
+    "BalancedCrossentropy", "balanced_crossentropy",
+    "Hinge", "hinge",
+    "SquaredHinge", "squared_hinge",
+    "CategoricalCrossentropy", "categorical_crossentropy",
+    "SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
+    "CategoricalFocalCrossentropy", "categorical_focal_crossentropy",
+    "MulticlassHinge", "multiclass_hinge",
+]
+
+EPS = 1e-7
+
+
+def _alpha(alpha):
+    """None (no class balancing) or a number in [0, 1]."""
+    if alpha is None:
+        return None
+    return _validate.unit_interval(alpha, "alpha")
+
+
+# ----------------------------------------------------------------- binary
+class BinaryCrossentropy(ElementwiseLoss):
+    """Binary cross-entropy, ``l = -(q y log p + (1 - y) log(1 - p))``.
+
+    Parameters
+    ----------
+    from_logits : bool
+        False: y_pred are probabilities, clipped to ``[1e-7, 1 - 1e-7]``
+        (gradient 0 where clipped).  True: y_pred are logits ``x`` and
+        ``l = q y softplus(-x) + (1 - y) softplus(x)``, exact for any x.
+    label_smoothing : float in [0, 1]
+        Targets become ``y (1 - s) + s / 2`` (Keras).
+    pos_weight : float >= 0 or None
+        ``q``, the weight of the positive term (torch's ``pos_weight``, a
+        scalar here); None means 1.
+
+    Gradient (logits) ``(q y + 1 - y) σ(x) - q y``, hessian
+    ``(q y + 1 - y) σ(x)(1 - σ(x))``.  Agrees with ``keras.losses.BinaryCrossentropy``
+    and ``torch.nn.functional.binary_cross_entropy(_with_logits)`` (torch clamps
+    log at -100 instead of clipping p; the values agree away from 0 and 1).
+    """
+
+    function_name = "binary_crossentropy"
+    aliases = ("bce",)
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, pos_weight=None, *,
+                 reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.from_logits = _validate.boolean(from_logits, "from_logits")
+        self.label_smoothing = _validate.unit_interval(label_smoothing, "label_smoothing")
+        self.pos_weight = (None if pos_weight is None
+                           else _validate.non_negative(pos_weight, "pos_weight"))
+
+    def _kind(self):
+        return "wbce_logit" if self.from_logits else "wbce"
+
+    def _kernel_params(self):
+        return {"pos": 1.0 if self.pos_weight is None else self.pos_weight, "neg": 1.0,
+                "smooth": self.label_smoothing, "eps": EPS}
+
+
+class BalancedCrossentropy(ElementwiseLoss):
+    """Balanced cross-entropy, ``l = -β y log p - (1 - β)(1 - y) log(1 - p)``.
+
+    ``beta`` in [0, 1] weighs the positive term (β = 0.5 gives half of BCE).
+    ``from_logits`` as in :class:`BinaryCrossentropy` (probabilities clipped
+    to ``[1e-7, 1 - 1e-7]``, logits exact).  Has ``gradient_hessian``.
+    """
+
+    function_name = "balanced_crossentropy"
+
+    def __init__(self, beta=0.5, from_logits=False, *, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.beta = _validate.unit_interval(beta, "beta")
+        self.from_logits = _validate.boolean(from_logits, "from_logits")
+
+    def _kind(self):
+        return "wbce_logit" if self.from_logits else "wbce"
+
+    def _kernel_params(self):
+        return {"pos": self.beta, "neg": 1.0 - self.beta, "smooth": 0.0, "eps": EPS}
+
+
+class BinaryFocalCrossentropy(ElementwiseLoss):
+    """Binary focal loss,
+    ``l = -α y (1-p)^γ log p - (1-α)(1-y) p^γ log(1-p)``.
+
+    Parameters
+    ----------
+    gamma : float >= 0
+        Focusing exponent (0 gives α-weighted BCE).
+    alpha : float in [0, 1] or None
+        Class balance; None drops the α and 1-α factors (both 1).
+    from_logits : bool
+        False: probabilities clipped to ``[1e-7, 1 - 1e-7]`` everywhere in the
+        formula (gradient 0 where clipped).  True: ``p = σ(x)`` with
+        ``log p = -softplus(-x)`` and ``1 - p = σ(-x)``, exact for any x.
+
+    Gradient and hessian are analytic (see ``pointwise.pyx``).  With 0/1
+    labels this is torchvision's ``sigmoid_focal_loss`` (from_logits=True,
+    mean = its "mean" for 1-D input) and ``keras.losses.BinaryFocalCrossentropy(
+    apply_class_balancing=True)``; for soft labels the formula above is used
+    as written (Keras mixes the label into ``p_t`` instead).
+    """
+
+    function_name = "binary_focal_crossentropy"
+
+    def __init__(self, gamma=2.0, alpha=0.25, from_logits=False, *, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.gamma = _validate.non_negative(gamma, "gamma")
+        self.alpha = _alpha(alpha)
+        self.from_logits = _validate.boolean(from_logits, "from_logits")
+
+    def _kind(self):
+        return "focal_logit" if self.from_logits else "focal"
+
+    def _kernel_params(self):
+        a = self.alpha
+        return {"pos": 1.0 if a is None else a, "neg": 1.0 if a is None else 1.0 - a,
+                "gamma": self.gamma, "eps": EPS}
+
+
+def _hinge_labels(yt):
+    """True when the labels are {0, 1} (to map to ±1); False for {-1, 1}."""
+    pos = (yt == 1.0)
+    if np.all(pos | (yt == -1.0)):
+        return False
+    if np.all(pos | (yt == 0.0)):
+        return True
+    raise ValueError("y_true for a hinge loss must hold labels all in {-1, 1} "
+                     "or all in {0, 1}")
+
+
+class _HingeBase(ElementwiseLoss):
+    def __init__(self, *, reduction="mean"):
+        super().__init__(reduction=reduction)
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        # The label convention is a property of this call's data, so it goes
+        # to the kernel as a parameter (the instance keeps no call state).
+        yt, yp = _validate.float_pair(y_true, y_pred)
+        params = {"hinge01": _hinge_labels(yt)}
+        return run_pointwise(_pointwise.KINDS.index(self._kind()), params, yt, yp,
+                             sample_weight, self.reduction, want_loss=want_loss,
+                             want_grad=want_grad, want_hess=want_hess, out=out)
+
+
+class Hinge(_HingeBase):
+    """Hinge loss, ``l = max(0, 1 - t ŷ)``.
+
+    Labels ``t`` are all in {-1, 1}, or all in {0, 1} (then mapped to
+    ``2y - 1``, as Keras does); any other label is a ValueError.  Gradient
+    ``-t`` where ``1 - t ŷ > 0`` and 0 elsewhere (0 at the kink); hessian 0.
+    Agrees with ``keras.losses.Hinge``.
+    """
+
+    function_name = "hinge"
+
+    def _kind(self):
+        return "hinge"
+
+
+class SquaredHinge(_HingeBase):
+    """Squared hinge loss, ``l = max(0, 1 - t ŷ)²`` (labels as :class:`Hinge`).
+
+    Gradient ``-2 t max(0, 1 - t ŷ)``, hessian ``2 t²`` where the margin is
+    violated, else 0.  Agrees with ``keras.losses.SquaredHinge``.
+    """
+
+    function_name = "squared_hinge"
+
+    def _kind(self):
+        return "squared_hinge"
+
+
+# --------------------------------------------------------------- row-wise
+def dense_rows(y_true, y_pred):
+    """(y_true, y_pred) as float (n, C) arrays and y_pred's own shape.
+
+    1-D input is one row (Keras); more than two dimensions is an error.
+    """
+    yt, yp = _validate.float_pair(y_true, y_pred, max_ndim=2)
+    if yp.ndim == 1:
+        return yt.reshape(1, -1), yp.reshape(1, -1), yp.shape
+    return yt, yp, yp.shape
+
+
+def sparse_rows(y_true, y_pred, ignore_index=None):
+    """(labels, y_pred, ignored) for losses taking class indices.
+
+    y_pred must be (n, C) floats; y_true integer labels (n,) in [0, C),
+    except rows equal to ``ignore_index`` (returned as the boolean mask
+    `ignored`, or None when no row is ignored).  Labels of ignored rows are
+    set to -1 in the returned copy; the kernel skips them.
+    """
+    yp = _validate._as_numeric(y_pred, "y_pred")
+    if yp.ndim != 2:
+        raise ValueError(f"y_pred must have shape (n, C), got shape {yp.shape}")
+    if yp.size == 0:
+        raise ValueError(f"y_pred is empty (shape {yp.shape}); nothing to compute")
+    n, C = yp.shape
+    yp = np.ascontiguousarray(yp, dtype=_validate.work_dtype(yp.dtype))
+    labels = _validate.labels(y_true, n)
+    ignored = None
+    if ignore_index is not None:
+        mask = labels == ignore_index
+        if mask.any():
+            ignored = mask
+            labels = np.where(mask, -1, labels)
+    bad = (labels >= C) | ((labels < 0) if ignored is None else ((labels < 0) & ~ignored))
+    if bad.any():
+        first = int(np.asarray(y_true).reshape(-1)[np.argmax(bad)])
+        raise ValueError(f"y_true holds class index {first} outside [0, {C})"
+                         + ("" if ignore_index is None else
+                            f" that is not ignore_index={ignore_index}"))
+    return labels, yp, ignored
+
+
+def _class_weight(class_weight):
+    if class_weight is None:
+        return None
+    cw = _validate._as_numeric(class_weight, "class_weight")
+    if cw.ndim != 1 or cw.size == 0:
+        raise ValueError(f"class_weight must be a 1-D array of length C, got shape {cw.shape}")
+    cw = np.array(cw, dtype=np.float64)          # a private copy
+    if not np.all(np.isfinite(cw)) or np.any(cw < 0):
+        raise ValueError("class_weight must hold finite non-negative numbers")
+    cw.flags.writeable = False
+    return cw
+
+
+def _check_width(cw, C):
+    if cw is not None and cw.shape[0] != C:
+        raise ValueError(f"class_weight has {cw.shape[0]} entries, y_pred has {C} classes")
+
+
+def run_rows(kind, params, yt, labels, yp, w, class_weight, reduction, shape, *,
+             want_loss, want_grad, want_hess, out):
+    """Allocate and run one row kernel on checked (n, C) arrays.
+
+    `w` is the per-row weight array (None: all 1) the reduction uses; the
+    gradient and hessian get y_pred's original `shape`.
+    """
+    n, C = yp.shape
+    scale, total_weight = weight_scale(reduction, n, w)
+    grad = hess = None
+    if want_grad:
+        grad = _validate.out_array(out, shape, yp.dtype)
+        if out is not None:
+            _validate.no_overlap(grad, yt, yp, w)
+    if want_hess:
+        hess = np.empty(shape, dtype=yp.dtype)
+    rows = np.empty(n, dtype=yp.dtype) if (want_loss and reduction == "none") else None
+    block_sums = np.empty(_rows.n_blocks(n, C), dtype=np.float64)
+    total = _rows.rows(
+        _rows.KINDS.index(kind), params,
+        yp.reshape(-1) if yt is None else yt.reshape(-1), labels,
+        yp.reshape(-1), w, class_weight, n, C,
+        _MODES[(want_loss, want_grad, want_hess)], scale,
+        None if grad is None else grad.reshape(-1),
+        None if hess is None else hess.reshape(-1),
+        rows, block_sums, get_num_threads())
+    value = finish(reduction, total, scale, total_weight, rows) if want_loss else None
+    return value, grad, hess
+
+
+class _LogitHessian(WithHessian):
+    """gradient_hessian for the softmax losses: defined with from_logits=True."""
+
+    def gradient_hessian(self, y_true, y_pred, sample_weight=None, **call_args):
+        if not self.from_logits:
+            raise ValueError(f"{type(self).__name__}.gradient_hessian needs from_logits=True "
+                             "(the hessian is defined for logits)")
+        return super().gradient_hessian(y_true, y_pred, sample_weight, **call_args)
+
+
+class CategoricalCrossentropy(_LogitHessian, Loss):
+    """Categorical cross-entropy with one target distribution per row,
+    ``l = -Σ_c a_c ỹ_c log p_c``, ``ỹ = y (1 - s) + s / C``; row **sum**.
+
+    Parameters
+    ----------
+    from_logits : bool
+        False: each row of y_pred is renormalised to sum 1, then clipped to
+        ``[1e-7, 1 - 1e-7]`` (Keras); the gradient flows through the
+        renormalisation and is 0 for clipped entries.  True: ``log p`` is
+        the log-softmax ``x - max - log Σ exp(x - max)``, exact for any
+        finite logits; gradient ``T p - a ỹ`` with ``T = Σ_c a_c ỹ_c``,
+        hessian diagonal ``T p (1 - p)`` (``gradient_hessian``, logits only).
+    label_smoothing : float in [0, 1]
+    class_weight : array of length C or None
+        ``a_c``, multiplies each class term; ``"mean"`` still divides by
+        Σ sample_weight (as torch's ``cross_entropy`` with probability targets).
+
+    y_true and y_pred have the same shape (n, C); a 1-D pair is one row.
+    A term with ``ỹ_c = 0`` contributes 0 even for a logit of -inf.
+    Agrees with ``keras.losses.CategoricalCrossentropy`` and
+    ``torch.nn.functional.cross_entropy`` with probability targets.
+    """
+
+    function_name = "categorical_crossentropy"
+    aliases = ("cce",)
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, class_weight=None, *,
+                 reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.from_logits = _validate.boolean(from_logits, "from_logits")
+        self.label_smoothing = _validate.unit_interval(label_smoothing, "label_smoothing")
+        self.class_weight = _class_weight(class_weight)
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        yt, yp, shape = dense_rows(y_true, y_pred)
+        _check_width(self.class_weight, yp.shape[1])
+        w = _validate.sample_weight(sample_weight, yp.shape[0])
+        return run_rows("cce_logit" if self.from_logits else "cce_prob",
+                        {"smooth": self.label_smoothing, "eps": EPS}, yt, None, yp, w,
+                        self.class_weight, self.reduction, shape, want_loss=want_loss,
+                        want_grad=want_grad, want_hess=want_hess, out=out)
+
+
+class SparseCategoricalCrossentropy(_LogitHessian, Loss):
+    """Cross-entropy with integer class labels, ``l = -log p_{y_i}``.
+
+    y_true: integer labels (n,); y_pred: (n, C) probabilities or logits.
+
+    Parameters
+    ----------
+    from_logits : bool
+        False: rows renormalised to sum 1 and clipped to ``[1e-7, 1 - 1e-7]``
+        (Keras).  True: ``l = logsumexp(x) - x_y`` in one pass per row (max,
+        vectorised exp, log-sum-exp, loss and gradient ``softmax - onehot``
+        written straight into the gradient); hessian diagonal ``p (1 - p)``
+        (``gradient_hessian``, logits only).
+    class_weight : array of length C or None
+        The row weight becomes ``w_i = sample_weight_i · class_weight[y_i]``.
+    ignore_index : int or None
+        Rows whose label equals it get weight 0.
+
+    ``"mean"`` is ``Σ w_i l_i / Σ w_i`` over the effective weights, exactly
+    torch's ``cross_entropy(weight=..., ignore_index=...)``; every row
+    ignored (or weighted 0) gives 0.0 and a zero gradient.  ``"none"``
+    returns ``w_i l_i`` (0 for ignored rows).  Labels outside ``[0, C)``
+    that are not ``ignore_index`` raise ValueError.
+    """
+
+    function_name = "sparse_categorical_crossentropy"
+    aliases = ("scce",)
+
+    def __init__(self, from_logits=False, class_weight=None, ignore_index=None, *,
+                 reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.from_logits = _validate.boolean(from_logits, "from_logits")
+        self.class_weight = _class_weight(class_weight)
+        if ignore_index is not None:
+            if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+                raise TypeError(f"ignore_index must be an integer or None, got {ignore_index!r}")
+            ignore_index = int(ignore_index)
+        self.ignore_index = ignore_index
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        labels, yp, ignored = sparse_rows(y_true, y_pred, self.ignore_index)
+        n, C = yp.shape
+        _check_width(self.class_weight, C)
+        w = _validate.sample_weight(sample_weight, n)
+        if self.class_weight is not None or ignored is not None:
+            eff = np.ones(n) if w is None else w.copy()
+            if self.class_weight is not None:
+                eff *= self.class_weight[np.where(labels < 0, 0, labels)]
+            if ignored is not None:
+                eff[ignored] = 0.0
+            w = eff
+        return run_rows("sce_logit" if self.from_logits else "sce_prob", {"eps": EPS},
+                        None, labels, yp, w, None, self.reduction, yp.shape,
+                        want_loss=want_loss, want_grad=want_grad, want_hess=want_hess,
+                        out=out)
+
+
+class CategoricalFocalCrossentropy(Loss):
+    """Categorical focal loss, ``l = -Σ_c α y_c (1 - p_c)^γ log p_c``; row **sum**.
+
+    Parameters
+    ----------
+    gamma : float >= 0
+    alpha : float in [0, 1] or None (None: no α factor)
+    from_logits : bool
+        False: rows renormalised and clipped to ``[1e-7, 1 - 1e-7]`` as
+        ``keras.losses.CategoricalFocalCrossentropy`` does; gradient through
+        the renormalisation, 0 for clipped entries.  True: ``p = softmax(x)``
+        with exact ``log p`` and ``1 - p_c = Σ_{j≠c} e_j / Σ e`` (no
+        cancellation), nothing clipped (Keras clips the softmax as well; the
+        values agree away from 0 and 1).
+
+    The gradient is analytic: with logits, ``dl/dx_j = p_j K - k_j`` where
+    ``k_c = α y_c [(1-p_c)^γ - γ (1-p_c)^(γ-1) p_c log p_c]`` and ``K = Σ k_c``.
+    No ``gradient_hessian`` (SPEC).  Agrees with
+    ``keras.losses.CategoricalFocalCrossentropy``.
+    """
+
+    function_name = "categorical_focal_crossentropy"
+
+    def __init__(self, gamma=2.0, alpha=0.25, from_logits=False, *, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.gamma = _validate.non_negative(gamma, "gamma")
+        self.alpha = _alpha(alpha)
+        self.from_logits = _validate.boolean(from_logits, "from_logits")
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        yt, yp, shape = dense_rows(y_true, y_pred)
+        w = _validate.sample_weight(sample_weight, yp.shape[0])
+        params = {"gamma": self.gamma, "alpha": 1.0 if self.alpha is None else self.alpha,
+                  "eps": EPS}
+        return run_rows("cfocal_logit" if self.from_logits else "cfocal_prob", params,
+                        yt, None, yp, w, None, self.reduction, shape, want_loss=want_loss,
+                        want_grad=want_grad, want_hess=want_hess, out=out)
+
+
+class MulticlassHinge(Loss):
+    """Crammer–Singer multiclass hinge,
+    ``l = max(0, 1 + max_{c≠y} ŷ_c - ŷ_y)``.
+
+    y_true: integer labels (n,) in ``[0, C)``; y_pred: (n, C) decision
+    values, C >= 2.  Gradient: where ``l > 0``, +1 on the best wrong class
+    (the first one on ties) and -1 on the true class; 0 elsewhere (and at
+    the kink).  No ``gradient_hessian`` (SPEC).  The mean with sample
+    weights equals ``sklearn.metrics.hinge_loss(y, ŷ, labels=range(C),
+    sample_weight=w)`` for multiclass input.
+    """
+
+    function_name = "multiclass_hinge"
+
+    def __init__(self, *, reduction="mean"):
+        super().__init__(reduction=reduction)
+
+    def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
+                 want_hess, out):
+        labels, yp, _ = sparse_rows(y_true, y_pred)
+        if yp.shape[1] < 2:
+            raise ValueError(f"y_pred must have at least 2 classes (columns), got {yp.shape[1]}")
+        w = _validate.sample_weight(sample_weight, yp.shape[0])
+        return run_rows("multiclass_hinge", {}, None, labels, yp, w, None, self.reduction,
+                        yp.shape, want_loss=want_loss, want_grad=want_grad,
+                        want_hess=want_hess, out=out)
+
+
+binary_crossentropy = loss_function(BinaryCrossentropy)
+balanced_crossentropy = loss_function(BalancedCrossentropy)
+binary_focal_crossentropy = loss_function(BinaryFocalCrossentropy)
+hinge = loss_function(Hinge)
+squared_hinge = loss_function(SquaredHinge)
+categorical_crossentropy = loss_function(CategoricalCrossentropy)
+sparse_categorical_crossentropy = loss_function(SparseCategoricalCrossentropy)
+categorical_focal_crossentropy = loss_function(CategoricalFocalCrossentropy)
+multiclass_hinge = loss_function(MulticlassHinge)

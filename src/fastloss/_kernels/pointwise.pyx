@@ -16,6 +16,14 @@ Rows: the arrays are seen as (n, k), row-major; a sample's loss is the mean of
 its k element losses, weighted by w_i.  The driver returns Σ_i w_i l_i and
 writes, when asked, d/df of ``scale * Σ_i w_i l_i`` (and its diagonal second
 derivative) and the per-row values w_i l_i.
+
+A loss may also give a vectorised form of a whole flat block (one branch in
+``_vector_block``, code in ``fl_simd.h``: AVX2+FMA chosen at run time, SSE2
+on any other x86-64); the
+driver uses it for long flat blocks (unweighted) and for blocks of one-element
+rows (1-D input with sample weights or reduction="none"), and falls back to
+the closed forms everywhere else (non-x86 CPUs, weighted rows of k > 1
+elements, short blocks, hessians of losses without a vector form).
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, log, log1p, fabs, copysign, M_LN2
@@ -25,10 +33,40 @@ from fastloss._kernels._common cimport (
     rows_per_block, combine_blocks, log1pexp, sign_of)
 
 
+cdef extern from "fl_simd.h" nogil:
+    void fl_simd_init(int mode)
+    int fl_has_wbce_logit()
+    double fl_wbce_logit_f(const float* y, const float* x, const double* w, Py_ssize_t n,
+                           double pos, double neg, double smooth, double gscale,
+                           float* g, float* h, float* rows)
+    double fl_wbce_logit_d(const double* y, const double* x, const double* w, Py_ssize_t n,
+                           double pos, double neg, double smooth, double gscale,
+                           double* g, double* h, double* rows)
+
+# Vectorised block forms (AVX2+FMA where the CPU has it, else SSE2; see fl_simd.h).
+fl_simd_init(0)
+
+
+_PATHS = {"auto": 0, "baseline": 1, "scalar": 2}
+
+
+def set_simd_path(str name):
+    """Re-detect ("auto"), force the SSE2 vector blocks ("baseline") or the
+    scalar closed forms only ("scalar"); for tests and benchmarks."""
+    if name not in _PATHS:
+        raise ValueError(f"name must be one of {tuple(_PATHS)}, got {name!r}")
+    fl_simd_init(_PATHS[name])
+
+
 cdef struct Params:
     # Every scalar parameter an elementwise loss may read; each uses its own.
     double delta        # Huber threshold
-    double eps          # Poisson: log(f + eps)
+    double eps          # Poisson: log(f + eps); probability clip of the binary losses
+    double pos          # binary losses: factor of the positive term (pos_weight, alpha, beta)
+    double neg          # binary losses: factor of the negative term (1, 1 - alpha, 1 - beta)
+    double smooth       # BCE label smoothing s: y -> y (1 - s) + s / 2
+    double gamma        # focal exponent
+    bint hinge01        # hinge labels are {0, 1}: t = 2y - 1 (else t = y)
 
 
 # ---------------------------------------------------------------- closed forms
@@ -132,6 +170,211 @@ cdef inline void poisson_log_grad_hess(double y, double f, double* g, double* h)
     h[0] = m
 
 
+# ------------------------------------------------ binary (probability / logit)
+# Weighted binary cross-entropy, l = -(a y log p + b (1 - y) log(1 - p)):
+# BCE (a = pos_weight, b = 1), balanced CE (a = beta, b = 1 - beta).  Labels
+# are smoothed first: y -> y (1 - s) + s / 2 (s = 0 leaves y as it is).
+#
+# Probability input: p is clipped to [eps, 1 - eps]; where the clip is active
+# the function is constant, so gradient and hessian are 0 there.
+cdef inline double _clip_prob(double f, double eps, bint* inside) noexcept nogil:
+    if f < eps:
+        inside[0] = False
+        return eps
+    if f > 1.0 - eps:
+        inside[0] = False
+        return 1.0 - eps
+    inside[0] = True
+    return f            # NaN falls through here and propagates
+
+cdef inline double wbce_loss(double y, double f, const Params* p) noexcept nogil:
+    cdef bint inside
+    cdef double q = _clip_prob(f, p.eps, &inside)
+    y = y * (1.0 - p.smooth) + 0.5 * p.smooth
+    return -(p.pos * y * log(q) + p.neg * (1.0 - y) * log1p(-q))
+
+cdef inline double wbce_loss_grad(double y, double f, const Params* p, double* g) noexcept nogil:
+    cdef bint inside
+    cdef double q = _clip_prob(f, p.eps, &inside)
+    y = y * (1.0 - p.smooth) + 0.5 * p.smooth
+    g[0] = (-p.pos * y / q + p.neg * (1.0 - y) / (1.0 - q)) if inside else 0.0
+    return -(p.pos * y * log(q) + p.neg * (1.0 - y) * log1p(-q))
+
+cdef inline void wbce_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
+    cdef bint inside
+    cdef double q = _clip_prob(f, p.eps, &inside), r = 1.0 - q
+    y = y * (1.0 - p.smooth) + 0.5 * p.smooth
+    if inside:
+        g[0] = -p.pos * y / q + p.neg * (1.0 - y) / r
+        h[0] = p.pos * y / (q * q) + p.neg * (1.0 - y) / (r * r)
+    else:
+        g[0] = 0.0
+        h[0] = 0.0
+
+
+# Logit input x: log p = -softplus(-x), log(1 - p) = -softplus(x), from one
+# exp(-|x|); exact and finite for any finite x (±1e30 included).
+#   l = a y softplus(-x) + b (1 - y) softplus(x)
+#   g = (a y + b (1 - y)) sigmoid(x) - a y,   h = (a y + b (1 - y)) p (1 - p)
+cdef inline void _logistic(double x, double* sp_pos, double* sp_neg,
+                           double* prob, double* comp) noexcept nogil:
+    """softplus(x), softplus(-x), sigmoid(x), sigmoid(-x) from one exp."""
+    cdef double z = exp(-fabs(x)), l1 = log1p(z), d = 1.0 / (1.0 + z)
+    if x >= 0.0:
+        sp_pos[0] = x + l1
+        sp_neg[0] = l1
+        prob[0] = d
+        comp[0] = z * d
+    else:
+        sp_pos[0] = l1
+        sp_neg[0] = -x + l1
+        prob[0] = z * d
+        comp[0] = d
+
+cdef inline double wbce_logit_loss(double y, double x, const Params* p) noexcept nogil:
+    cdef double spp, spn, pr, cp
+    _logistic(x, &spp, &spn, &pr, &cp)
+    y = y * (1.0 - p.smooth) + 0.5 * p.smooth
+    return p.pos * y * spn + p.neg * (1.0 - y) * spp
+
+cdef inline double wbce_logit_loss_grad(double y, double x, const Params* p, double* g) noexcept nogil:
+    cdef double spp, spn, pr, cp, ay, by
+    _logistic(x, &spp, &spn, &pr, &cp)
+    y = y * (1.0 - p.smooth) + 0.5 * p.smooth
+    ay = p.pos * y
+    by = p.neg * (1.0 - y)
+    # (ay + by) p - ay = by p - ay (1 - p): no cancellation at either end.
+    g[0] = by * pr - ay * cp
+    return ay * spn + by * spp
+
+cdef inline void wbce_logit_grad_hess(double y, double x, const Params* p, double* g, double* h) noexcept nogil:
+    cdef double spp, spn, pr, cp, ay, by
+    _logistic(x, &spp, &spn, &pr, &cp)
+    y = y * (1.0 - p.smooth) + 0.5 * p.smooth
+    ay = p.pos * y
+    by = p.neg * (1.0 - y)
+    g[0] = by * pr - ay * cp
+    h[0] = (ay + by) * pr * cp
+
+
+# Binary focal, l = a y A(p) + b (1 - y) A(1 - p),  A(p) = -(1 - p)^γ log p.
+# Probability input, clipped to [eps, 1 - eps] (derivatives 0 where clipped):
+#   A'(p)  = γ (1-p)^(γ-1) log p - (1-p)^γ / p
+#   A''(p) = -γ(γ-1)(1-p)^(γ-2) log p + 2γ (1-p)^(γ-1) / p + (1-p)^γ / p²
+# and the negative term mirrors it: d/dp A(1-p) = -A'(1-p), d²/dp² = A''(1-p).
+cdef inline double _focal_a(double p, double gamma, double* d1, double* d2) noexcept nogil:
+    """A(p) and, when d1 is not NULL, A'(p) (and A''(p) when d2 is not NULL)."""
+    cdef double q = 1.0 - p, lp = log(p), qg = q ** gamma
+    if d1 != NULL:
+        d1[0] = gamma * (qg / q) * lp - qg / p
+        if d2 != NULL:
+            d2[0] = (-gamma * (gamma - 1.0) * (qg / (q * q)) * lp
+                     + 2.0 * gamma * (qg / q) / p + qg / (p * p))
+    return -qg * lp
+
+cdef inline double focal_loss(double y, double f, const Params* p) noexcept nogil:
+    cdef bint inside
+    cdef double q = _clip_prob(f, p.eps, &inside)
+    return (p.pos * y * _focal_a(q, p.gamma, NULL, NULL)
+            + p.neg * (1.0 - y) * _focal_a(1.0 - q, p.gamma, NULL, NULL))
+
+cdef inline double focal_loss_grad(double y, double f, const Params* p, double* g) noexcept nogil:
+    cdef bint inside
+    cdef double q = _clip_prob(f, p.eps, &inside), d1p, d1n, v
+    v = (p.pos * y * _focal_a(q, p.gamma, &d1p, NULL)
+         + p.neg * (1.0 - y) * _focal_a(1.0 - q, p.gamma, &d1n, NULL))
+    g[0] = (p.pos * y * d1p - p.neg * (1.0 - y) * d1n) if inside else 0.0
+    return v
+
+cdef inline void focal_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
+    cdef bint inside
+    cdef double q = _clip_prob(f, p.eps, &inside), d1p, d1n, d2p, d2n
+    _focal_a(q, p.gamma, &d1p, &d2p)
+    _focal_a(1.0 - q, p.gamma, &d1n, &d2n)
+    if inside:
+        g[0] = p.pos * y * d1p - p.neg * (1.0 - y) * d1n
+        h[0] = p.pos * y * d2p + p.neg * (1.0 - y) * d2n
+    else:
+        g[0] = 0.0
+        h[0] = 0.0
+
+
+# Logit input: with p = σ(x), q = σ(-x), s = softplus(-x),
+#   F(x) = q^γ s  (= A(σ(x))),  F' = -γ p q^γ s - q^(γ+1),
+#   F'' = γ p q^γ s (γ p - q) + (2γ + 1) p q^(γ+1);
+# the negative term is F(-x): derivative -F'(-x), second derivative F''(-x).
+# No power of a vanishing base is ever divided, so ±1e30 stays finite.
+cdef inline double _focal_f(double p, double q, double s, double gamma,
+                            double* d1, double* d2) noexcept nogil:
+    cdef double qg = q ** gamma
+    if d1 != NULL:
+        d1[0] = -gamma * p * qg * s - qg * q
+        if d2 != NULL:
+            d2[0] = gamma * p * qg * s * (gamma * p - q) + (2.0 * gamma + 1.0) * p * qg * q
+    return qg * s
+
+cdef inline double focal_logit_loss(double y, double x, const Params* p) noexcept nogil:
+    cdef double spp, spn, pr, cp
+    _logistic(x, &spp, &spn, &pr, &cp)
+    return (p.pos * y * _focal_f(pr, cp, spn, p.gamma, NULL, NULL)
+            + p.neg * (1.0 - y) * _focal_f(cp, pr, spp, p.gamma, NULL, NULL))
+
+cdef inline double focal_logit_loss_grad(double y, double x, const Params* p, double* g) noexcept nogil:
+    cdef double spp, spn, pr, cp, d1p, d1n, v
+    _logistic(x, &spp, &spn, &pr, &cp)
+    v = (p.pos * y * _focal_f(pr, cp, spn, p.gamma, &d1p, NULL)
+         + p.neg * (1.0 - y) * _focal_f(cp, pr, spp, p.gamma, &d1n, NULL))
+    g[0] = p.pos * y * d1p - p.neg * (1.0 - y) * d1n
+    return v
+
+cdef inline void focal_logit_grad_hess(double y, double x, const Params* p, double* g, double* h) noexcept nogil:
+    cdef double spp, spn, pr, cp, d1p, d1n, d2p, d2n
+    _logistic(x, &spp, &spn, &pr, &cp)
+    _focal_f(pr, cp, spn, p.gamma, &d1p, &d2p)
+    _focal_f(cp, pr, spp, p.gamma, &d1n, &d2n)
+    g[0] = p.pos * y * d1p - p.neg * (1.0 - y) * d1n
+    h[0] = p.pos * y * d2p + p.neg * (1.0 - y) * d2n
+
+
+# Hinge, l = max(0, 1 - t f), t = y (labels ±1) or 2y - 1 (labels 0/1).
+# Gradient -t where the margin is violated (1 - t f > 0), else 0; hessian 0.
+cdef inline double hinge_loss(double y, double f, const Params* p) noexcept nogil:
+    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = 1.0 - t * f
+    return m if m > 0.0 else (m if m != m else 0.0)
+
+cdef inline double hinge_loss_grad(double y, double f, const Params* p, double* g) noexcept nogil:
+    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = 1.0 - t * f
+    if m > 0.0:
+        g[0] = -t
+        return m
+    if m != m:
+        g[0] = m
+        return m
+    g[0] = 0.0
+    return 0.0
+
+cdef inline void hinge_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
+    hinge_loss_grad(y, f, p, g)
+    h[0] = 0.0
+
+
+# Squared hinge, l = max(0, 1 - t f)²: gradient -2 t m, hessian 2 t² where
+# m = 1 - t f > 0, else 0.
+cdef inline double squared_hinge_loss(double y, double f, const Params* p) noexcept nogil:
+    cdef double m = hinge_loss(y, f, p)
+    return m * m
+
+cdef inline double squared_hinge_loss_grad(double y, double f, const Params* p, double* g) noexcept nogil:
+    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = hinge_loss(y, f, p)
+    g[0] = -2.0 * t * m
+    return m * m
+
+cdef inline void squared_hinge_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
+    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = hinge_loss(y, f, p)
+    g[0] = -2.0 * t * m
+    h[0] = 2.0 * t * t if m > 0.0 else (m if m != m else 0.0)
+
+
 # ------------------------------------------------------------------- dispatch
 cdef struct SquaredError:
     char _
@@ -145,6 +388,18 @@ cdef struct Poisson:
     char _
 cdef struct PoissonLog:
     char _
+cdef struct WBCE:
+    char _
+cdef struct WBCELogit:
+    char _
+cdef struct Focal:
+    char _
+cdef struct FocalLogit:
+    char _
+cdef struct Hinge:
+    char _
+cdef struct SquaredHinge:
+    char _
 
 ctypedef fused Kind:
     SquaredError
@@ -153,10 +408,17 @@ ctypedef fused Kind:
     LogCosh
     Poisson
     PoissonLog
+    WBCE
+    WBCELogit
+    Focal
+    FocalLogit
+    Hinge
+    SquaredHinge
 
 # Names the Python layer uses; the order is the switch in `_select`.
 KINDS = ("squared_error", "absolute_error", "huber", "log_cosh", "poisson",
-         "poisson_log")
+         "poisson_log", "wbce", "wbce_logit", "focal", "focal_logit", "hinge",
+         "squared_hinge")
 
 
 cdef inline double _loss(const Kind* kind, const Params* p, double y, double f) noexcept nogil:
@@ -172,6 +434,18 @@ cdef inline double _loss(const Kind* kind, const Params* p, double y, double f) 
         return poisson_loss(y, f, p.eps)
     elif Kind is PoissonLog:
         return poisson_log_loss(y, f)
+    elif Kind is WBCE:
+        return wbce_loss(y, f, p)
+    elif Kind is WBCELogit:
+        return wbce_logit_loss(y, f, p)
+    elif Kind is Focal:
+        return focal_loss(y, f, p)
+    elif Kind is FocalLogit:
+        return focal_logit_loss(y, f, p)
+    elif Kind is Hinge:
+        return hinge_loss(y, f, p)
+    elif Kind is SquaredHinge:
+        return squared_hinge_loss(y, f, p)
 
 
 cdef inline double _loss_grad(const Kind* kind, const Params* p, double y, double f,
@@ -188,6 +462,18 @@ cdef inline double _loss_grad(const Kind* kind, const Params* p, double y, doubl
         return poisson_loss_grad(y, f, p.eps, g)
     elif Kind is PoissonLog:
         return poisson_log_loss_grad(y, f, g)
+    elif Kind is WBCE:
+        return wbce_loss_grad(y, f, p, g)
+    elif Kind is WBCELogit:
+        return wbce_logit_loss_grad(y, f, p, g)
+    elif Kind is Focal:
+        return focal_loss_grad(y, f, p, g)
+    elif Kind is FocalLogit:
+        return focal_logit_loss_grad(y, f, p, g)
+    elif Kind is Hinge:
+        return hinge_loss_grad(y, f, p, g)
+    elif Kind is SquaredHinge:
+        return squared_hinge_loss_grad(y, f, p, g)
 
 
 cdef inline void _grad_hess(const Kind* kind, const Params* p, double y, double f,
@@ -204,6 +490,18 @@ cdef inline void _grad_hess(const Kind* kind, const Params* p, double y, double 
         poisson_grad_hess(y, f, p.eps, g, h)
     elif Kind is PoissonLog:
         poisson_log_grad_hess(y, f, g, h)
+    elif Kind is WBCE:
+        wbce_grad_hess(y, f, p, g, h)
+    elif Kind is WBCELogit:
+        wbce_logit_grad_hess(y, f, p, g, h)
+    elif Kind is Focal:
+        focal_grad_hess(y, f, p, g, h)
+    elif Kind is FocalLogit:
+        focal_logit_grad_hess(y, f, p, g, h)
+    elif Kind is Hinge:
+        hinge_grad_hess(y, f, p, g, h)
+    elif Kind is SquaredHinge:
+        squared_hinge_grad_hess(y, f, p, g, h)
 
 
 # --------------------------------------------------------------------- driver
@@ -232,6 +530,37 @@ cdef inline double _element(const Kind* kind, const Params* p,
     return v
 
 
+cdef inline bint _vector_block(const Kind* kind, const Params* p,
+                               const floating* y, const floating* f, const double* w,
+                               Py_ssize_t e0, Py_ssize_t e1, Mode mode, double gscale,
+                               floating* grad, floating* hess, floating* rows,
+                               double* total) noexcept nogil:
+    """Optional SIMD form of a loss over elements e0..e1, each its own
+    sample's only element (k = 1 rows, or a flat unweighted block): writes
+    Σ w_e l_e to total, gscale w_e dl/df and the hessian as `mode` asks and,
+    when `rows` is not NULL, w_e l_e.  `w` (NULL: all 1) and `rows` are
+    indexed like y and f.  Returns False when the loss has no vector form
+    (for this size or CPU) and the closed forms must run instead.
+
+    A vector form computes the same closed form in float64 lanes (float32
+    data is widened), so it differs from the scalar one by rounding only.
+    """
+    cdef floating* g = NULL if mode == LOSS else grad + e0
+    cdef floating* h = hess + e0 if mode == GRAD_HESS else NULL
+    cdef floating* r = NULL if rows == NULL else rows + e0
+    cdef const double* we = NULL if w == NULL else w + e0
+    if Kind is WBCELogit:
+        if e1 - e0 >= 64 and fl_has_wbce_logit():
+            if floating is float:
+                total[0] = fl_wbce_logit_f(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
+                                           p.smooth, gscale, g, h, r)
+            else:
+                total[0] = fl_wbce_logit_d(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
+                                           p.smooth, gscale, g, h, r)
+            return True
+    return False
+
+
 cdef inline double _flat_block(const Kind* kind, const Params* p,
                                const floating* y, const floating* f,
                                Py_ssize_t e0, Py_ssize_t e1, Mode mode,
@@ -239,6 +568,8 @@ cdef inline double _flat_block(const Kind* kind, const Params* p,
     """Unweighted elements e0..e1: four running sums hide the add latency."""
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
     cdef Py_ssize_t e = e0
+    if _vector_block(kind, p, y, f, NULL, e0, e1, mode, gscale, grad, hess, NULL, &s0):
+        return s0
     while e + 4 <= e1:
         s0 += _element(kind, p, y, f, e, mode, gscale, grad, hess)
         s1 += _element(kind, p, y, f, e + 1, mode, gscale, grad, hess)
@@ -290,7 +621,8 @@ cdef double _run(const Kind* kind, const Params* p,
         if flat:
             block_sums[b] = _flat_block(kind, p, y, f, r0 * k, r1 * k, mode,
                                         scale / k, grad, hess)
-        else:
+        elif not (k == 1 and _vector_block(kind, p, y, f, w, r0, r1, mode, scale, grad,
+                                           hess, rows, &block_sums[b])):
             block_sums[b] = _row_block(kind, p, y, f, w, r0, r1, k, mode,
                                        scale, grad, hess, rows)
     if flat:
@@ -321,6 +653,18 @@ cdef double _select(int kind, const Params* p,
         return _run(<Poisson*>NULL, p, y, f, w, n, k, mode, scale, grad, hess, rows, block_sums, nthreads)
     elif kind == 5:
         return _run(<PoissonLog*>NULL, p, y, f, w, n, k, mode, scale, grad, hess, rows, block_sums, nthreads)
+    elif kind == 6:
+        return _run(<WBCE*>NULL, p, y, f, w, n, k, mode, scale, grad, hess, rows, block_sums, nthreads)
+    elif kind == 7:
+        return _run(<WBCELogit*>NULL, p, y, f, w, n, k, mode, scale, grad, hess, rows, block_sums, nthreads)
+    elif kind == 8:
+        return _run(<Focal*>NULL, p, y, f, w, n, k, mode, scale, grad, hess, rows, block_sums, nthreads)
+    elif kind == 9:
+        return _run(<FocalLogit*>NULL, p, y, f, w, n, k, mode, scale, grad, hess, rows, block_sums, nthreads)
+    elif kind == 10:
+        return _run(<Hinge*>NULL, p, y, f, w, n, k, mode, scale, grad, hess, rows, block_sums, nthreads)
+    elif kind == 11:
+        return _run(<SquaredHinge*>NULL, p, y, f, w, n, k, mode, scale, grad, hess, rows, block_sums, nthreads)
     return 0.0
 
 
@@ -339,6 +683,11 @@ def pointwise(int kind, dict params,
     cdef Params p
     p.delta = params.get("delta", 1.0)
     p.eps = params.get("eps", 1e-7)
+    p.pos = params.get("pos", 1.0)
+    p.neg = params.get("neg", 1.0)
+    p.smooth = params.get("smooth", 0.0)
+    p.gamma = params.get("gamma", 2.0)
+    p.hinge01 = params.get("hinge01", False)
     if kind < 0 or kind >= len(KINDS):
         raise ValueError(f"unknown elementwise kind {kind}")
     if mode < 0 or mode > 3:
