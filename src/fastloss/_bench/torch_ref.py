@@ -1,0 +1,184 @@
+"""PyTorch forward passes the benchmark times with their backward.
+
+Each function takes ``(t_true, x)`` — tensors made from the case's arrays,
+``x`` a leaf with ``requires_grad`` — and returns the scalar loss whose
+``backward()`` gives ``x.grad``.  Where torch has the loss built in it is
+used with the reduction that equals fastloss's "mean"; where it has not (the
+focal, hinge, Hellinger, GIoU, Lovász, Kappa and RankNet losses) the formula
+is written with torch operations and differentiated by autograd, which is
+what a PyTorch user does.  This module is imported only when torch is.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+# ---------------------------------------------------------------- built-ins
+def mse(t, x):
+    return F.mse_loss(x, t)
+
+
+def mae(t, x):
+    return F.l1_loss(x, t)
+
+
+def huber(t, x, delta=1.0):
+    return F.huber_loss(x, t, delta=delta)
+
+
+def poisson_log(t, x):
+    return F.poisson_nll_loss(x, t, log_input=True, full=False)
+
+
+def sparse_ce(t, x):
+    return F.cross_entropy(x, t)
+
+
+def soft_ce(t, x):
+    return F.cross_entropy(x, t)          # probability targets: mean over rows
+
+
+def bce_logits(t, x):
+    return F.binary_cross_entropy_with_logits(x, t)
+
+
+def balanced_ce(t, x, beta=0.5):
+    # -β y log p - (1-β)(1-y) log(1-p) = (1-β) · BCE(pos_weight=β/(1-β))
+    pw = torch.tensor(beta / (1 - beta), dtype=x.dtype)
+    return (1 - beta) * F.binary_cross_entropy_with_logits(x, t, pos_weight=pw)
+
+
+def kl_log_input(t, x):
+    return F.kl_div(x, t, reduction="batchmean")
+
+
+def cosine(t, x):
+    return (1 - F.cosine_similarity(x, t, dim=1, eps=1e-12)).mean()
+
+
+# ---------------------------------------------------- formulas with autograd
+def log_cosh(t, x):
+    a = (x - t).abs()
+    return (a + F.softplus(-2 * a) - math.log(2.0)).mean()
+
+
+def hinge(t, x):
+    return torch.clamp(1 - t * x, min=0).mean()
+
+
+def squared_hinge(t, x):
+    return torch.clamp(1 - t * x, min=0).square().mean()
+
+
+def multiclass_hinge(t, x):
+    xy = x.gather(1, t[:, None])[:, 0]
+    other = x.scatter(1, t[:, None], float("-inf")).amax(dim=1)
+    return torch.clamp(1 + other - xy, min=0).mean()
+
+
+def binary_focal(t, x, gamma=2.0, alpha=0.25):
+    p = torch.sigmoid(x)
+    ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    a_t = alpha * t + (1 - alpha) * (1 - t)
+    return (a_t * ce * (1 - p_t) ** gamma).mean()
+
+
+def categorical_focal(t, x, gamma=2.0, alpha=0.25):
+    logp = F.log_softmax(x, dim=1)
+    p = logp.exp()
+    return (-(alpha * t * (1 - p) ** gamma * logp).sum(dim=1)).mean()
+
+
+def hellinger(t, x, eps=1e-7):
+    s = t.sqrt() - x.clamp(eps, 1).sqrt()
+    return (torch.linalg.vector_norm(s, dim=1) / math.sqrt(2)).mean()
+
+
+def giou(t, x, eps=1e-7):
+    px1, py1, px2, py2 = x.unbind(1)
+    tx1, ty1, tx2, ty2 = t.unbind(1)
+    ap = (px2 - px1) * (py2 - py1)
+    at = (tx2 - tx1) * (ty2 - ty1)
+    iw = (torch.minimum(px2, tx2) - torch.maximum(px1, tx1)).clamp(min=0)
+    ih = (torch.minimum(py2, ty2) - torch.maximum(py1, ty1)).clamp(min=0)
+    inter = iw * ih
+    union = ap + at - inter
+    area_c = ((torch.maximum(px2, tx2) - torch.minimum(px1, tx1))
+              * (torch.maximum(py2, ty2) - torch.minimum(py1, ty1)))
+    giou_ = inter / (union + eps) - (area_c - union) / (area_c + eps)
+    return (1 - giou_).mean()
+
+
+def _lovasz_grad(fg_sorted):
+    gts = fg_sorted.sum()
+    inter = gts - fg_sorted.cumsum(0)
+    union = gts + (1 - fg_sorted).cumsum(0)
+    jac = 1 - inter / union
+    return torch.cat([jac[:1], jac[1:] - jac[:-1]])
+
+
+def lovasz_softmax(t, x):
+    """Berman et al.'s algorithm, classes="present", per_image=False."""
+    c = x.shape[1]
+    probas = x.movedim(1, -1).reshape(-1, c)
+    labels = t.reshape(-1)
+    losses = []
+    for k in range(c):
+        fg = (labels == k).to(x.dtype)
+        if fg.sum() == 0:
+            continue
+        errors = (fg - probas[:, k]).abs()
+        errors_sorted, perm = torch.sort(errors, 0, descending=True)
+        losses.append(torch.dot(errors_sorted, _lovasz_grad(fg[perm])))
+    return torch.stack(losses).mean()
+
+
+def lovasz_hinge(t, x):
+    """per_image=True: mean over images of the flat Lovász hinge."""
+    losses = []
+    for i in range(x.shape[0]):
+        lab = t[i].reshape(-1).to(x.dtype)
+        signs = 2 * lab - 1
+        errors = 1 - x[i].reshape(-1) * signs
+        errors_sorted, perm = torch.sort(errors, 0, descending=True)
+        losses.append(torch.dot(F.relu(errors_sorted), _lovasz_grad(lab[perm])))
+    return torch.stack(losses).mean()
+
+
+def _class_sums(a):
+    return a.sum(dim=tuple(d for d in range(a.ndim) if d != 1))
+
+
+def jaccard(t, x, smooth=1e-10):
+    i, y2, f2 = _class_sums(t * x), _class_sums(t * t), _class_sums(x * x)
+    return (1 - (i + smooth) / (y2 + f2 - i + smooth)).mean()
+
+
+def f1(t, x, smooth=1e-10):
+    i, sy, sf = _class_sums(t * x), _class_sums(t), _class_sums(x)
+    return (1 - (2 * i + smooth) / (sy + sf + smooth)).mean()
+
+
+def kappa(t, x, weights="quadratic"):
+    n, c = x.shape
+    i, j = torch.meshgrid(torch.arange(c), torch.arange(c), indexing="ij")
+    if weights is None:
+        w = (i != j).to(x.dtype)
+    elif weights == "linear":
+        w = (i - j).abs().to(x.dtype) / (c - 1)
+    else:
+        w = ((i - j) ** 2).to(x.dtype) / (c - 1) ** 2
+    onehot = F.one_hot(t, c).to(x.dtype)
+    o = onehot.T @ x
+    e = torch.outer(onehot.sum(0), x.sum(0)) / n
+    return (w * o).sum() / (w * e).sum()
+
+
+def ranknet(t, x, sigma=1.0):
+    diff = x[:, None] - x[None, :]
+    mask = t[:, None] > t[None, :]
+    return F.softplus(-sigma * diff[mask]).mean()
