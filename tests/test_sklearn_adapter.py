@@ -291,3 +291,14 @@ def test_classifier_errors(classification):
         LossClassifier("binary_crossentropy", from_logits=False).fit(X, labels)
     with pytest.raises(ValueError, match="elementwise"):
         LossRegressor("sparse_categorical_crossentropy").fit(X, labels)
+
+
+def test_class_weight_of_the_loss_equals_sample_weight(classification):
+    X, labels, _ = classification
+    cw = np.array([0.5, 2.0, 1.0, 3.0])  # indexed by position in classes_
+    a = LossClassifier("sparse_categorical_crossentropy", class_weight=cw, **TIGHT)
+    a.fit(X, labels)
+    b = LossClassifier("sparse_categorical_crossentropy", **TIGHT)
+    b.fit(X, labels, sample_weight=cw[labels])
+    assert rel_err(a.coef_, b.coef_) < 1e-6
+    assert clone(a).class_weight is not cw and np.array_equal(clone(a).class_weight, cw)
