@@ -251,3 +251,22 @@ def test_trailing_dimensions_are_row_elements(rng):
     rows = fl.mse(y, p, reduction="none")
     np.testing.assert_allclose(rows, ((y - p) ** 2).reshape(6, -1).mean(axis=1))
     assert fl.mse(y, p).__class__ is float
+
+
+def test_every_loss_rebuilds_from_its_params():
+    # get_params must name every constructor argument, so that
+    # type(loss)(**loss.get_params()) is the same loss (sklearn's clone relies on it).
+    from fastloss._registry import loss_classes
+    for cls in loss_classes():
+        loss = cls()
+        params = loss.get_params()
+        assert type(loss)(**params).get_params() == params, cls.__name__
+        assert loss.get_params(deep=False) == params
+
+
+def test_sklearn_clone_of_a_loss():
+    sklearn_base = pytest.importorskip("sklearn.base")
+    loss = fl.Huber(delta=2.5, reduction="sum")
+    copy = sklearn_base.clone(loss, safe=False)
+    assert copy is not loss and type(copy) is fl.Huber
+    assert copy.get_params() == {"delta": 2.5, "reduction": "sum"}

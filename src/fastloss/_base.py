@@ -63,8 +63,9 @@ class Loss:
         """Return (value or None, gradient or None, hessian or None)."""
         raise NotImplementedError
 
-    def get_params(self):
-        """Constructor arguments of this instance."""
+    def get_params(self, deep=True):
+        """Constructor arguments of this instance (``deep`` is accepted for
+        scikit-learn's ``clone``; a loss holds no nested estimators)."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {name: getattr(self, name) for name in names if hasattr(self, name)}
 
