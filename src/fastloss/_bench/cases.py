@@ -80,6 +80,10 @@ class Case:
     streaming: bool = True          # the bandwidth floor applies
     value_rtol: float | None = None  # agreement tolerances (None: by dtype)
     grad_rtol: float | None = None
+    # Write the gradient into a buffer allocated once, untimed (``out=``;
+    # sklearn peers get ``loss_out``/``gradient_out``): the steady state of a
+    # training loop, without the kernel's page faults on fresh memory.
+    into_out: bool = False
 
     def shape(self, size):
         return self.shapes[size]
@@ -100,6 +104,8 @@ class Case:
         """The timed fastloss call: ``loss_gradient`` with the default reduction."""
         obj = self.loss_object()
         yt, yp, kw = data.y_true, data.y_pred, data.call_kwargs
+        if self.into_out:
+            kw = dict(kw, out=np.empty_like(yp))
         return lambda: obj.loss_gradient(yt, yp, **kw)
 
     def tolerances(self):
@@ -154,9 +160,12 @@ def sklearn_peer(make_loss, label, value_scale, grad_scale, labels=False):
         loss = make_loss(data)
         y = data.y_true.astype(data.y_pred.dtype) if labels else data.y_true
         raw = data.y_pred
+        outs = {}
+        if case.into_out:
+            outs = {"loss_out": np.empty_like(raw), "gradient_out": np.empty_like(raw)}
 
         def call():
-            per_sample, grad = loss.loss_gradient(y, raw, n_threads=threads)
+            per_sample, grad = loss.loss_gradient(y, raw, n_threads=threads, **outs)
             return float(np.sum(per_sample, dtype=np.float64)), grad
         return call
 
@@ -308,6 +317,9 @@ CASES = (
         numpy_peer(npr.mean_squared_error),
         torch_peer("mse", "torch mse_loss fwd+bwd"),
         sklearn_peer(_sk("HalfSquaredError"), "sklearn HalfSquaredError", 2.0, 2.0))),
+    Case("mse_out", "mse", "regression", _N, "float64", _regression, into_out=True, peers=(
+        sklearn_peer(_sk("HalfSquaredError"), "sklearn HalfSquaredError into loss_out/gradient_out",
+                     2.0, 2.0),)),
     Case("mae", "mae", "regression", _N, "float64", _regression, peers=(
         numpy_peer(npr.mean_absolute_error),
         torch_peer("mae", "torch l1_loss fwd+bwd"),
