@@ -79,8 +79,10 @@ def test_unknown_loss_names_the_known_cases(capsys):
 
 
 def test_loss_selection_by_case_id_and_fastloss_names():
+    # A case id selects that case alone; any other name of a loss, all its cases.
     assert [c.name for c in C.select(["mse"])] == ["mse"]
-    assert [c.name for c in C.select(["MeanSquaredError", "huber", "mse"])] == ["mse", "huber"]
+    assert [c.name for c in C.select(["mse_out"])] == ["mse_out"]
+    assert [c.name for c in C.select(["MeanSquaredError", "huber", "mse"])] == ["mse", "mse_out", "huber"]
     assert [c.name for c in C.select(["mean_absolute_error"])] == ["mae"]
     assert len(C.select(None)) == len(C.CASES)
 

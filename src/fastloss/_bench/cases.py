@@ -318,6 +318,7 @@ CASES = (
         torch_peer("mse", "torch mse_loss fwd+bwd"),
         sklearn_peer(_sk("HalfSquaredError"), "sklearn HalfSquaredError", 2.0, 2.0))),
     Case("mse_out", "mse", "regression", _N, "float64", _regression, into_out=True, peers=(
+        numpy_peer(npr.mean_squared_error),
         sklearn_peer(_sk("HalfSquaredError"), "sklearn HalfSquaredError into loss_out/gradient_out",
                      2.0, 2.0),)),
     Case("mae", "mae", "regression", _N, "float64", _regression, peers=(
@@ -437,14 +438,20 @@ BY_NAME = {case.name: case for case in CASES}
 
 
 def select(names=None, cases=None):
-    """Cases by id or by any fastloss name of their loss (``mse``, ``Huber``...)."""
+    """Cases by id or by any fastloss name of their loss (``mse``, ``Huber``...).
+
+    A name that is a case id selects that case alone (``mse`` is not also
+    ``mse_out``); any other name selects every case of that loss.
+    """
     cases = CASES if cases is None else cases
     if not names:
         return list(cases)
     chosen = []
     for name in names:
         key = name.lower()
-        hits = [c for c in cases if c.name == key or c.loss == key or _aliases(c, key)]
+        hits = [c for c in cases if c.name == key]
+        if not hits:
+            hits = [c for c in cases if c.loss == key or _aliases(c, key)]
         if not hits:
             raise ValueError(f"--loss: no benchmark case for {name!r}; "
                              f"known: {', '.join(c.name for c in cases)}")
