@@ -337,6 +337,136 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
 FL_WBCE_DRIVER(fl_wbce_logit_f_avx2, float, fl_load4_f, fl_store4_f)
 FL_WBCE_DRIVER(fl_wbce_logit_d_avx2, double, fl_load4_d, fl_store4_d)
 
+
+/* ------------------------------------------- more elementwise vector blocks
+ * Element functions f(y, x, gscale, &g, &h) -> loss on 4 doubles, for
+ * pointwise.pyx's `_vector_block`: each is the scalar closed form of the same
+ * loss in float64 lanes.  Accuracy: exp <= 1 ulp (above), log1p about 2 ulp
+ * (fl_log1p4); tests/test_perf_paths.py compares every block with the scalar
+ * path and a float64 NumPy reference. */
+
+/* exp for any x: the polynomial exp (x <= 708; below -708.39 flushed to 0,
+ * an absolute error under 2.3e-308), lanes above 708 redone by libm exp
+ * (overflow to inf; rare, so the branch is predictable). */
+FL_AVX2 static inline __m256d fl_exp4_any(__m256d x) {
+    __m256d e = fl_exp4(x);
+    __m256d big = _mm256_cmp_pd(x, _mm256_set1_pd(708.0), _CMP_GT_OQ);
+    if (__builtin_expect(_mm256_movemask_pd(big) != 0, 0)) {
+        double xb[4], eb[4];
+        _mm256_storeu_pd(xb, x);
+        _mm256_storeu_pd(eb, e);
+        for (int j = 0; j < 4; j++) if (xb[j] > 708.0) eb[j] = exp(xb[j]);
+        e = _mm256_loadu_pd(eb);
+    }
+    return e;
+}
+
+/* exp(x) - 1 and exp(x) for x <= 0, from one reduction: with x = n ln2 + r,
+ * q = exp(r) - 1 (the exp polynomial without its constant term, so no
+ * cancellation), s = 2^n: expm1 = s q + (s - 1), exp = s q + s.  Below
+ * -708.39 exp is flushed to 0 and expm1 is -1.  A few ulp (tested). */
+FL_AVX2 static inline __m256d fl_expm1_4(__m256d x, __m256d* ex) {
+    const __m256d lo = _mm256_set1_pd(-708.39);
+    const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+    __m256d under = _mm256_cmp_pd(x, lo, _CMP_LT_OQ);
+    __m256d xc = _mm256_max_pd(lo, x);
+    __m256d t = _mm256_fmadd_pd(xc, _mm256_set1_pd(1.4426950408889634074), magic);
+    __m256d n = _mm256_sub_pd(t, magic);
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), xc);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    static const double c[13] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+        1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0};
+    __m256d p = _mm256_set1_pd(c[0]);
+    for (int i = 1; i < 13; i++) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(c[i]));
+    __m256d q = _mm256_mul_pd(p, r);
+    __m256i k = _mm256_sub_epi64(_mm256_castpd_si256(t), _mm256_castpd_si256(magic));
+    __m256i bits = _mm256_slli_epi64(_mm256_add_epi64(k, _mm256_set1_epi64x(1023)), 52);
+    __m256d sc = _mm256_andnot_pd(under, _mm256_castsi256_pd(bits));
+    *ex = _mm256_fmadd_pd(sc, q, sc);
+    return _mm256_fmadd_pd(sc, q, _mm256_sub_pd(sc, _mm256_set1_pd(1.0)));
+}
+
+/* log cosh(e), e = x - y: |e| + log1p(z) - ln 2, z = exp(-2|e|);
+ * g = sign(e) (-expm1(-2|e|)) / (1 + z) (accurate for tiny e too),
+ * h = 4 z / (1 + z)^2. */
+FL_AVX2 static inline __m256d fl_logcosh4(__m256d y, __m256d x, __m256d G,
+                                          __m256d* g, __m256d* h) {
+    const __m256d one = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
+    __m256d e = _mm256_sub_pd(x, y);
+    __m256d a = _mm256_andnot_pd(sign, e);
+    __m256d z, em = fl_expm1_4(_mm256_mul_pd(a, _mm256_set1_pd(-2.0)), &z);
+    __m256d u = _mm256_add_pd(one, z);
+    __m256d d = _mm256_div_pd(one, u);
+    __m256d l1 = fl_log1p4(z, u, d);
+    __m256d t = _mm256_mul_pd(_mm256_sub_pd(_mm256_setzero_pd(), em), d);
+    t = _mm256_or_pd(t, _mm256_and_pd(sign, e));             /* copysign(t, e) */
+    *g = _mm256_mul_pd(G, t);
+    *h = _mm256_mul_pd(G, _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(4.0), z),
+                                        _mm256_mul_pd(d, d)));
+    return _mm256_sub_pd(_mm256_add_pd(a, l1), _mm256_set1_pd(6.93147180559945309417e-01));
+}
+
+/* Poisson with log-rate input: exp(x) - y x; g = exp(x) - y, h = exp(x). */
+FL_AVX2 static inline __m256d fl_poisson_log4(__m256d y, __m256d x, __m256d G,
+                                              __m256d* g, __m256d* h) {
+    __m256d m = fl_exp4_any(x);
+    *g = _mm256_mul_pd(G, _mm256_sub_pd(m, y));
+    *h = _mm256_mul_pd(G, m);
+    return _mm256_sub_pd(m, _mm256_mul_pd(y, x));
+}
+
+#define FL_PW_DRIVER(NAME, T, LOAD, STORE, ELEM)                                           \
+FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,          \
+                           double gscale, T* g, T* h, T* rows) {                           \
+    __m256d G = _mm256_set1_pd(gscale), one = _mm256_set1_pd(1.0);                         \
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), gv, hv, v, W;              \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i + 8 <= n; i += 8) {                                                           \
+        W = w ? _mm256_loadu_pd(w + i) : one;                                              \
+        v = _mm256_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), _mm256_mul_pd(G, W), &gv, &hv)); \
+        s0 = _mm256_add_pd(s0, v);                                                         \
+        if (g) STORE(g + i, gv);                                                           \
+        if (h) STORE(h + i, hv);                                                           \
+        if (rows) STORE(rows + i, v);                                                      \
+        W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
+        v = _mm256_mul_pd(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), _mm256_mul_pd(G, W),   \
+                                  &gv, &hv));                                              \
+        s1 = _mm256_add_pd(s1, v);                                                         \
+        if (g) STORE(g + i + 4, gv);                                                       \
+        if (h) STORE(h + i + 4, hv);                                                       \
+        if (rows) STORE(rows + i + 4, v);                                                  \
+    }                                                                                      \
+    double buf[4], gb[4], hb[4], tail = 0.0;                                               \
+    for (; i < n; i += 4) {                                                                \
+        T yb[4] = {0, 0, 0, 0}, xb[4] = {0, 0, 0, 0};                                      \
+        double wb[4] = {1, 1, 1, 1};                                                       \
+        ptrdiff_t r = n - i < 4 ? n - i : 4;                                               \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
+        }                                                                                  \
+        W = _mm256_loadu_pd(wb);                                                           \
+        v = _mm256_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), _mm256_mul_pd(G, W), &gv, &hv));     \
+        _mm256_storeu_pd(buf, v);                                                          \
+        _mm256_storeu_pd(gb, gv);                                                          \
+        _mm256_storeu_pd(hb, hv);                                                          \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            tail += buf[j];                                                                \
+            if (g) g[i + j] = (T)gb[j];                                                    \
+            if (h) h[i + j] = (T)hb[j];                                                    \
+            if (rows) rows[i + j] = (T)buf[j];                                             \
+        }                                                                                  \
+    }                                                                                      \
+    _mm256_storeu_pd(buf, _mm256_add_pd(s0, s1));                                          \
+    return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;                                 \
+}
+
+FL_PW_DRIVER(fl_logcosh_f_avx2, float, fl_load4_f, fl_store4_f, fl_logcosh4)
+FL_PW_DRIVER(fl_logcosh_d_avx2, double, fl_load4_d, fl_store4_d, fl_logcosh4)
+FL_PW_DRIVER(fl_poisson_log_f_avx2, float, fl_load4_f, fl_store4_f, fl_poisson_log4)
+FL_PW_DRIVER(fl_poisson_log_d_avx2, double, fl_load4_d, fl_store4_d, fl_poisson_log4)
+
 /* exp of each x[i] <= 0 into out[i] (for tests of the accuracy claim). */
 FL_AVX2 static void fl_exp_array_f_avx2(const float* x, ptrdiff_t n, float* out) {
     ptrdiff_t i = 0;
@@ -587,6 +717,116 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
 
 FL_WBCE_DRIVER_SSE2(fl_wbce_logit_f_sse2, float, fl_load2_f, fl_store2_f)
 FL_WBCE_DRIVER_SSE2(fl_wbce_logit_d_sse2, double, fl_load2_d, fl_store2_d)
+
+/* log cosh and Poisson (log input) on 2 doubles: the AVX2 forms above. */
+static inline __m128d fl_exp2d_any_sse2(__m128d x) {
+    __m128d e = fl_exp2d_sse2(x);
+    __m128d big = _mm_cmpgt_pd(x, _mm_set1_pd(708.0));
+    if (__builtin_expect(_mm_movemask_pd(big) != 0, 0)) {
+        double xb[2], eb[2];
+        _mm_storeu_pd(xb, x);
+        _mm_storeu_pd(eb, e);
+        for (int j = 0; j < 2; j++) if (xb[j] > 708.0) eb[j] = exp(xb[j]);
+        e = _mm_loadu_pd(eb);
+    }
+    return e;
+}
+
+static inline __m128d fl_expm1_2d_sse2(__m128d x, __m128d* ex) {
+    const __m128d lo = _mm_set1_pd(-708.39);
+    const __m128d magic = _mm_set1_pd(6755399441055744.0);
+    __m128d under = _mm_cmplt_pd(x, lo);
+    __m128d xc = _mm_max_pd(lo, x);
+    __m128d t = _mm_add_pd(_mm_mul_pd(xc, _mm_set1_pd(1.4426950408889634074)), magic);
+    __m128d n = _mm_sub_pd(t, magic);
+    __m128d r = _mm_sub_pd(xc, _mm_mul_pd(n, _mm_set1_pd(6.93147180369123816490e-01)));
+    r = _mm_sub_pd(r, _mm_mul_pd(n, _mm_set1_pd(1.90821492927058770002e-10)));
+    static const double c[13] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+        1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0};
+    __m128d p = _mm_set1_pd(c[0]);
+    for (int i = 1; i < 13; i++) p = _mm_add_pd(_mm_mul_pd(p, r), _mm_set1_pd(c[i]));
+    __m128d q = _mm_mul_pd(p, r);
+    __m128i k = _mm_sub_epi64(_mm_castpd_si128(t), _mm_castpd_si128(magic));
+    __m128i bits = _mm_slli_epi64(_mm_add_epi64(k, _mm_set1_epi64x(1023)), 52);
+    __m128d sc = _mm_andnot_pd(under, _mm_castsi128_pd(bits));
+    __m128d sq = _mm_mul_pd(sc, q);
+    *ex = _mm_add_pd(sq, sc);
+    return _mm_add_pd(sq, _mm_sub_pd(sc, _mm_set1_pd(1.0)));
+}
+
+static inline __m128d fl_logcosh2_sse2(__m128d y, __m128d x, __m128d G, __m128d* g, __m128d* h) {
+    const __m128d one = _mm_set1_pd(1.0), sign = _mm_set1_pd(-0.0);
+    __m128d e = _mm_sub_pd(x, y);
+    __m128d a = _mm_andnot_pd(sign, e);
+    __m128d z, em = fl_expm1_2d_sse2(_mm_mul_pd(a, _mm_set1_pd(-2.0)), &z);
+    __m128d u = _mm_add_pd(one, z);
+    __m128d d = _mm_div_pd(one, u);
+    __m128d l1 = fl_log1p2_sse2(z, u, d);
+    __m128d t = _mm_mul_pd(_mm_sub_pd(_mm_setzero_pd(), em), d);
+    t = _mm_or_pd(t, _mm_and_pd(sign, e));
+    *g = _mm_mul_pd(G, t);
+    *h = _mm_mul_pd(G, _mm_mul_pd(_mm_mul_pd(_mm_set1_pd(4.0), z), _mm_mul_pd(d, d)));
+    return _mm_sub_pd(_mm_add_pd(a, l1), _mm_set1_pd(6.93147180559945309417e-01));
+}
+
+static inline __m128d fl_poisson_log2_sse2(__m128d y, __m128d x, __m128d G, __m128d* g, __m128d* h) {
+    __m128d m = fl_exp2d_any_sse2(x);
+    *g = _mm_mul_pd(G, _mm_sub_pd(m, y));
+    *h = _mm_mul_pd(G, m);
+    return _mm_sub_pd(m, _mm_mul_pd(y, x));
+}
+
+#define FL_PW_DRIVER_SSE2(NAME, T, LOAD, STORE, ELEM)                                      \
+static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,                   \
+                   double gscale, T* g, T* h, T* rows) {                                   \
+    __m128d G = _mm_set1_pd(gscale), one = _mm_set1_pd(1.0);                               \
+    __m128d s0 = _mm_setzero_pd(), s1 = _mm_setzero_pd(), gv, hv, v, W;                    \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i + 4 <= n; i += 4) {                                                           \
+        W = w ? _mm_loadu_pd(w + i) : one;                                                 \
+        v = _mm_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), _mm_mul_pd(G, W), &gv, &hv));     \
+        s0 = _mm_add_pd(s0, v);                                                            \
+        if (g) STORE(g + i, gv);                                                           \
+        if (h) STORE(h + i, hv);                                                           \
+        if (rows) STORE(rows + i, v);                                                      \
+        W = w ? _mm_loadu_pd(w + i + 2) : one;                                             \
+        v = _mm_mul_pd(W, ELEM(LOAD(y + i + 2), LOAD(x + i + 2), _mm_mul_pd(G, W),         \
+                               &gv, &hv));                                                 \
+        s1 = _mm_add_pd(s1, v);                                                            \
+        if (g) STORE(g + i + 2, gv);                                                       \
+        if (h) STORE(h + i + 2, hv);                                                       \
+        if (rows) STORE(rows + i + 2, v);                                                  \
+    }                                                                                      \
+    double buf[2], gb[2], hb[2], tail = 0.0;                                               \
+    for (; i < n; i += 2) {                                                                \
+        T yb[2] = {0, 0}, xb[2] = {0, 0};                                                  \
+        double wb[2] = {1, 1};                                                             \
+        ptrdiff_t r = n - i < 2 ? n - i : 2;                                               \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
+        }                                                                                  \
+        W = _mm_loadu_pd(wb);                                                              \
+        v = _mm_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), _mm_mul_pd(G, W), &gv, &hv));           \
+        _mm_storeu_pd(buf, v);                                                             \
+        _mm_storeu_pd(gb, gv);                                                             \
+        _mm_storeu_pd(hb, hv);                                                             \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            tail += buf[j];                                                                \
+            if (g) g[i + j] = (T)gb[j];                                                    \
+            if (h) h[i + j] = (T)hb[j];                                                    \
+            if (rows) rows[i + j] = (T)buf[j];                                             \
+        }                                                                                  \
+    }                                                                                      \
+    _mm_storeu_pd(buf, _mm_add_pd(s0, s1));                                                \
+    return (buf[0] + buf[1]) + tail;                                                       \
+}
+
+FL_PW_DRIVER_SSE2(fl_logcosh_f_sse2, float, fl_load2_f, fl_store2_f, fl_logcosh2_sse2)
+FL_PW_DRIVER_SSE2(fl_logcosh_d_sse2, double, fl_load2_d, fl_store2_d, fl_logcosh2_sse2)
+FL_PW_DRIVER_SSE2(fl_poisson_log_f_sse2, float, fl_load2_f, fl_store2_f, fl_poisson_log2_sse2)
+FL_PW_DRIVER_SSE2(fl_poisson_log_d_sse2, double, fl_load2_d, fl_store2_d, fl_poisson_log2_sse2)
 #define FL_HAVE_SSE2 1
 #endif  /* __SSE2__ */
 #endif  /* FL_X86 */
@@ -600,6 +840,8 @@ static void fl_exp_array_d_base(const double* x, ptrdiff_t n, double* out) {
 }
 
 /* ------------------------------------------------------------- dispatch */
+enum { FL_PW_LOGCOSH = 0, FL_PW_POISSON_LOG = 1, FL_PW_COUNT = 2 };
+
 typedef struct {
     float (*max_f)(const float*, ptrdiff_t);
     double (*max_d)(const double*, ptrdiff_t);
@@ -612,12 +854,18 @@ typedef struct {
                            double, double, double, float*, float*, float*);
     double (*wbce_logit_d)(const double*, const double*, const double*, ptrdiff_t, double,
                            double, double, double, double*, double*, double*);
+    /* parameter-free elementwise blocks, indexed by FL_PW_* (NULL: none) */
+    double (*pw_f[FL_PW_COUNT])(const float*, const float*, const double*, ptrdiff_t, double,
+                                float*, float*, float*);
+    double (*pw_d[FL_PW_COUNT])(const double*, const double*, const double*, ptrdiff_t, double,
+                                double*, double*, double*);
     const char* name;
 } fl_simd_table;
 
 static fl_simd_table fl_simd = {
     fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, "baseline"};
+    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+    "baseline"};
 
 /* Pick the path (at module import): mode 0 detects the CPU, 1 forces the
  * baseline (SSE2) path, 2 the plain scalar C path (libm, no vector blocks;
@@ -628,17 +876,21 @@ static void fl_simd_init(int mode) {
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_sse2, fl_expsum_d_sse2,
         fl_exp_array_f_sse2, fl_exp_array_d_sse2,
-        fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2, "baseline"};
+        fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2,
+        {fl_logcosh_f_sse2, fl_poisson_log_f_sse2},
+        {fl_logcosh_d_sse2, fl_poisson_log_d_sse2}, "baseline"};
 #else
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, "baseline"};
+        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+        "baseline"};
 #endif
     fl_simd = base;
     if (mode == 2) {
         fl_simd_table scalar = {
             fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, "scalar"};
+            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, {NULL, NULL},
+            {NULL, NULL}, "scalar"};
         fl_simd = scalar;
         return;
     }
@@ -649,7 +901,9 @@ static void fl_simd_init(int mode) {
             fl_simd_table avx = {
                 fl_max_f_avx2, fl_max_d_avx2, fl_expsum_f_avx2, fl_expsum_d_avx2,
                 fl_exp_array_f_avx2, fl_exp_array_d_avx2,
-                fl_wbce_logit_f_avx2, fl_wbce_logit_d_avx2, "avx2+fma"};
+                fl_wbce_logit_f_avx2, fl_wbce_logit_d_avx2,
+                {fl_logcosh_f_avx2, fl_poisson_log_f_avx2},
+                {fl_logcosh_d_avx2, fl_poisson_log_d_avx2}, "avx2+fma"};
             fl_simd = avx;
         }
     }
@@ -677,6 +931,15 @@ static inline double fl_wbce_logit_d(const double* y, const double* x, const dou
                                      ptrdiff_t n, double pos, double neg, double smooth,
                                      double gscale, double* g, double* h, double* rows) {
     return fl_simd.wbce_logit_d(y, x, w, n, pos, neg, smooth, gscale, g, h, rows);
+}
+static inline int fl_has_pw(int kind) { return fl_simd.pw_f[kind] != NULL; }
+static inline double fl_pw_f(int kind, const float* y, const float* x, const double* w,
+                             ptrdiff_t n, double gscale, float* g, float* h, float* rows) {
+    return fl_simd.pw_f[kind](y, x, w, n, gscale, g, h, rows);
+}
+static inline double fl_pw_d(int kind, const double* y, const double* x, const double* w,
+                             ptrdiff_t n, double gscale, double* g, double* h, double* rows) {
+    return fl_simd.pw_d[kind](y, x, w, n, gscale, g, h, rows);
 }
 
 #endif  /* FASTLOSS_FL_SIMD_H */

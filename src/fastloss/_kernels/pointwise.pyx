@@ -19,14 +19,14 @@ derivative) and the per-row values w_i l_i.
 
 A loss may also give a vectorised form of a whole flat block (one branch in
 ``_vector_block``, code in ``fl_simd.h``: AVX2+FMA chosen at run time, SSE2
-on any other x86-64); the
+on any other x86-64; BCE from logits, log-cosh and Poisson with log input); the
 driver uses it for long flat blocks (unweighted) and for blocks of one-element
 rows (1-D input with sample weights or reduction="none"), and falls back to
 the closed forms everywhere else (non-x86 CPUs, weighted rows of k > 1
 elements, short blocks, hessians of losses without a vector form).
 """
 from cython.parallel cimport prange
-from libc.math cimport exp, log, log1p, fabs, copysign, M_LN2
+from libc.math cimport exp, expm1, log, log1p, fabs, copysign, M_LN2
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for,
@@ -42,6 +42,14 @@ cdef extern from "fl_simd.h" nogil:
     double fl_wbce_logit_d(const double* y, const double* x, const double* w, Py_ssize_t n,
                            double pos, double neg, double smooth, double gscale,
                            double* g, double* h, double* rows)
+    enum:
+        FL_PW_LOGCOSH
+        FL_PW_POISSON_LOG
+    int fl_has_pw(int kind)
+    double fl_pw_f(int kind, const float* y, const float* x, const double* w, Py_ssize_t n,
+                   double gscale, float* g, float* h, float* rows)
+    double fl_pw_d(int kind, const double* y, const double* x, const double* w, Py_ssize_t n,
+                   double gscale, double* g, double* h, double* rows)
 
 # Vectorised block forms (AVX2+FMA where the CPU has it, else SSE2; see fl_simd.h).
 fl_simd_init(0)
@@ -127,14 +135,16 @@ cdef inline double log_cosh_loss(double y, double f) noexcept nogil:
     return a + log1p(exp(-2.0 * a)) - M_LN2
 
 cdef inline double log_cosh_loss_grad(double y, double f, double* g) noexcept nogil:
-    # tanh(e) = sign(e) (1 - z) / (1 + z) with z = exp(-2|e|): one exp for both.
-    cdef double e = f - y, a = fabs(e), z = exp(-2.0 * a)
-    g[0] = sign_of(e) * (1.0 - z) / (1.0 + z)
+    # tanh(e) = sign(e) (-m) / (1 + z) with m = expm1(-2|e|), z = exp(-2|e|):
+    # tanh keeps its digits for tiny e (1 - z would not).  (This scalar form
+    # is the fallback; long blocks take the vector form in fl_simd.h.)
+    cdef double e = f - y, a = fabs(e), m = expm1(-2.0 * a), z = exp(-2.0 * a)
+    g[0] = sign_of(e) * (-m) / (1.0 + z)
     return a + log1p(z) - M_LN2
 
 cdef inline void log_cosh_grad_hess(double y, double f, double* g, double* h) noexcept nogil:
-    cdef double e = f - y, a = fabs(e), z = exp(-2.0 * a), t
-    t = (1.0 - z) / (1.0 + z)
+    cdef double e = f - y, a = fabs(e), m = expm1(-2.0 * a), z = exp(-2.0 * a), t
+    t = (-m) / (1.0 + z)
     g[0] = sign_of(e) * t
     # sech^2 = 4z / (1 + z)^2, exact where 1 - tanh^2 would cancel.
     h[0] = 4.0 * z / ((1.0 + z) * (1.0 + z))
@@ -568,6 +578,17 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
                 total[0] = fl_wbce_logit_d(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
                                            p.smooth, gscale, g, h, r)
             return True
+    cdef int pw = -1
+    if Kind is LogCosh:
+        pw = FL_PW_LOGCOSH
+    elif Kind is PoissonLog:
+        pw = FL_PW_POISSON_LOG
+    if pw >= 0 and e1 - e0 >= 64 and fl_has_pw(pw):
+        if floating is float:
+            total[0] = fl_pw_f(pw, y + e0, f + e0, we, e1 - e0, gscale, g, h, r)
+        else:
+            total[0] = fl_pw_d(pw, y + e0, f + e0, we, e1 - e0, gscale, g, h, r)
+        return True
     return False
 
 

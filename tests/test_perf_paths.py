@@ -1,0 +1,125 @@
+"""Fast paths of tests/... kernels agree with the scalar closed forms and with
+float64 NumPy references; they are deterministic across thread counts.
+
+Every vector block (AVX2+FMA where the CPU has it, SSE2 "baseline") is run
+next to the forced "scalar" path on inputs long enough to take it (blocks of
+>= 64 elements, > MIN_PARALLEL_ELEMENTS elements for the parallel driver).
+"""
+import numpy as np
+import pytest
+
+import fastloss as fl
+from fastloss._kernels import pointwise
+
+PATHS = ("auto", "baseline", "scalar")
+N_PAR = 70_001          # > MIN_PARALLEL_ELEMENTS, odd: a vector tail too
+
+
+def _on_path(path, fn):
+    try:
+        pointwise.set_simd_path(path)
+        return fn()
+    finally:
+        pointwise.set_simd_path("auto")
+
+
+def _log_cosh_ref(y, f):
+    e = f.astype(np.float64) - y.astype(np.float64)
+    a = np.abs(e)
+    z = np.exp(-2 * a)
+    return a + np.log1p(z) - np.log(2.0), np.tanh(e), 4 * z / (1 + z) ** 2
+
+
+def _poisson_log_ref(y, f):
+    y = y.astype(np.float64)
+    m = np.exp(f.astype(np.float64))
+    return m - y * f, m - y, m
+
+
+CASES = [
+    ("log_cosh", lambda: fl.LogCosh, _log_cosh_ref,
+     lambda rng, n: (rng.normal(0, 3, n), rng.normal(0, 3, n))),
+    ("poisson_log", lambda: (lambda **kw: fl.Poisson(log_input=True, **kw)), _poisson_log_ref,
+     lambda rng, n: (rng.poisson(2.0, n).astype(float), rng.normal(0, 2, n))),
+]
+
+
+@pytest.mark.parametrize("name,make,ref,gen", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_vector_blocks_match_scalar_and_reference(name, make, ref, gen, dtype, reduction,
+                                                  weighted, rng):
+    n = 9001
+    y, f = (a.astype(dtype) for a in gen(rng, n))
+    w = rng.uniform(0, 2, n) if weighted else None
+    loss = make()(reduction=reduction)
+    res = {p: _on_path(p, lambda: (loss.loss_gradient(y, f, w),
+                                   loss.gradient_hessian(y, f, w)))
+           for p in PATHS}
+    lv, gv, hv = ref(y, f)
+    ww = np.ones(n) if w is None else w
+    scale = {"mean": 1.0 / (ww.sum() if weighted else n), "sum": 1.0, "none": 1.0}[reduction]
+    if reduction == "none":
+        want_v = ww * lv
+    else:
+        want_v = np.sum(ww * lv) * scale
+    tol = 2e-6 if dtype == np.float32 else 1e-12
+    for p, ((v, g), (g2, h)) in res.items():
+        np.testing.assert_allclose(v, want_v, rtol=tol, atol=tol * np.max(np.abs(want_v)),
+                                   err_msg=p)
+        np.testing.assert_allclose(g, scale * ww * gv, rtol=tol, atol=tol * scale, err_msg=p)
+        np.testing.assert_allclose(g2, g, rtol=tol, atol=tol * scale, err_msg=p)
+        np.testing.assert_allclose(h, scale * ww * hv, rtol=tol, atol=tol * scale, err_msg=p)
+    # the vector paths differ from the scalar closed form by rounding only
+    (vs, gs), (_, hs) = res["scalar"]
+    for p in ("auto", "baseline"):
+        (v, g), (_, h) = res[p]
+        # absolute slack for per-row values that cancel to ~0 (both forms do)
+        np.testing.assert_allclose(v, vs, rtol=1e-13 if dtype == np.float64 else 1e-6,
+                                   atol=1e-15 * np.max(np.abs(vs)))
+        np.testing.assert_allclose(g, gs, rtol=1e-13 if dtype == np.float64 else 1e-6,
+                                   atol=1e-300)
+
+
+@pytest.mark.parametrize("name,make,ref,gen", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vector_blocks_deterministic_across_threads(name, make, ref, gen, dtype, rng):
+    y, f = (a.astype(dtype) for a in gen(rng, N_PAR))
+    loss = make()()
+    out = []
+    for k in (1, 2):
+        with fl.num_threads(k):
+            out.append(loss.loss_gradient(y, f))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+def test_vector_exp_any_argument_and_special_values():
+    """Poisson(log input): exp over the whole double range (libm above 708,
+    overflow to inf, flush to 0 below -708.39), NaN propagates; log-cosh of
+    huge errors and NaN."""
+    f = np.linspace(-720, 720, 1001)
+    f[::97] = [700.0, 708.5, 709.7, 709.79, 800.0, -708.0, -708.5, -745.0, 0.0, 1e-300, 5.0][:len(f[::97])]
+    y = np.zeros_like(f)
+    loss = fl.Poisson(log_input=True, reduction="none")
+    for p in ("auto", "baseline"):
+        with np.errstate(over="ignore"):
+            v, g = _on_path(p, lambda: loss.loss_gradient(y, f))
+            want = np.exp(f)
+        finite = np.isfinite(want) & (want > 2.3e-308)
+        np.testing.assert_allclose(v[finite], want[finite], rtol=3e-16 * 2, err_msg=p)
+        assert np.all(np.isinf(v[~np.isfinite(want)]))
+        assert np.all(np.abs(v[want <= 2.3e-308]) <= 2.3e-308)
+    f2 = np.full(200, 1.0)
+    f2[7] = np.nan
+    for p in ("auto", "baseline"):
+        v, g = _on_path(p, lambda: loss.loss_gradient(np.ones(200), f2))
+        assert np.isnan(v[7]) and np.isnan(g[7]) and np.all(np.isfinite(np.delete(g, 7)))
+        lc = fl.LogCosh(reduction="none")
+        e = np.concatenate([[1e300, -1e300, np.nan, 0.0, -0.0], np.linspace(-30, 30, 195)])
+        v, g = _on_path(p, lambda: lc.loss_gradient(np.zeros(200), e))
+        vs, gs = _on_path("scalar", lambda: lc.loss_gradient(np.zeros(200), e))
+        np.testing.assert_allclose(v, vs, rtol=1e-15, atol=1e-300)
+        np.testing.assert_allclose(g, gs, rtol=4.5e-16, atol=0)     # 2 ulp
+        np.testing.assert_array_equal(np.signbit(g[[0, 1, 3, 4]]), np.signbit(gs[[0, 1, 3, 4]]))
