@@ -123,3 +123,45 @@ def test_vector_exp_any_argument_and_special_values():
         np.testing.assert_allclose(v, vs, rtol=1e-15, atol=1e-300)
         np.testing.assert_allclose(g, gs, rtol=4.5e-16, atol=0)     # 2 ulp
         np.testing.assert_array_equal(np.signbit(g[[0, 1, 3, 4]]), np.signbit(gs[[0, 1, 3, 4]]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hinge_label_pass(dtype, rng):
+    """The one-pass SSE2 label check (vector body and scalar tail)."""
+    from fastloss._kernels.pointwise import hinge_label_kind
+    for n in (1, 3, 4, 5, 17, 1001):
+        pm = rng.choice([-1.0, 1.0], n).astype(dtype)
+        zo = rng.choice([0.0, 1.0], n).astype(dtype)
+        assert hinge_label_kind(pm) == 0
+        assert hinge_label_kind(zo) == (0 if np.all(zo == 1) else 1)
+        for bad in (np.nan, 2.0, -0.5, np.inf, 0.0):
+            for where in {0, n // 2, n - 1}:
+                b = pm.copy()
+                b[where] = bad
+                want = -1 if (bad != 0.0 or np.any(b == -1)) else 1
+                assert hinge_label_kind(b) == want, (n, bad, where)
+
+
+@pytest.mark.parametrize("loss_cls", [fl.Hinge, fl.SquaredHinge])
+def test_hinge_branch_free_forms(loss_cls, rng):
+    """Branch-free hinge forms: margins > 0, = 0, < 0 and NaN, against NumPy."""
+    n = 5000
+    y = rng.choice([-1.0, 1.0], n)
+    f = rng.normal(size=n)
+    f[:10] = y[:10]                 # margin exactly 0
+    f[10] = np.nan
+    v, g = loss_cls(reduction="none").loss_gradient(y, f)
+    gh, h = loss_cls(reduction="none").gradient_hessian(y, f)
+    m = 1 - y * f
+    mp = np.maximum(m, 0)
+    sq = loss_cls is fl.SquaredHinge
+    want_v = mp ** 2 if sq else mp
+    want_g = -2 * y * mp if sq else -y * (m > 0)
+    ok = ~np.isnan(f)
+    np.testing.assert_allclose(v[ok], want_v[ok], rtol=1e-15)
+    np.testing.assert_allclose(g[ok], want_g[ok], rtol=1e-12)
+    np.testing.assert_array_equal(gh, g)
+    if sq:
+        np.testing.assert_allclose(h[ok], (2 * (m > 0))[ok], rtol=1e-15)
+    assert np.isnan(v[10]) and np.isnan(g[10]) and np.isnan(gh[10])
+    assert np.isfinite(v[ok]).all() and np.isfinite(g[ok]).all()

@@ -839,6 +839,55 @@ static void fl_exp_array_d_base(const double* x, ptrdiff_t n, double* out) {
     for (ptrdiff_t i = 0; i < n; i++) out[i] = exp(x[i]);
 }
 
+/* Hinge label sets in one pass: bit 0 set when some label is not in
+ * {-1, 1}, bit 1 when some label is not in {0, 1} (NaN is in neither).
+ * SSE2 compares OR-ed into masks (no branch, no per-element count). */
+#define FL_LABELS_BODY(T, CMPNE, SET1, LOADU, OR, AND, MOVEMASK, VT, W)                \
+    ptrdiff_t i = 0; int bad = 0;                                                       \
+    VT one = SET1((T)1), mone = SET1((T)-1), zero = SET1((T)0);                         \
+    VT apm = CMPNE(zero, zero), a01 = apm;          /* all false */                     \
+    for (; i + W <= n; i += W) {                                                        \
+        VT v = LOADU(y + i), ne1 = CMPNE(v, one);                                       \
+        apm = OR(apm, AND(ne1, CMPNE(v, mone)));                                        \
+        a01 = OR(a01, AND(ne1, CMPNE(v, zero)));                                        \
+    }                                                                                   \
+    if (MOVEMASK(apm)) bad |= 1;                                                        \
+    if (MOVEMASK(a01)) bad |= 2;                                                        \
+    for (; i < n; i++) {                                                                \
+        T v = y[i];                                                                     \
+        if (!(v == (T)1 || v == (T)-1)) bad |= 1;                                       \
+        if (!(v == (T)1 || v == (T)0)) bad |= 2;                                        \
+    }                                                                                   \
+    return bad;
+
+#ifdef FL_HAVE_SSE2
+static int fl_hinge_labels_d(const double* y, ptrdiff_t n) {
+    FL_LABELS_BODY(double, _mm_cmpneq_pd, _mm_set1_pd, _mm_loadu_pd, _mm_or_pd, _mm_and_pd,
+                   _mm_movemask_pd, __m128d, 2)
+}
+static int fl_hinge_labels_f(const float* y, ptrdiff_t n) {
+    FL_LABELS_BODY(float, _mm_cmpneq_ps, _mm_set1_ps, _mm_loadu_ps, _mm_or_ps, _mm_and_ps,
+                   _mm_movemask_ps, __m128, 4)
+}
+#else
+static int fl_hinge_labels_d(const double* y, ptrdiff_t n) {
+    int bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (!(y[i] == 1.0 || y[i] == -1.0)) bad |= 1;
+        if (!(y[i] == 1.0 || y[i] == 0.0)) bad |= 2;
+    }
+    return bad;
+}
+static int fl_hinge_labels_f(const float* y, ptrdiff_t n) {
+    int bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (!(y[i] == 1.0f || y[i] == -1.0f)) bad |= 1;
+        if (!(y[i] == 1.0f || y[i] == 0.0f)) bad |= 2;
+    }
+    return bad;
+}
+#endif
+
 /* ------------------------------------------------------------- dispatch */
 enum { FL_PW_LOGCOSH = 0, FL_PW_POISSON_LOG = 1, FL_PW_COUNT = 2 };
 

@@ -33,6 +33,10 @@ from fastloss._kernels._common cimport (
     rows_per_block, combine_blocks, log1pexp, sign_of)
 
 
+cdef extern from "fl_scalar.h" nogil:
+    double pos_part "fl_pos_part"(double x)
+    double pos_ind "fl_pos_ind"(double x)
+
 cdef extern from "fl_simd.h" nogil:
     void fl_simd_init(int mode)
     int fl_has_wbce_logit()
@@ -46,6 +50,8 @@ cdef extern from "fl_simd.h" nogil:
         FL_PW_LOGCOSH
         FL_PW_POISSON_LOG
     int fl_has_pw(int kind)
+    int fl_hinge_labels_f(const float* y, Py_ssize_t n)
+    int fl_hinge_labels_d(const double* y, Py_ssize_t n)
     double fl_pw_f(int kind, const float* y, const float* x, const double* w, Py_ssize_t n,
                    double gscale, float* g, float* h, float* rows)
     double fl_pw_d(int kind, const double* y, const double* x, const double* w, Py_ssize_t n,
@@ -358,20 +364,16 @@ cdef inline void focal_logit_grad_hess(double y, double x, const Params* p, doub
 
 # Hinge, l = max(0, 1 - t f), t = y (labels ±1) or 2y - 1 (labels 0/1).
 # Gradient -t where the margin is violated (1 - t f > 0), else 0; hessian 0.
+# Branch-free through fl_pos_part / fl_pos_ind: on random data the margin
+# is violated about half the time and a branch would mispredict as often.
 cdef inline double hinge_loss(double y, double f, const Params* p) noexcept nogil:
-    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = 1.0 - t * f
-    return m if m > 0.0 else (m if m != m else 0.0)
+    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y
+    return pos_part(1.0 - t * f)
 
 cdef inline double hinge_loss_grad(double y, double f, const Params* p, double* g) noexcept nogil:
     cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = 1.0 - t * f
-    if m > 0.0:
-        g[0] = -t
-        return m
-    if m != m:
-        g[0] = m
-        return m
-    g[0] = 0.0
-    return 0.0
+    g[0] = -t * pos_ind(m)          # NaN margin: NaN gradient
+    return pos_part(m)
 
 cdef inline void hinge_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
     hinge_loss_grad(y, f, p, g)
@@ -390,9 +392,9 @@ cdef inline double squared_hinge_loss_grad(double y, double f, const Params* p, 
     return m * m
 
 cdef inline void squared_hinge_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
-    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = hinge_loss(y, f, p)
-    g[0] = -2.0 * t * m
-    h[0] = 2.0 * t * t if m > 0.0 else (m if m != m else 0.0)
+    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = 1.0 - t * f
+    g[0] = -2.0 * t * pos_part(m)
+    h[0] = 2.0 * t * t * pos_ind(m)
 
 
 # ------------------------------------------------------------------- dispatch
@@ -596,20 +598,21 @@ cdef inline double _flat_block(const Kind* kind, const Params* p,
                                const floating* y, const floating* f,
                                Py_ssize_t e0, Py_ssize_t e1, Mode mode,
                                double gscale, floating* grad, floating* hess) noexcept nogil:
-    """Unweighted elements e0..e1: four running sums hide the add latency."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef Py_ssize_t e = e0
+    """Unweighted elements e0..e1: four running sums hide the add latency.
+
+    Element e0 + i goes to sum i % 4 by rotating the four sums, so that
+    `_element` has a single call site: gcc then inlines it (with four call
+    sites it did not, and every element paid a call and the mode tests)."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, t
+    cdef Py_ssize_t e
     if _vector_block(kind, p, y, f, NULL, e0, e1, mode, gscale, grad, hess, NULL, &s0):
         return s0
-    while e + 4 <= e1:
-        s0 += _element(kind, p, y, f, e, mode, gscale, grad, hess)
-        s1 += _element(kind, p, y, f, e + 1, mode, gscale, grad, hess)
-        s2 += _element(kind, p, y, f, e + 2, mode, gscale, grad, hess)
-        s3 += _element(kind, p, y, f, e + 3, mode, gscale, grad, hess)
-        e += 4
-    while e < e1:
-        s0 += _element(kind, p, y, f, e, mode, gscale, grad, hess)
-        e += 1
+    for e in range(e0, e1):
+        t = s0 + _element(kind, p, y, f, e, mode, gscale, grad, hess)
+        s0 = s1
+        s1 = s2
+        s2 = s3
+        s3 = t
     return (s0 + s1) + (s2 + s3)
 
 
@@ -744,3 +747,22 @@ def pointwise(int kind, dict params,
         total = _select(kind, &p, &y_true[0], &y_pred[0], w, n, k, <Mode>mode,
                         scale, g, h, r, &block_sums[0], nthreads)
     return total
+
+
+def hinge_label_kind(const floating[::1] y):
+    """One pass over hinge labels: 0 when all are in {-1, 1}, 1 when all
+    are in {0, 1}, -1 otherwise (replaces four NumPy passes and their
+    temporaries; SSE2 compares, see fl_simd.h)."""
+    cdef int bad
+    if y.shape[0] == 0:
+        return 0
+    with nogil:
+        if floating is float:
+            bad = fl_hinge_labels_f(&y[0], y.shape[0])
+        else:
+            bad = fl_hinge_labels_d(&y[0], y.shape[0])
+    if not bad & 1:
+        return 0
+    if not bad & 2:
+        return 1
+    return -1
