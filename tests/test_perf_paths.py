@@ -165,3 +165,60 @@ def test_hinge_branch_free_forms(loss_cls, rng):
         np.testing.assert_allclose(h[ok], (2 * (m > 0))[ok], rtol=1e-15)
     assert np.isnan(v[10]) and np.isnan(g[10]) and np.isnan(gh[10])
     assert np.isfinite(v[ok]).all() and np.isfinite(g[ok]).all()
+
+
+def _on_rows_path(path, fn):
+    from fastloss._kernels import rows
+    try:
+        rows.set_simd_path(path)
+        return fn()
+    finally:
+        rows.set_simd_path("auto")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [1, 3, 4, 7, 100])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hellinger_vector_rows(dtype, C, weighted, rng):
+    n = 700
+    y = rng.dirichlet(np.ones(C), n).astype(dtype)
+    p = rng.dirichlet(np.ones(C), n).astype(dtype)
+    p[0, 0] = 1e-12            # below eps: clipped, gradient 0
+    if C > 1:
+        p[1, 1] = 1.5          # above 1: clipped
+    p[2] = y[2]                # D = 0: gradient 0
+    w = rng.uniform(0, 2, n) if weighted else None
+    loss = fl.HellingerDistance(reduction="none")
+    res = {path: _on_rows_path(path, lambda: loss.loss_gradient(y, p, w)) for path in PATHS}
+    eps = 1e-7
+    pc = np.clip(p.astype(np.float64), eps, 1.0)
+    s = np.sqrt(y.astype(np.float64)) - np.sqrt(pc)
+    D = np.sqrt(np.sum(s * s, axis=1))
+    ww = np.ones(n) if w is None else w
+    inside = (p >= eps) & (p <= 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want_g = np.where(inside & (D[:, None] > 0),
+                          -ww[:, None] * s / (2 * np.sqrt(2) * D[:, None] * np.sqrt(pc)), 0.0)
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    for path, (v, g) in res.items():
+        np.testing.assert_allclose(v, ww * D / np.sqrt(2), rtol=tol, atol=1e-300, err_msg=path)
+        np.testing.assert_allclose(g, want_g, rtol=tol, atol=tol * np.abs(want_g).max(),
+                                   err_msg=path)
+        assert np.all(g[2] == 0) and g[0, 0] == 0
+    nanp = p.copy()
+    nanp[3, 0] = np.nan
+    for path in PATHS:
+        v, g = _on_rows_path(path, lambda: loss.loss_gradient(y, nanp))
+        assert np.isnan(v[3]) and np.isnan(g[3]).all() and np.isfinite(v[4])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hellinger_deterministic_across_threads(dtype, rng):
+    y = rng.dirichlet(np.ones(50), 2000).astype(dtype)       # 100k elements
+    p = rng.dirichlet(np.ones(50), 2000).astype(dtype)
+    out = []
+    for k in (1, 2):
+        with fl.num_threads(k):
+            out.append(fl.HellingerDistance().loss_gradient(y, p))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_array_equal(out[0][1], out[1][1])

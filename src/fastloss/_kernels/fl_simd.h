@@ -467,6 +467,59 @@ FL_PW_DRIVER(fl_logcosh_d_avx2, double, fl_load4_d, fl_store4_d, fl_logcosh4)
 FL_PW_DRIVER(fl_poisson_log_f_avx2, float, fl_load4_f, fl_store4_f, fl_poisson_log4)
 FL_PW_DRIVER(fl_poisson_log_d_avx2, double, fl_load4_d, fl_store4_d, fl_poisson_log4)
 
+
+/* Hellinger distance of one row (rows.pyx hellinger_row, vectorised):
+ * D = |sqrt(y) - sqrt(p)|_2, p = clip(x, eps, 1); returns D / sqrt 2 and,
+ * when g is not NULL, g_j = -gs (sqrt y_j - sqrt p_j) / (2 sqrt 2 D sqrt p_j)
+ * where x_j is inside the clip (0 elsewhere, and 0 everywhere when D = 0).
+ * The squares are summed in 4 lanes in a fixed order, then the lanes
+ * pairwise: the result depends only on the row.  sqrt is correctly rounded
+ * (IEEE) on every path. */
+#define FL_HELL_TAIL_LOAD(T, N)                                                            \
+    T yb[N], xb[N];                                                                        \
+    for (int j = 0; j < N; j++) { yb[j] = i + j < C ? y[i + j] : (T)1;                    \
+                                  xb[j] = i + j < C ? x[i + j] : (T)1; }
+
+#define FL_HELL_AVX2(NAME, T, LOAD, STORE)                                                 \
+FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double eps, double gs,    \
+                           T* g) {                                                         \
+    const __m256d E = _mm256_set1_pd(eps), one = _mm256_set1_pd(1.0);                     \
+    __m256d acc = _mm256_setzero_pd(), s, rp, yv, xv;                                      \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i < C; i += 4) {                                                                \
+        if (i + 4 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                            \
+        else { FL_HELL_TAIL_LOAD(T, 4) yv = LOAD(yb); xv = LOAD(xb); }                     \
+        rp = _mm256_sqrt_pd(_mm256_min_pd(one, _mm256_max_pd(E, xv)));                    \
+        s = _mm256_sub_pd(_mm256_sqrt_pd(yv), rp);                                         \
+        acc = _mm256_fmadd_pd(s, s, acc);                                                  \
+    }                                                                                      \
+    double buf[4];                                                                         \
+    _mm256_storeu_pd(buf, acc);                                                            \
+    double D = sqrt((buf[0] + buf[1]) + (buf[2] + buf[3]));                                \
+    if (g) {                                                                               \
+        if (D > 0.0 || D != D) {                                                           \
+            const __m256d K = _mm256_set1_pd(-gs / (D * 1.4142135623730951 * 2.0));        \
+            for (i = 0; i < C; i += 4) {                                                   \
+                if (i + 4 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                    \
+                else { FL_HELL_TAIL_LOAD(T, 4) yv = LOAD(yb); xv = LOAD(xb); }             \
+                __m256d in = _mm256_and_pd(_mm256_cmp_pd(xv, E, _CMP_NLT_UQ),              \
+                                           _mm256_cmp_pd(xv, one, _CMP_NGT_UQ));           \
+                rp = _mm256_sqrt_pd(_mm256_min_pd(one, _mm256_max_pd(E, xv)));            \
+                s = _mm256_sub_pd(_mm256_sqrt_pd(yv), rp);                                 \
+                __m256d gv = _mm256_and_pd(in, _mm256_div_pd(_mm256_mul_pd(K, s), rp));    \
+                if (i + 4 <= C) STORE(g + i, gv);                                          \
+                else { double t[4]; _mm256_storeu_pd(t, gv);                               \
+                       for (ptrdiff_t j = 0; i + j < C; j++) g[i + j] = (T)t[j]; }         \
+            }                                                                              \
+        } else {                                                                           \
+            for (i = 0; i < C; i++) g[i] = (T)0;                                           \
+        }                                                                                  \
+    }                                                                                      \
+    return D / 1.4142135623730951;                                                         \
+}
+FL_HELL_AVX2(fl_hellinger_f_avx2, float, fl_load4_f, fl_store4_f)
+FL_HELL_AVX2(fl_hellinger_d_avx2, double, fl_load4_d, fl_store4_d)
+
 /* exp of each x[i] <= 0 into out[i] (for tests of the accuracy claim). */
 FL_AVX2 static void fl_exp_array_f_avx2(const float* x, ptrdiff_t n, float* out) {
     ptrdiff_t i = 0;
@@ -827,6 +880,48 @@ FL_PW_DRIVER_SSE2(fl_logcosh_f_sse2, float, fl_load2_f, fl_store2_f, fl_logcosh2
 FL_PW_DRIVER_SSE2(fl_logcosh_d_sse2, double, fl_load2_d, fl_store2_d, fl_logcosh2_sse2)
 FL_PW_DRIVER_SSE2(fl_poisson_log_f_sse2, float, fl_load2_f, fl_store2_f, fl_poisson_log2_sse2)
 FL_PW_DRIVER_SSE2(fl_poisson_log_d_sse2, double, fl_load2_d, fl_store2_d, fl_poisson_log2_sse2)
+
+/* Hellinger row on 2 doubles a vector (the AVX2 form above, mul + add);
+ * two accumulators so the lane order matches 4 lanes: acc0 holds lanes
+ * 0,1 and acc1 lanes 2,3 of each group of 4. */
+#define FL_HELL_SSE2(NAME, T, LOAD, STORE)                                                 \
+static double NAME(const T* y, const T* x, ptrdiff_t C, double eps, double gs, T* g) {    \
+    const __m128d E = _mm_set1_pd(eps), one = _mm_set1_pd(1.0);                            \
+    __m128d a0 = _mm_setzero_pd(), a1 = _mm_setzero_pd(), s, rp, yv, xv;                   \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i < C; i += 2) {                                                                \
+        if (i + 2 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                            \
+        else { FL_HELL_TAIL_LOAD(T, 2) yv = LOAD(yb); xv = LOAD(xb); }                     \
+        rp = _mm_sqrt_pd(_mm_min_pd(one, _mm_max_pd(E, xv)));                              \
+        s = _mm_sub_pd(_mm_sqrt_pd(yv), rp);                                               \
+        if ((i & 2) == 0) a0 = _mm_add_pd(a0, _mm_mul_pd(s, s));                           \
+        else a1 = _mm_add_pd(a1, _mm_mul_pd(s, s));                                        \
+    }                                                                                      \
+    double b0[2], b1[2];                                                                   \
+    _mm_storeu_pd(b0, a0);                                                                 \
+    _mm_storeu_pd(b1, a1);                                                                 \
+    double D = sqrt((b0[0] + b0[1]) + (b1[0] + b1[1]));                                    \
+    if (g) {                                                                               \
+        if (D > 0.0 || D != D) {                                                           \
+            const __m128d K = _mm_set1_pd(-gs / (D * 1.4142135623730951 * 2.0));           \
+            for (i = 0; i < C; i += 2) {                                                   \
+                if (i + 2 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                    \
+                else { FL_HELL_TAIL_LOAD(T, 2) yv = LOAD(yb); xv = LOAD(xb); }             \
+                __m128d in = _mm_and_pd(_mm_cmpnlt_pd(xv, E), _mm_cmpngt_pd(xv, one));     \
+                rp = _mm_sqrt_pd(_mm_min_pd(one, _mm_max_pd(E, xv)));                      \
+                s = _mm_sub_pd(_mm_sqrt_pd(yv), rp);                                       \
+                __m128d gv = _mm_and_pd(in, _mm_div_pd(_mm_mul_pd(K, s), rp));             \
+                if (i + 2 <= C) STORE(g + i, gv);                                          \
+                else { double t[2]; _mm_storeu_pd(t, gv); g[i] = (T)t[0]; }                \
+            }                                                                              \
+        } else {                                                                           \
+            for (i = 0; i < C; i++) g[i] = (T)0;                                           \
+        }                                                                                  \
+    }                                                                                      \
+    return D / 1.4142135623730951;                                                         \
+}
+FL_HELL_SSE2(fl_hellinger_f_sse2, float, fl_load2_f, fl_store2_f)
+FL_HELL_SSE2(fl_hellinger_d_sse2, double, fl_load2_d, fl_store2_d)
 #define FL_HAVE_SSE2 1
 #endif  /* __SSE2__ */
 #endif  /* FL_X86 */
@@ -903,6 +998,9 @@ typedef struct {
                            double, double, double, float*, float*, float*);
     double (*wbce_logit_d)(const double*, const double*, const double*, ptrdiff_t, double,
                            double, double, double, double*, double*, double*);
+    /* Hellinger row (NULL: scalar closed form in rows.pyx) */
+    double (*hell_f)(const float*, const float*, ptrdiff_t, double, double, float*);
+    double (*hell_d)(const double*, const double*, ptrdiff_t, double, double, double*);
     /* parameter-free elementwise blocks, indexed by FL_PW_* (NULL: none) */
     double (*pw_f[FL_PW_COUNT])(const float*, const float*, const double*, ptrdiff_t, double,
                                 float*, float*, float*);
@@ -913,7 +1011,7 @@ typedef struct {
 
 static fl_simd_table fl_simd = {
     fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
     "baseline"};
 
 /* Pick the path (at module import): mode 0 detects the CPU, 1 forces the
@@ -926,20 +1024,21 @@ static void fl_simd_init(int mode) {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_sse2, fl_expsum_d_sse2,
         fl_exp_array_f_sse2, fl_exp_array_d_sse2,
         fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2,
+        fl_hellinger_f_sse2, fl_hellinger_d_sse2,
         {fl_logcosh_f_sse2, fl_poisson_log_f_sse2},
         {fl_logcosh_d_sse2, fl_poisson_log_d_sse2}, "baseline"};
 #else
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
         "baseline"};
 #endif
     fl_simd = base;
     if (mode == 2) {
         fl_simd_table scalar = {
             fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, {NULL, NULL},
-            {NULL, NULL}, "scalar"};
+            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL,
+            {NULL, NULL}, {NULL, NULL}, "scalar"};
         fl_simd = scalar;
         return;
     }
@@ -951,6 +1050,7 @@ static void fl_simd_init(int mode) {
                 fl_max_f_avx2, fl_max_d_avx2, fl_expsum_f_avx2, fl_expsum_d_avx2,
                 fl_exp_array_f_avx2, fl_exp_array_d_avx2,
                 fl_wbce_logit_f_avx2, fl_wbce_logit_d_avx2,
+                fl_hellinger_f_avx2, fl_hellinger_d_avx2,
                 {fl_logcosh_f_avx2, fl_poisson_log_f_avx2},
                 {fl_logcosh_d_avx2, fl_poisson_log_d_avx2}, "avx2+fma"};
             fl_simd = avx;
