@@ -520,6 +520,99 @@ FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double eps, doub
 FL_HELL_AVX2(fl_hellinger_f_avx2, float, fl_load4_f, fl_store4_f)
 FL_HELL_AVX2(fl_hellinger_d_avx2, double, fl_load4_d, fl_store4_d)
 
+
+/* log(x) for positive normal finite x: x = 2^k m, m in [sqrt(1/2), sqrt(2)),
+ * log m = 2 atanh(s), s = (m - 1) / (m + 1) (|s| <= 0.1716, series to s^21,
+ * truncation < 1e-17 relative), plus k ln2 in two parts.  Measured <= 2 ulp
+ * (tests/test_perf_paths.py).  Lanes outside [DBL_MIN, DBL_MAX] (0,
+ * negatives, subnormals, inf, NaN: rare) are redone by libm log. */
+FL_AVX2 static inline __m256d fl_log4(__m256d x) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256i b = _mm256_castpd_si256(x);
+    __m256i e = _mm256_srli_epi64(b, 52);
+    /* exponent field as a double: bits 0x433.. | e minus 2^52 */
+    __m256d kd = _mm256_sub_pd(
+        _mm256_castsi256_pd(_mm256_or_si256(e, _mm256_set1_epi64x(0x4330000000000000LL))),
+        _mm256_set1_pd(4503599627370496.0 + 1023.0));
+    __m256d m = _mm256_castsi256_pd(_mm256_or_si256(
+        _mm256_and_si256(b, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL)),
+        _mm256_set1_epi64x(0x3FF0000000000000LL)));                 /* [1, 2) */
+    __m256d big = _mm256_cmp_pd(m, _mm256_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+    m = _mm256_blendv_pd(m, _mm256_mul_pd(m, _mm256_set1_pd(0.5)), big);
+    kd = _mm256_add_pd(kd, _mm256_and_pd(big, one));
+    __m256d s = _mm256_div_pd(_mm256_sub_pd(m, one), _mm256_add_pd(m, one));
+    __m256d s2 = _mm256_mul_pd(s, s);
+    __m256d q = _mm256_set1_pd(1.0 / 21.0);
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 19.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 17.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 15.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 13.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 11.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 9.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 7.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 5.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 3.0));
+    __m256d two_s = _mm256_add_pd(s, s);
+    __m256d logm = _mm256_fmadd_pd(_mm256_mul_pd(two_s, s2), q, two_s);
+    __m256d r = _mm256_fmadd_pd(kd, _mm256_set1_pd(6.93147180369123816490e-01),
+                                _mm256_fmadd_pd(kd, _mm256_set1_pd(1.90821492927058770002e-10),
+                                                logm));
+    __m256d ok = _mm256_and_pd(_mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_GE_OQ),
+                               _mm256_cmp_pd(x, _mm256_set1_pd(1.7976931348623157e308), _CMP_LE_OQ));
+    if (__builtin_expect(_mm256_movemask_pd(ok) != 0xF, 0)) {
+        double xb[4], rb[4];
+        _mm256_storeu_pd(xb, x);
+        _mm256_storeu_pd(rb, r);
+        for (int j = 0; j < 4; j++)
+            if (!(xb[j] >= 2.2250738585072014e-308 && xb[j] <= 1.7976931348623157e308))
+                rb[j] = log(xb[j]);
+        r = _mm256_loadu_pd(rb);
+    }
+    return r;
+}
+
+/* KL divergence with log-probability input, one row (rows.pyx kl_log_row):
+ * returns Σ_j y_j (log y_j - x_j) over y_j != 0 (4 lanes, fixed order) and
+ * writes g_j = -gs y_j when g is not NULL. */
+#define FL_KLLOG_AVX2(NAME, T, LOAD, STORE)                                                \
+FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g) {        \
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();                   \
+    const __m256d G = _mm256_set1_pd(-gs);                                                 \
+    __m256d acc = zero, yv, xv;                                                            \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i < C; i += 4) {                                                                \
+        T yb[4], xb[4];                                                                    \
+        if (i + 4 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                            \
+        else { for (int j = 0; j < 4; j++) { yb[j] = i + j < C ? y[i + j] : (T)0;         \
+                                             xb[j] = i + j < C ? x[i + j] : (T)0; }        \
+               yv = LOAD(yb); xv = LOAD(xb); }                                             \
+        __m256d nz = _mm256_cmp_pd(yv, zero, _CMP_NEQ_UQ);                                 \
+        __m256d ly = fl_log4(_mm256_blendv_pd(one, yv, nz));                              \
+        acc = _mm256_add_pd(acc, _mm256_and_pd(nz, _mm256_mul_pd(yv, _mm256_sub_pd(ly, xv)))); \
+        if (g) {                                                                           \
+            __m256d gv = _mm256_mul_pd(G, yv);                                             \
+            if (i + 4 <= C) STORE(g + i, gv);                                              \
+            else { double t[4]; _mm256_storeu_pd(t, gv);                                   \
+                   for (ptrdiff_t j = 0; i + j < C; j++) g[i + j] = (T)t[j]; }             \
+        }                                                                                  \
+    }                                                                                      \
+    double buf[4];                                                                         \
+    _mm256_storeu_pd(buf, acc);                                                            \
+    return (buf[0] + buf[1]) + (buf[2] + buf[3]);                                          \
+}
+FL_KLLOG_AVX2(fl_kl_log_f_avx2, float, fl_load4_f, fl_store4_f)
+FL_KLLOG_AVX2(fl_kl_log_d_avx2, double, fl_load4_d, fl_store4_d)
+
+/* log of each x[i] (tests of the accuracy claim) */
+FL_AVX2 static void fl_log_array_d_avx2(const double* x, ptrdiff_t n, double* out) {
+    for (ptrdiff_t i = 0; i < n; i += 4) {
+        double b[4] = {1, 1, 1, 1};
+        for (int j = 0; j < 4 && i + j < n; j++) b[j] = x[i + j];
+        _mm256_storeu_pd(b, fl_log4(_mm256_loadu_pd(b)));
+        for (int j = 0; j < 4 && i + j < n; j++) out[i + j] = b[j];
+    }
+}
+
 /* exp of each x[i] <= 0 into out[i] (for tests of the accuracy claim). */
 FL_AVX2 static void fl_exp_array_f_avx2(const float* x, ptrdiff_t n, float* out) {
     ptrdiff_t i = 0;
@@ -922,6 +1015,83 @@ static double NAME(const T* y, const T* x, ptrdiff_t C, double eps, double gs, T
 }
 FL_HELL_SSE2(fl_hellinger_f_sse2, float, fl_load2_f, fl_store2_f)
 FL_HELL_SSE2(fl_hellinger_d_sse2, double, fl_load2_d, fl_store2_d)
+
+/* log and the KL (log input) row on 2 doubles: the AVX2 forms above. */
+static inline __m128d fl_log2d_sse2(__m128d x) {
+    const __m128d one = _mm_set1_pd(1.0);
+    __m128i b = _mm_castpd_si128(x);
+    __m128i e = _mm_srli_epi64(b, 52);
+    __m128d kd = _mm_sub_pd(
+        _mm_castsi128_pd(_mm_or_si128(e, _mm_set1_epi64x(0x4330000000000000LL))),
+        _mm_set1_pd(4503599627370496.0 + 1023.0));
+    __m128d m = _mm_castsi128_pd(_mm_or_si128(
+        _mm_and_si128(b, _mm_set1_epi64x(0x000FFFFFFFFFFFFFLL)),
+        _mm_set1_epi64x(0x3FF0000000000000LL)));
+    __m128d big = _mm_cmpgt_pd(m, _mm_set1_pd(1.4142135623730951));
+    m = fl_sel2(big, _mm_mul_pd(m, _mm_set1_pd(0.5)), m);
+    kd = _mm_add_pd(kd, _mm_and_pd(big, one));
+    __m128d s = _mm_div_pd(_mm_sub_pd(m, one), _mm_add_pd(m, one));
+    __m128d s2 = _mm_mul_pd(s, s);
+    static const double c[10] = {1.0 / 21.0, 1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0,
+                                 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0};
+    __m128d q = _mm_set1_pd(c[0]);
+    for (int i = 1; i < 10; i++) q = _mm_add_pd(_mm_mul_pd(q, s2), _mm_set1_pd(c[i]));
+    __m128d two_s = _mm_add_pd(s, s);
+    __m128d logm = _mm_add_pd(_mm_mul_pd(_mm_mul_pd(two_s, s2), q), two_s);
+    __m128d r = _mm_add_pd(_mm_mul_pd(kd, _mm_set1_pd(6.93147180369123816490e-01)),
+                           _mm_add_pd(_mm_mul_pd(kd, _mm_set1_pd(1.90821492927058770002e-10)),
+                                      logm));
+    __m128d ok = _mm_and_pd(_mm_cmpge_pd(x, _mm_set1_pd(2.2250738585072014e-308)),
+                            _mm_cmple_pd(x, _mm_set1_pd(1.7976931348623157e308)));
+    if (__builtin_expect(_mm_movemask_pd(ok) != 0x3, 0)) {
+        double xb[2], rb[2];
+        _mm_storeu_pd(xb, x);
+        _mm_storeu_pd(rb, r);
+        for (int j = 0; j < 2; j++)
+            if (!(xb[j] >= 2.2250738585072014e-308 && xb[j] <= 1.7976931348623157e308))
+                rb[j] = log(xb[j]);
+        r = _mm_loadu_pd(rb);
+    }
+    return r;
+}
+
+#define FL_KLLOG_SSE2(NAME, T, LOAD, STORE)                                                \
+static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g) {                \
+    const __m128d one = _mm_set1_pd(1.0), zero = _mm_setzero_pd();                         \
+    const __m128d G = _mm_set1_pd(-gs);                                                    \
+    __m128d a0 = zero, a1 = zero, yv, xv, t;                                               \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i < C; i += 2) {                                                                \
+        T yb[2], xb[2];                                                                    \
+        if (i + 2 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                            \
+        else { yb[0] = y[i]; yb[1] = (T)0; xb[0] = x[i]; xb[1] = (T)0;                     \
+               yv = LOAD(yb); xv = LOAD(xb); }                                             \
+        __m128d nz = _mm_cmpneq_pd(yv, zero);                                              \
+        __m128d ly = fl_log2d_sse2(fl_sel2(nz, yv, one));                                  \
+        t = _mm_and_pd(nz, _mm_mul_pd(yv, _mm_sub_pd(ly, xv)));                            \
+        if ((i & 2) == 0) a0 = _mm_add_pd(a0, t); else a1 = _mm_add_pd(a1, t);             \
+        if (g) {                                                                           \
+            __m128d gv = _mm_mul_pd(G, yv);                                                \
+            if (i + 2 <= C) STORE(g + i, gv);                                              \
+            else { double tb[2]; _mm_storeu_pd(tb, gv); g[i] = (T)tb[0]; }                 \
+        }                                                                                  \
+    }                                                                                      \
+    double b0[2], b1[2];                                                                   \
+    _mm_storeu_pd(b0, a0);                                                                 \
+    _mm_storeu_pd(b1, a1);                                                                 \
+    return (b0[0] + b0[1]) + (b1[0] + b1[1]);                                              \
+}
+FL_KLLOG_SSE2(fl_kl_log_f_sse2, float, fl_load2_f, fl_store2_f)
+FL_KLLOG_SSE2(fl_kl_log_d_sse2, double, fl_load2_d, fl_store2_d)
+
+static void fl_log_array_d_sse2(const double* x, ptrdiff_t n, double* out) {
+    for (ptrdiff_t i = 0; i < n; i += 2) {
+        double b[2] = {1, 1};
+        for (int j = 0; j < 2 && i + j < n; j++) b[j] = x[i + j];
+        _mm_storeu_pd(b, fl_log2d_sse2(_mm_loadu_pd(b)));
+        for (int j = 0; j < 2 && i + j < n; j++) out[i + j] = b[j];
+    }
+}
 #define FL_HAVE_SSE2 1
 #endif  /* __SSE2__ */
 #endif  /* FL_X86 */
@@ -998,6 +1168,10 @@ typedef struct {
                            double, double, double, float*, float*, float*);
     double (*wbce_logit_d)(const double*, const double*, const double*, ptrdiff_t, double,
                            double, double, double, double*, double*, double*);
+    /* KL (log input) row and a log array for tests (NULL: scalar / libm) */
+    double (*kl_log_f)(const float*, const float*, ptrdiff_t, double, float*);
+    double (*kl_log_d)(const double*, const double*, ptrdiff_t, double, double*);
+    void (*log_array_d)(const double*, ptrdiff_t, double*);
     /* Hellinger row (NULL: scalar closed form in rows.pyx) */
     double (*hell_f)(const float*, const float*, ptrdiff_t, double, double, float*);
     double (*hell_d)(const double*, const double*, ptrdiff_t, double, double, double*);
@@ -1011,7 +1185,7 @@ typedef struct {
 
 static fl_simd_table fl_simd = {
     fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
     "baseline"};
 
 /* Pick the path (at module import): mode 0 detects the CPU, 1 forces the
@@ -1024,21 +1198,22 @@ static void fl_simd_init(int mode) {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_sse2, fl_expsum_d_sse2,
         fl_exp_array_f_sse2, fl_exp_array_d_sse2,
         fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2,
+        fl_kl_log_f_sse2, fl_kl_log_d_sse2, fl_log_array_d_sse2,
         fl_hellinger_f_sse2, fl_hellinger_d_sse2,
         {fl_logcosh_f_sse2, fl_poisson_log_f_sse2},
         {fl_logcosh_d_sse2, fl_poisson_log_d_sse2}, "baseline"};
 #else
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
         "baseline"};
 #endif
     fl_simd = base;
     if (mode == 2) {
         fl_simd_table scalar = {
             fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL,
-            {NULL, NULL}, {NULL, NULL}, "scalar"};
+            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, NULL, NULL,
+            NULL, {NULL, NULL}, {NULL, NULL}, "scalar"};
         fl_simd = scalar;
         return;
     }
@@ -1050,6 +1225,7 @@ static void fl_simd_init(int mode) {
                 fl_max_f_avx2, fl_max_d_avx2, fl_expsum_f_avx2, fl_expsum_d_avx2,
                 fl_exp_array_f_avx2, fl_exp_array_d_avx2,
                 fl_wbce_logit_f_avx2, fl_wbce_logit_d_avx2,
+                fl_kl_log_f_avx2, fl_kl_log_d_avx2, fl_log_array_d_avx2,
                 fl_hellinger_f_avx2, fl_hellinger_d_avx2,
                 {fl_logcosh_f_avx2, fl_poisson_log_f_avx2},
                 {fl_logcosh_d_avx2, fl_poisson_log_d_avx2}, "avx2+fma"};
