@@ -312,3 +312,42 @@ def test_overlap_sums_lanes(loss_cls, weighted, rng):
         a, b = np.sum(wb * y64, axis=(0, 2, 3)), np.sum(wb * p64, axis=(0, 2, 3))
         want = 1 - (2 * i + 1e-10) / (a + b + 1e-10)
     np.testing.assert_allclose(out[0][0], want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [2, 7, 33])
+def test_multiclass_hinge_vector_max(dtype, C, rng):
+    """Multiclass hinge rows through the vector max / NaN passes: labels at
+    both ends, ties (first wrong class wins), -inf, NaN; every path."""
+    from fastloss._kernels import rows
+    n = 64
+    x = rng.normal(size=(n, C)).astype(dtype)
+    lab = rng.integers(0, C, n)
+    lab[0], lab[1] = 0, C - 1
+    if C > 2:
+        x[2, :] = 0.5                        # all tied: first wrong class
+        x[3, :] = -np.inf
+        x[3, lab[3]] = 0.0
+    x[4, lab[4]] = np.nan
+    if C > 1:
+        x[5, (lab[5] + 1) % C] = np.nan
+    for path in PATHS:
+        v, g = _on_rows_path(path, lambda: fl.MulticlassHinge(reduction="none").loss_gradient(
+            lab, x))
+        for i in range(n):
+            row = x[i].astype(np.float64)
+            if np.isnan(row).any():
+                assert np.isnan(v[i]) and np.isnan(g[i, lab[i]]), (path, i)
+                continue
+            wrong = [j for j in range(C) if j != lab[i]]
+            want_g = np.zeros(C)
+            if not wrong:
+                assert v[i] == 0 and np.all(g[i] == 0)
+                continue
+            best = max(row[j] for j in wrong)
+            bi = next(j for j in wrong if row[j] == best)
+            m = 1 + best - row[lab[i]]
+            if m > 0:
+                want_g[bi], want_g[lab[i]] = 1.0, -1.0
+            assert v[i] == pytest.approx(max(m, 0.0), rel=1e-6), (path, i)
+            np.testing.assert_array_equal(g[i], want_g, err_msg=f"{path} row {i}")

@@ -79,6 +79,19 @@ static double fl_expsum_d_base(const double* x, ptrdiff_t n, double m, double* o
     return s;
 }
 
+
+/* 1 when some x[i] is NaN (multiclass hinge rows). */
+static int fl_any_nan_f_base(const float* x, ptrdiff_t n) {
+    int r = 0;
+    for (ptrdiff_t i = 0; i < n; i++) r |= x[i] != x[i];
+    return r;
+}
+static int fl_any_nan_d_base(const double* x, ptrdiff_t n) {
+    int r = 0;
+    for (ptrdiff_t i = 0; i < n; i++) r |= x[i] != x[i];
+    return r;
+}
+
 #if FL_X86
 /* ---------------------------------------------------------------- AVX2 */
 #define FL_AVX2 __attribute__((target("avx2,fma")))
@@ -611,6 +624,30 @@ FL_AVX2 static void fl_log_array_d_avx2(const double* x, ptrdiff_t n, double* ou
         _mm256_storeu_pd(b, fl_log4(_mm256_loadu_pd(b)));
         for (int j = 0; j < 4 && i + j < n; j++) out[i + j] = b[j];
     }
+}
+
+
+FL_AVX2 static int fl_any_nan_f_avx2(const float* x, ptrdiff_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        acc = _mm256_or_ps(acc, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+    int r = _mm256_movemask_ps(acc) != 0;
+    for (; i < n; i++) r |= x[i] != x[i];
+    return r;
+}
+FL_AVX2 static int fl_any_nan_d_avx2(const double* x, ptrdiff_t n) {
+    __m256d acc = _mm256_setzero_pd();
+    ptrdiff_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256d v = _mm256_loadu_pd(x + i);
+        acc = _mm256_or_pd(acc, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+    }
+    int r = _mm256_movemask_pd(acc) != 0;
+    for (; i < n; i++) r |= x[i] != x[i];
+    return r;
 }
 
 /* exp of each x[i] <= 0 into out[i] (for tests of the accuracy claim). */
@@ -1168,6 +1205,8 @@ typedef struct {
                            double, double, double, float*, float*, float*);
     double (*wbce_logit_d)(const double*, const double*, const double*, ptrdiff_t, double,
                            double, double, double, double*, double*, double*);
+    int (*any_nan_f)(const float*, ptrdiff_t);
+    int (*any_nan_d)(const double*, ptrdiff_t);
     /* KL (log input) row and a log array for tests (NULL: scalar / libm) */
     double (*kl_log_f)(const float*, const float*, ptrdiff_t, double, float*);
     double (*kl_log_d)(const double*, const double*, ptrdiff_t, double, double*);
@@ -1185,7 +1224,7 @@ typedef struct {
 
 static fl_simd_table fl_simd = {
     fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
     "baseline"};
 
 /* Pick the path (at module import): mode 0 detects the CPU, 1 forces the
@@ -1198,6 +1237,7 @@ static void fl_simd_init(int mode) {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_sse2, fl_expsum_d_sse2,
         fl_exp_array_f_sse2, fl_exp_array_d_sse2,
         fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2,
+        fl_any_nan_f_base, fl_any_nan_d_base,
         fl_kl_log_f_sse2, fl_kl_log_d_sse2, fl_log_array_d_sse2,
         fl_hellinger_f_sse2, fl_hellinger_d_sse2,
         {fl_logcosh_f_sse2, fl_poisson_log_f_sse2},
@@ -1205,15 +1245,16 @@ static void fl_simd_init(int mode) {
 #else
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
         "baseline"};
 #endif
     fl_simd = base;
     if (mode == 2) {
         fl_simd_table scalar = {
             fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, NULL, NULL,
-            NULL, {NULL, NULL}, {NULL, NULL}, "scalar"};
+            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL,
+            fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL,
+            {NULL, NULL}, {NULL, NULL}, "scalar"};
         fl_simd = scalar;
         return;
     }
@@ -1225,6 +1266,7 @@ static void fl_simd_init(int mode) {
                 fl_max_f_avx2, fl_max_d_avx2, fl_expsum_f_avx2, fl_expsum_d_avx2,
                 fl_exp_array_f_avx2, fl_exp_array_d_avx2,
                 fl_wbce_logit_f_avx2, fl_wbce_logit_d_avx2,
+                fl_any_nan_f_avx2, fl_any_nan_d_avx2,
                 fl_kl_log_f_avx2, fl_kl_log_d_avx2, fl_log_array_d_avx2,
                 fl_hellinger_f_avx2, fl_hellinger_d_avx2,
                 {fl_logcosh_f_avx2, fl_poisson_log_f_avx2},

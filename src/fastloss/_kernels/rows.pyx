@@ -21,7 +21,7 @@ The softmax family uses ``fl_simd.h``: a row max and a vectorised
 the CPU has it, else libm (``simd_path()`` says which).
 """
 from cython.parallel cimport prange
-from libc.math cimport exp, log, sqrt, fabs, INFINITY, NAN
+from libc.math cimport exp, log, sqrt, fabs, fmax, INFINITY, NAN
 from libc.string cimport memset
 
 from fastloss._kernels._common cimport (
@@ -37,6 +37,8 @@ cdef extern from "fl_simd.h" nogil:
     ctypedef struct fl_simd_table:
         void (*exp_array_f)(const float*, Py_ssize_t, float*) noexcept nogil
         void (*exp_array_d)(const double*, Py_ssize_t, double*) noexcept nogil
+        int (*any_nan_f)(const float*, Py_ssize_t) noexcept nogil
+        int (*any_nan_d)(const double*, Py_ssize_t) noexcept nogil
         double (*kl_log_f)(const float*, const float*, Py_ssize_t, double,
                            float*) noexcept nogil
         double (*kl_log_d)(const double*, const double*, Py_ssize_t, double,
@@ -344,13 +346,23 @@ cdef inline double mhinge_row(const RParams* p, const floating* y, Py_ssize_t la
                               floating* g, floating* h) noexcept nogil:
     cdef double best = -INFINITY, v
     cdef Py_ssize_t j, bi = -1
-    cdef bint nan = False
-    for j in range(C):
-        if x[j] != x[j]:
-            nan = True
-        elif j != label and (bi < 0 or x[j] > best):
-            best = x[j]
-            bi = j
+    cdef bint nan
+    # Vector passes (fl_simd.h): the max of the wrong classes (either side of
+    # the label) and a NaN test; then the first wrong class reaching the max,
+    # a scan that stops there.  (One scalar loop with a compare-and-branch
+    # per element was ~3x slower on 1000 classes.)
+    if C > 1:
+        best = fmax(_rmax(x, label) if label > 0 else -INFINITY,
+                    _rmax(x + label + 1, C - label - 1) if label < C - 1 else -INFINITY)
+    if floating is float:
+        nan = fl_simd.any_nan_f(x, C) != 0
+    else:
+        nan = fl_simd.any_nan_d(x, C) != 0
+    if not nan:
+        for j in range(C):
+            if j != label and x[j] == best:
+                bi = j
+                break
     v = 1.0 + best - x[label]
     if nan:
         v = NAN
