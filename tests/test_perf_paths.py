@@ -351,3 +351,67 @@ def test_multiclass_hinge_vector_max(dtype, C, rng):
                 want_g[bi], want_g[lab[i]] = 1.0, -1.0
             assert v[i] == pytest.approx(max(m, 0.0), rel=1e-6), (path, i)
             np.testing.assert_array_equal(g[i], want_g, err_msg=f"{path} row {i}")
+
+
+def _focal_logit_ref(y, x, alpha, gamma):
+    y, x = y.astype(np.float64), x.astype(np.float64)
+    p = 1 / (1 + np.exp(-x))
+    def F(t):            # A(sigmoid(t)) = -(1 - sigmoid(t))^gamma log sigmoid(t)
+        return (1 / (1 + np.exp(t))) ** gamma * np.logaddexp(0, -t)
+    l = alpha * y * F(x) + (1 - alpha) * (1 - y) * F(-x)
+    h = 1e-5
+    lp = alpha * y * F(x + h) + (1 - alpha) * (1 - y) * F(-(x + h))
+    lm = alpha * y * F(x - h) + (1 - alpha) * (1 - y) * F(-(x - h))
+    return l, (lp - lm) / (2 * h), (lp - 2 * l + lm) / h ** 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_focal_logit_gamma2_vector_block(dtype, reduction, weighted, rng):
+    n = 9001
+    x = rng.normal(0, 3, n).astype(dtype)
+    y = rng.integers(0, 2, n).astype(dtype)
+    w = rng.uniform(0, 2, n) if weighted else None
+    loss = fl.BinaryFocalCrossentropy(gamma=2.0, alpha=0.25, from_logits=True,
+                                      reduction=reduction)
+    res = {p: _on_path(p, lambda: (loss.loss_gradient(y, x, w), loss.gradient_hessian(y, x, w)))
+           for p in PATHS}
+    (vs, gs), (ghs, hs) = res["scalar"]
+    rt = 1e-6 if dtype == np.float32 else 1e-12
+    for p in ("auto", "baseline"):
+        (v, g), (gh, h) = res[p]
+        np.testing.assert_allclose(v, vs, rtol=rt, atol=rt * np.max(np.abs(vs)), err_msg=p)
+        np.testing.assert_allclose(g, gs, rtol=rt, atol=rt * np.max(np.abs(gs)), err_msg=p)
+        np.testing.assert_allclose(gh, g, rtol=0, atol=0, err_msg=p)
+        np.testing.assert_allclose(h, hs, rtol=rt, atol=rt * np.max(np.abs(hs)), err_msg=p)
+    # and the float64 reference (finite differences for the derivatives)
+    lv, lg, lh = _focal_logit_ref(y, x, 0.25, 2.0)
+    (v, g), (_, h) = res["auto"]
+    ww = np.ones(n) if w is None else w
+    scale = {"mean": 1.0 / (ww.sum() if weighted else n), "sum": 1.0, "none": 1.0}[reduction]
+    want_v = ww * lv if reduction == "none" else np.sum(ww * lv) * scale
+    np.testing.assert_allclose(v, want_v, rtol=2e-6, atol=2e-6 * np.max(np.abs(want_v)))
+    np.testing.assert_allclose(g, scale * ww * lg, rtol=1e-5, atol=1e-6 * scale)
+    # (a second difference in float64 is good to ~1e-6 of the loss: absolute slack)
+    np.testing.assert_allclose(h, scale * ww * lh, rtol=1e-3,
+                               atol=1e-3 * np.max(np.abs(scale * ww * lh)))
+
+
+def test_focal_logit_vector_block_special_values_and_threads(rng):
+    loss = fl.BinaryFocalCrossentropy(gamma=2.0, from_logits=True, reduction="none")
+    x = np.concatenate([[np.nan, 1e30, -1e30, 0.0, 800.0, -800.0], rng.normal(size=200)])
+    y = rng.integers(0, 2, x.size).astype(float)
+    v, g = loss.loss_gradient(y, x)
+    vs, gs = _on_path("scalar", lambda: loss.loss_gradient(y, x))
+    assert np.isnan(v[0]) and np.isnan(g[0])
+    np.testing.assert_allclose(v[1:], vs[1:], rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(g[1:], gs[1:], rtol=1e-13, atol=1e-300)
+    big_x = rng.normal(0, 3, N_PAR).astype(np.float32)
+    big_y = rng.integers(0, 2, N_PAR).astype(np.float32)
+    out = []
+    for k in (1, 2):
+        with fl.num_threads(k):
+            out.append(fl.BinaryFocalCrossentropy(from_logits=True).loss_gradient(big_y, big_x))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_array_equal(out[0][1], out[1][1])

@@ -288,6 +288,51 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
     return _mm256_or_pd(v, _mm256_and_pd(nan, x));
 }
 
+
+/* Binary focal from logits with gamma = 2 (pointwise.pyx focal_logit_*,
+ * vectorised; other gammas keep the scalar form).  With p = sigmoid(x),
+ * q = sigmoid(-x), s = softplus(-x): F = q^2 s, F' = -2 p q^2 s - q^3,
+ * F'' = 2 p q^2 s (2 p - q) + 5 p q^3; the negative term is F at -x. */
+FL_AVX2 static inline __m256d fl_focal2_f4(__m256d p, __m256d q, __m256d s,
+                                           __m256d* d1, __m256d* d2) {
+    const __m256d two = _mm256_set1_pd(2.0);
+    __m256d qg = _mm256_mul_pd(q, q);
+    __m256d pqs = _mm256_mul_pd(_mm256_mul_pd(p, qg), s);          /* p q^2 s */
+    __m256d q3 = _mm256_mul_pd(qg, q);
+    *d1 = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), pqs), q3);
+    *d2 = _mm256_add_pd(_mm256_mul_pd(_mm256_mul_pd(two, pqs),
+                                      _mm256_sub_pd(_mm256_mul_pd(two, p), q)),
+                        _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(5.0), p), q3));
+    return _mm256_mul_pd(qg, s);
+}
+
+FL_AVX2 static inline __m256d fl_focal2_logit4(__m256d y, __m256d x, __m256d pos, __m256d neg,
+                                               __m256d unused, __m256d gscale, __m256d* g,
+                                               __m256d* h) {
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    (void)unused;
+    __m256d ay = _mm256_mul_pd(pos, y);
+    __m256d by = _mm256_mul_pd(neg, _mm256_sub_pd(one, y));
+    __m256d z = fl_exp4(_mm256_or_pd(x, _mm256_set1_pd(-0.0)));
+    __m256d u = _mm256_add_pd(one, z);
+    __m256d d = _mm256_div_pd(one, u);
+    __m256d l1 = fl_log1p4(z, u, d);
+    __m256d xpos = _mm256_cmp_pd(x, zero, _CMP_GE_OQ);
+    __m256d zd = _mm256_mul_pd(z, d);
+    __m256d pr = _mm256_blendv_pd(zd, d, xpos);
+    __m256d cp = _mm256_blendv_pd(d, zd, xpos);
+    __m256d spp = _mm256_add_pd(_mm256_max_pd(x, zero), l1);
+    __m256d spn = _mm256_add_pd(_mm256_max_pd(_mm256_sub_pd(zero, x), zero), l1);
+    __m256d d1p, d2p, d1n, d2n;
+    __m256d fp = fl_focal2_f4(pr, cp, spn, &d1p, &d2p);
+    __m256d fn = fl_focal2_f4(cp, pr, spp, &d1n, &d2n);
+    *g = _mm256_mul_pd(gscale, _mm256_sub_pd(_mm256_mul_pd(ay, d1p), _mm256_mul_pd(by, d1n)));
+    *h = _mm256_mul_pd(gscale, _mm256_add_pd(_mm256_mul_pd(ay, d2p), _mm256_mul_pd(by, d2n)));
+    __m256d v = _mm256_add_pd(_mm256_mul_pd(ay, fp), _mm256_mul_pd(by, fn));
+    __m256d nan = _mm256_cmp_pd(x, x, _CMP_UNORD_Q);
+    return _mm256_or_pd(v, _mm256_and_pd(nan, x));
+}
+
 FL_AVX2 static inline __m256d fl_load4_f(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 FL_AVX2 static inline __m256d fl_load4_d(const double* p) { return _mm256_loadu_pd(p); }
 FL_AVX2 static inline void fl_store4_f(float* p, __m256d v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
@@ -298,7 +343,7 @@ FL_AVX2 static inline void fl_store4_d(double* p, __m256d v) { _mm256_storeu_pd(
  * written where the pointers are not NULL; w NULL means weight 1.  Two
  * running sums over 4 lanes each, then a fixed reduction: the result
  * depends only on the block's data. */
-#define FL_WBCE_DRIVER(NAME, T, LOAD, STORE)                                               \
+#define FL_BIN_DRIVER(NAME, T, LOAD, STORE, ELEM)                                          \
 FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,          \
                            double pos, double neg, double smooth, double gscale,           \
                            T* g, T* h, T* rows) {                                          \
@@ -308,14 +353,14 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     ptrdiff_t i = 0;                                                                       \
     for (; i + 8 <= n; i += 8) {                                                           \
         W = w ? _mm256_loadu_pd(w + i) : one;                                              \
-        v = _mm256_mul_pd(W, fl_wbce_logit4(LOAD(y + i), LOAD(x + i), P, N, S,             \
+        v = _mm256_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), P, N, S,             \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s0 = _mm256_add_pd(s0, v);                                                         \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
-        v = _mm256_mul_pd(W, fl_wbce_logit4(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
+        v = _mm256_mul_pd(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s1 = _mm256_add_pd(s1, v);                                                         \
         if (g) STORE(g + i + 4, gv);                                                       \
@@ -331,7 +376,7 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm256_loadu_pd(wb);                                                           \
-        v = _mm256_mul_pd(W, fl_wbce_logit4(LOAD(yb), LOAD(xb), P, N, S,                   \
+        v = _mm256_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), P, N, S,                   \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         _mm256_storeu_pd(buf, v);                                                          \
         _mm256_storeu_pd(gb, gv);                                                          \
@@ -347,8 +392,10 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;                                 \
 }
 
-FL_WBCE_DRIVER(fl_wbce_logit_f_avx2, float, fl_load4_f, fl_store4_f)
-FL_WBCE_DRIVER(fl_wbce_logit_d_avx2, double, fl_load4_d, fl_store4_d)
+FL_BIN_DRIVER(fl_wbce_logit_f_avx2, float, fl_load4_f, fl_store4_f, fl_wbce_logit4)
+FL_BIN_DRIVER(fl_wbce_logit_d_avx2, double, fl_load4_d, fl_store4_d, fl_wbce_logit4)
+FL_BIN_DRIVER(fl_focal2_logit_f_avx2, float, fl_load4_f, fl_store4_f, fl_focal2_logit4)
+FL_BIN_DRIVER(fl_focal2_logit_d_avx2, double, fl_load4_d, fl_store4_d, fl_focal2_logit4)
 
 
 /* ------------------------------------------- more elementwise vector blocks
@@ -1205,6 +1252,11 @@ typedef struct {
                            double, double, double, float*, float*, float*);
     double (*wbce_logit_d)(const double*, const double*, const double*, ptrdiff_t, double,
                            double, double, double, double*, double*, double*);
+    /* binary focal from logits, gamma = 2 (NULL: scalar form) */
+    double (*focal2_f)(const float*, const float*, const double*, ptrdiff_t, double,
+                       double, double, double, float*, float*, float*);
+    double (*focal2_d)(const double*, const double*, const double*, ptrdiff_t, double,
+                       double, double, double, double*, double*, double*);
     int (*any_nan_f)(const float*, ptrdiff_t);
     int (*any_nan_d)(const double*, ptrdiff_t);
     /* KL (log input) row and a log array for tests (NULL: scalar / libm) */
@@ -1224,7 +1276,7 @@ typedef struct {
 
 static fl_simd_table fl_simd = {
     fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
     "baseline"};
 
 /* Pick the path (at module import): mode 0 detects the CPU, 1 forces the
@@ -1236,7 +1288,7 @@ static void fl_simd_init(int mode) {
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_sse2, fl_expsum_d_sse2,
         fl_exp_array_f_sse2, fl_exp_array_d_sse2,
-        fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2,
+        fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2, NULL, NULL,
         fl_any_nan_f_base, fl_any_nan_d_base,
         fl_kl_log_f_sse2, fl_kl_log_d_sse2, fl_log_array_d_sse2,
         fl_hellinger_f_sse2, fl_hellinger_d_sse2,
@@ -1245,14 +1297,14 @@ static void fl_simd_init(int mode) {
 #else
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
         "baseline"};
 #endif
     fl_simd = base;
     if (mode == 2) {
         fl_simd_table scalar = {
             fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL,
+            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL,
             fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL,
             {NULL, NULL}, {NULL, NULL}, "scalar"};
         fl_simd = scalar;
@@ -1266,6 +1318,7 @@ static void fl_simd_init(int mode) {
                 fl_max_f_avx2, fl_max_d_avx2, fl_expsum_f_avx2, fl_expsum_d_avx2,
                 fl_exp_array_f_avx2, fl_exp_array_d_avx2,
                 fl_wbce_logit_f_avx2, fl_wbce_logit_d_avx2,
+                fl_focal2_logit_f_avx2, fl_focal2_logit_d_avx2,
                 fl_any_nan_f_avx2, fl_any_nan_d_avx2,
                 fl_kl_log_f_avx2, fl_kl_log_d_avx2, fl_log_array_d_avx2,
                 fl_hellinger_f_avx2, fl_hellinger_d_avx2,
@@ -1298,6 +1351,17 @@ static inline double fl_wbce_logit_d(const double* y, const double* x, const dou
                                      ptrdiff_t n, double pos, double neg, double smooth,
                                      double gscale, double* g, double* h, double* rows) {
     return fl_simd.wbce_logit_d(y, x, w, n, pos, neg, smooth, gscale, g, h, rows);
+}
+static inline int fl_has_focal2(void) { return fl_simd.focal2_f != NULL; }
+static inline double fl_focal2_f(const float* y, const float* x, const double* w, ptrdiff_t n,
+                                 double pos, double neg, double gscale,
+                                 float* g, float* h, float* rows) {
+    return fl_simd.focal2_f(y, x, w, n, pos, neg, 0.0, gscale, g, h, rows);
+}
+static inline double fl_focal2_d(const double* y, const double* x, const double* w, ptrdiff_t n,
+                                 double pos, double neg, double gscale,
+                                 double* g, double* h, double* rows) {
+    return fl_simd.focal2_d(y, x, w, n, pos, neg, 0.0, gscale, g, h, rows);
 }
 static inline int fl_has_pw(int kind) { return fl_simd.pw_f[kind] != NULL; }
 static inline double fl_pw_f(int kind, const float* y, const float* x, const double* w,

@@ -19,7 +19,8 @@ derivative) and the per-row values w_i l_i.
 
 A loss may also give a vectorised form of a whole flat block (one branch in
 ``_vector_block``, code in ``fl_simd.h``: AVX2+FMA chosen at run time, SSE2
-on any other x86-64; BCE from logits, log-cosh and Poisson with log input); the
+on any other x86-64; BCE from logits, log-cosh and Poisson with log input;
+binary focal from logits with gamma = 2 on AVX2 only); the
 driver uses it for long flat blocks (unweighted) and for blocks of one-element
 rows (1-D input with sample weights or reduction="none"), and falls back to
 the closed forms everywhere else (non-x86 CPUs, weighted rows of k > 1
@@ -49,6 +50,12 @@ cdef extern from "fl_simd.h" nogil:
     enum:
         FL_PW_LOGCOSH
         FL_PW_POISSON_LOG
+    int fl_has_focal2()
+    double fl_focal2_f(const float* y, const float* x, const double* w, Py_ssize_t n,
+                       double pos, double neg, double gscale, float* g, float* h, float* rows)
+    double fl_focal2_d(const double* y, const double* x, const double* w, Py_ssize_t n,
+                       double pos, double neg, double gscale, double* g, double* h,
+                       double* rows)
     int fl_has_pw(int kind)
     int fl_hinge_labels_f(const float* y, Py_ssize_t n)
     int fl_hinge_labels_d(const double* y, Py_ssize_t n)
@@ -579,6 +586,15 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
             else:
                 total[0] = fl_wbce_logit_d(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
                                            p.smooth, gscale, g, h, r)
+            return True
+    if Kind is FocalLogit:
+        if p.gamma == 2.0 and e1 - e0 >= 64 and fl_has_focal2():
+            if floating is float:
+                total[0] = fl_focal2_f(y + e0, f + e0, we, e1 - e0, p.pos, p.neg, gscale,
+                                       g, h, r)
+            else:
+                total[0] = fl_focal2_d(y + e0, f + e0, we, e1 - e0, p.pos, p.neg, gscale,
+                                       g, h, r)
             return True
     cdef int pw = -1
     if Kind is LogCosh:
