@@ -616,20 +616,27 @@ cdef inline double _flat_block(const Kind* kind, const Params* p,
                                double gscale, floating* grad, floating* hess) noexcept nogil:
     """Unweighted elements e0..e1: four running sums hide the add latency.
 
-    Element e0 + i goes to sum i % 4 by rotating the four sums, so that
-    `_element` has a single call site: gcc then inlines it (with four call
-    sites it did not, and every element paid a call and the mode tests)."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, t
-    cdef Py_ssize_t e
-    if _vector_block(kind, p, y, f, NULL, e0, e1, mode, gscale, grad, hess, NULL, &s0):
-        return s0
-    for e in range(e0, e1):
-        t = s0 + _element(kind, p, y, f, e, mode, gscale, grad, hess)
-        s0 = s1
-        s1 = s2
-        s2 = s3
-        s3 = t
-    return (s0 + s1) + (s2 + s3)
+    `_element` has a single call site (the inner loop of a fixed 4 trips,
+    which gcc unrolls completely after inlining): with four call sites gcc
+    kept it out of line, and every element paid a call and the mode tests.
+    Element e0 + 4 i + j goes to sum j, the last < 4 elements to sum 0."""
+    cdef double s[4]
+    cdef Py_ssize_t e = e0, j
+    s[0] = 0.0
+    if _vector_block(kind, p, y, f, NULL, e0, e1, mode, gscale, grad, hess, NULL, &s[0]):
+        return s[0]
+    s[1] = 0.0
+    s[2] = 0.0
+    s[3] = 0.0
+    while e < e1:
+        if e + 4 <= e1:
+            for j in range(4):
+                s[j] += _element(kind, p, y, f, e + j, mode, gscale, grad, hess)
+            e += 4
+        else:
+            s[0] += _element(kind, p, y, f, e, mode, gscale, grad, hess)
+            e += 1
+    return (s[0] + s[1]) + (s[2] + s[3])
 
 
 cdef inline double _row_block(const Kind* kind, const Params* p,
