@@ -27,6 +27,18 @@
  * vector blocks) is what non-x86 CPUs run and what tests force to compare
  * the vector forms with the closed forms.
  *
+ * More vector forms (each the scalar closed form in float64 lanes, chosen at
+ * run time, tested against the scalar path and float64 NumPy in
+ * tests/test_perf_paths.py):
+ *   - exp for any argument (fl_exp4_any: the polynomial up to 708, libm above)
+ *     and expm1 sharing its reduction (fl_expm1_4: s q + (s - 1), a few ulp,
+ *     no cancellation near 0): log-cosh and Poisson (log input) blocks;
+ *   - log of positive normal doubles (fl_log4: exponent split + atanh series,
+ *     measured max 1.99 ulp over the whole range, tested <= 2 ulp; other
+ *     lanes go to libm): the KL (log input) row;
+ *   - the Hellinger row (IEEE sqrt), the binary focal block for gamma = 2
+ *     (AVX2 only), a NaN test and the hinge label check.
+ *
  * Each path sums exp() in float64 lanes in a fixed order, so a row's result
  * depends only on the row (never on threads); the two paths may differ in
  * the last bit of a gradient.
