@@ -156,11 +156,9 @@ class BinaryFocalCrossentropy(ElementwiseLoss):
 
 def _hinge_labels(yt):
     """True when the labels are {0, 1} (to map to ±1); False for {-1, 1}."""
-    pos = (yt == 1.0)
-    if np.all(pos | (yt == -1.0)):
-        return False
-    if np.all(pos | (yt == 0.0)):
-        return True
+    kind = _pointwise.hinge_label_kind(yt.reshape(-1))     # one pass, in the kernel
+    if kind >= 0:
+        return kind == 1
     raise ValueError("y_true for a hinge loss must hold labels all in {-1, 1} "
                      "or all in {0, 1}")
 

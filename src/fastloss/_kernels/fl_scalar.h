@@ -26,4 +26,24 @@ static inline double fl_sign(double x)
     memcpy(&out, &r, sizeof out);
     return out;
 }
+/* 1 where x > 0, 0 where x <= 0 (either zero), x itself where x is NaN:
+ * the indicator of an active hinge, NaN-propagating.  The select on x > 0
+ * becomes a compare-and-mask (margins on random data are positive half the
+ * time, a branch would mispredict as often); the NaN test is a branch that
+ * is always predicted (NaN is rare).  (Integer bit masks, as fl_sign, cost
+ * GPR<->XMM moves that measured slower here.) */
+static inline double fl_pos_ind(double x)
+{
+    double r = x > 0.0 ? 1.0 : 0.0;
+    if (__builtin_expect(x != x, 0)) r = x;
+    return r;
+}
+
+/* max(x, 0), NaN kept (maxsd, plus the predicted NaN branch). */
+static inline double fl_pos_part(double x)
+{
+    double r = x > 0.0 ? x : 0.0;
+    if (__builtin_expect(x != x, 0)) r = x;
+    return r;
+}
 #endif

@@ -27,6 +27,18 @@
  * vector blocks) is what non-x86 CPUs run and what tests force to compare
  * the vector forms with the closed forms.
  *
+ * More vector forms (each the scalar closed form in float64 lanes, chosen at
+ * run time, tested against the scalar path and float64 NumPy in
+ * tests/test_perf_paths.py):
+ *   - exp for any argument (fl_exp4_any: the polynomial up to 708, libm above)
+ *     and expm1 sharing its reduction (fl_expm1_4: s q + (s - 1), a few ulp,
+ *     no cancellation near 0): log-cosh and Poisson (log input) blocks;
+ *   - log of positive normal doubles (fl_log4: exponent split + atanh series,
+ *     measured max 1.99 ulp over the whole range, tested <= 2 ulp; other
+ *     lanes go to libm): the KL (log input) row;
+ *   - the Hellinger row (IEEE sqrt), the binary focal block for gamma = 2
+ *     (AVX2 only), a NaN test and the hinge label check.
+ *
  * Each path sums exp() in float64 lanes in a fixed order, so a row's result
  * depends only on the row (never on threads); the two paths may differ in
  * the last bit of a gradient.
@@ -77,6 +89,19 @@ static double fl_expsum_d_base(const double* x, ptrdiff_t n, double m, double* o
         s += e;
     }
     return s;
+}
+
+
+/* 1 when some x[i] is NaN (multiclass hinge rows). */
+static int fl_any_nan_f_base(const float* x, ptrdiff_t n) {
+    int r = 0;
+    for (ptrdiff_t i = 0; i < n; i++) r |= x[i] != x[i];
+    return r;
+}
+static int fl_any_nan_d_base(const double* x, ptrdiff_t n) {
+    int r = 0;
+    for (ptrdiff_t i = 0; i < n; i++) r |= x[i] != x[i];
+    return r;
 }
 
 #if FL_X86
@@ -275,6 +300,51 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
     return _mm256_or_pd(v, _mm256_and_pd(nan, x));
 }
 
+
+/* Binary focal from logits with gamma = 2 (pointwise.pyx focal_logit_*,
+ * vectorised; other gammas keep the scalar form).  With p = sigmoid(x),
+ * q = sigmoid(-x), s = softplus(-x): F = q^2 s, F' = -2 p q^2 s - q^3,
+ * F'' = 2 p q^2 s (2 p - q) + 5 p q^3; the negative term is F at -x. */
+FL_AVX2 static inline __m256d fl_focal2_f4(__m256d p, __m256d q, __m256d s,
+                                           __m256d* d1, __m256d* d2) {
+    const __m256d two = _mm256_set1_pd(2.0);
+    __m256d qg = _mm256_mul_pd(q, q);
+    __m256d pqs = _mm256_mul_pd(_mm256_mul_pd(p, qg), s);          /* p q^2 s */
+    __m256d q3 = _mm256_mul_pd(qg, q);
+    *d1 = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), pqs), q3);
+    *d2 = _mm256_add_pd(_mm256_mul_pd(_mm256_mul_pd(two, pqs),
+                                      _mm256_sub_pd(_mm256_mul_pd(two, p), q)),
+                        _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(5.0), p), q3));
+    return _mm256_mul_pd(qg, s);
+}
+
+FL_AVX2 static inline __m256d fl_focal2_logit4(__m256d y, __m256d x, __m256d pos, __m256d neg,
+                                               __m256d unused, __m256d gscale, __m256d* g,
+                                               __m256d* h) {
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    (void)unused;
+    __m256d ay = _mm256_mul_pd(pos, y);
+    __m256d by = _mm256_mul_pd(neg, _mm256_sub_pd(one, y));
+    __m256d z = fl_exp4(_mm256_or_pd(x, _mm256_set1_pd(-0.0)));
+    __m256d u = _mm256_add_pd(one, z);
+    __m256d d = _mm256_div_pd(one, u);
+    __m256d l1 = fl_log1p4(z, u, d);
+    __m256d xpos = _mm256_cmp_pd(x, zero, _CMP_GE_OQ);
+    __m256d zd = _mm256_mul_pd(z, d);
+    __m256d pr = _mm256_blendv_pd(zd, d, xpos);
+    __m256d cp = _mm256_blendv_pd(d, zd, xpos);
+    __m256d spp = _mm256_add_pd(_mm256_max_pd(x, zero), l1);
+    __m256d spn = _mm256_add_pd(_mm256_max_pd(_mm256_sub_pd(zero, x), zero), l1);
+    __m256d d1p, d2p, d1n, d2n;
+    __m256d fp = fl_focal2_f4(pr, cp, spn, &d1p, &d2p);
+    __m256d fn = fl_focal2_f4(cp, pr, spp, &d1n, &d2n);
+    *g = _mm256_mul_pd(gscale, _mm256_sub_pd(_mm256_mul_pd(ay, d1p), _mm256_mul_pd(by, d1n)));
+    *h = _mm256_mul_pd(gscale, _mm256_add_pd(_mm256_mul_pd(ay, d2p), _mm256_mul_pd(by, d2n)));
+    __m256d v = _mm256_add_pd(_mm256_mul_pd(ay, fp), _mm256_mul_pd(by, fn));
+    __m256d nan = _mm256_cmp_pd(x, x, _CMP_UNORD_Q);
+    return _mm256_or_pd(v, _mm256_and_pd(nan, x));
+}
+
 FL_AVX2 static inline __m256d fl_load4_f(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 FL_AVX2 static inline __m256d fl_load4_d(const double* p) { return _mm256_loadu_pd(p); }
 FL_AVX2 static inline void fl_store4_f(float* p, __m256d v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
@@ -285,7 +355,7 @@ FL_AVX2 static inline void fl_store4_d(double* p, __m256d v) { _mm256_storeu_pd(
  * written where the pointers are not NULL; w NULL means weight 1.  Two
  * running sums over 4 lanes each, then a fixed reduction: the result
  * depends only on the block's data. */
-#define FL_WBCE_DRIVER(NAME, T, LOAD, STORE)                                               \
+#define FL_BIN_DRIVER(NAME, T, LOAD, STORE, ELEM)                                          \
 FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,          \
                            double pos, double neg, double smooth, double gscale,           \
                            T* g, T* h, T* rows) {                                          \
@@ -295,14 +365,14 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     ptrdiff_t i = 0;                                                                       \
     for (; i + 8 <= n; i += 8) {                                                           \
         W = w ? _mm256_loadu_pd(w + i) : one;                                              \
-        v = _mm256_mul_pd(W, fl_wbce_logit4(LOAD(y + i), LOAD(x + i), P, N, S,             \
+        v = _mm256_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), P, N, S,             \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s0 = _mm256_add_pd(s0, v);                                                         \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
-        v = _mm256_mul_pd(W, fl_wbce_logit4(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
+        v = _mm256_mul_pd(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s1 = _mm256_add_pd(s1, v);                                                         \
         if (g) STORE(g + i + 4, gv);                                                       \
@@ -318,7 +388,7 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm256_loadu_pd(wb);                                                           \
-        v = _mm256_mul_pd(W, fl_wbce_logit4(LOAD(yb), LOAD(xb), P, N, S,                   \
+        v = _mm256_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), P, N, S,                   \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         _mm256_storeu_pd(buf, v);                                                          \
         _mm256_storeu_pd(gb, gv);                                                          \
@@ -334,8 +404,310 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;                                 \
 }
 
-FL_WBCE_DRIVER(fl_wbce_logit_f_avx2, float, fl_load4_f, fl_store4_f)
-FL_WBCE_DRIVER(fl_wbce_logit_d_avx2, double, fl_load4_d, fl_store4_d)
+FL_BIN_DRIVER(fl_wbce_logit_f_avx2, float, fl_load4_f, fl_store4_f, fl_wbce_logit4)
+FL_BIN_DRIVER(fl_wbce_logit_d_avx2, double, fl_load4_d, fl_store4_d, fl_wbce_logit4)
+FL_BIN_DRIVER(fl_focal2_logit_f_avx2, float, fl_load4_f, fl_store4_f, fl_focal2_logit4)
+FL_BIN_DRIVER(fl_focal2_logit_d_avx2, double, fl_load4_d, fl_store4_d, fl_focal2_logit4)
+
+
+/* ------------------------------------------- more elementwise vector blocks
+ * Element functions f(y, x, gscale, &g, &h) -> loss on 4 doubles, for
+ * pointwise.pyx's `_vector_block`: each is the scalar closed form of the same
+ * loss in float64 lanes.  Accuracy: exp <= 1 ulp (above), log1p about 2 ulp
+ * (fl_log1p4); tests/test_perf_paths.py compares every block with the scalar
+ * path and a float64 NumPy reference. */
+
+/* exp for any x: the polynomial exp (x <= 708; below -708.39 flushed to 0,
+ * an absolute error under 2.3e-308), lanes above 708 redone by libm exp
+ * (overflow to inf; rare, so the branch is predictable). */
+FL_AVX2 static inline __m256d fl_exp4_any(__m256d x) {
+    __m256d e = fl_exp4(x);
+    __m256d big = _mm256_cmp_pd(x, _mm256_set1_pd(708.0), _CMP_GT_OQ);
+    if (__builtin_expect(_mm256_movemask_pd(big) != 0, 0)) {
+        double xb[4], eb[4];
+        _mm256_storeu_pd(xb, x);
+        _mm256_storeu_pd(eb, e);
+        for (int j = 0; j < 4; j++) if (xb[j] > 708.0) eb[j] = exp(xb[j]);
+        e = _mm256_loadu_pd(eb);
+    }
+    return e;
+}
+
+/* exp(x) - 1 and exp(x) for x <= 0, from one reduction: with x = n ln2 + r,
+ * q = exp(r) - 1 (the exp polynomial without its constant term, so no
+ * cancellation), s = 2^n: expm1 = s q + (s - 1), exp = s q + s.  Below
+ * -708.39 exp is flushed to 0 and expm1 is -1.  A few ulp (tested). */
+FL_AVX2 static inline __m256d fl_expm1_4(__m256d x, __m256d* ex) {
+    const __m256d lo = _mm256_set1_pd(-708.39);
+    const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+    __m256d under = _mm256_cmp_pd(x, lo, _CMP_LT_OQ);
+    __m256d xc = _mm256_max_pd(lo, x);
+    __m256d t = _mm256_fmadd_pd(xc, _mm256_set1_pd(1.4426950408889634074), magic);
+    __m256d n = _mm256_sub_pd(t, magic);
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), xc);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    static const double c[13] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+        1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0};
+    __m256d p = _mm256_set1_pd(c[0]);
+    for (int i = 1; i < 13; i++) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(c[i]));
+    __m256d q = _mm256_mul_pd(p, r);
+    __m256i k = _mm256_sub_epi64(_mm256_castpd_si256(t), _mm256_castpd_si256(magic));
+    __m256i bits = _mm256_slli_epi64(_mm256_add_epi64(k, _mm256_set1_epi64x(1023)), 52);
+    __m256d sc = _mm256_andnot_pd(under, _mm256_castsi256_pd(bits));
+    *ex = _mm256_fmadd_pd(sc, q, sc);
+    return _mm256_fmadd_pd(sc, q, _mm256_sub_pd(sc, _mm256_set1_pd(1.0)));
+}
+
+/* log cosh(e), e = x - y: |e| + log1p(z) - ln 2, z = exp(-2|e|);
+ * g = sign(e) (-expm1(-2|e|)) / (1 + z) (accurate for tiny e too),
+ * h = 4 z / (1 + z)^2. */
+FL_AVX2 static inline __m256d fl_logcosh4(__m256d y, __m256d x, __m256d G,
+                                          __m256d* g, __m256d* h) {
+    const __m256d one = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
+    __m256d e = _mm256_sub_pd(x, y);
+    __m256d a = _mm256_andnot_pd(sign, e);
+    __m256d z, em = fl_expm1_4(_mm256_mul_pd(a, _mm256_set1_pd(-2.0)), &z);
+    __m256d u = _mm256_add_pd(one, z);
+    __m256d d = _mm256_div_pd(one, u);
+    __m256d l1 = fl_log1p4(z, u, d);
+    __m256d t = _mm256_mul_pd(_mm256_sub_pd(_mm256_setzero_pd(), em), d);
+    t = _mm256_or_pd(t, _mm256_and_pd(sign, e));             /* copysign(t, e) */
+    *g = _mm256_mul_pd(G, t);
+    *h = _mm256_mul_pd(G, _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(4.0), z),
+                                        _mm256_mul_pd(d, d)));
+    return _mm256_sub_pd(_mm256_add_pd(a, l1), _mm256_set1_pd(6.93147180559945309417e-01));
+}
+
+/* Poisson with log-rate input: exp(x) - y x; g = exp(x) - y, h = exp(x). */
+FL_AVX2 static inline __m256d fl_poisson_log4(__m256d y, __m256d x, __m256d G,
+                                              __m256d* g, __m256d* h) {
+    __m256d m = fl_exp4_any(x);
+    *g = _mm256_mul_pd(G, _mm256_sub_pd(m, y));
+    *h = _mm256_mul_pd(G, m);
+    return _mm256_sub_pd(m, _mm256_mul_pd(y, x));
+}
+
+#define FL_PW_DRIVER(NAME, T, LOAD, STORE, ELEM)                                           \
+FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,          \
+                           double gscale, T* g, T* h, T* rows) {                           \
+    __m256d G = _mm256_set1_pd(gscale), one = _mm256_set1_pd(1.0);                         \
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), gv, hv, v, W;              \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i + 8 <= n; i += 8) {                                                           \
+        W = w ? _mm256_loadu_pd(w + i) : one;                                              \
+        v = _mm256_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), _mm256_mul_pd(G, W), &gv, &hv)); \
+        s0 = _mm256_add_pd(s0, v);                                                         \
+        if (g) STORE(g + i, gv);                                                           \
+        if (h) STORE(h + i, hv);                                                           \
+        if (rows) STORE(rows + i, v);                                                      \
+        W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
+        v = _mm256_mul_pd(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), _mm256_mul_pd(G, W),   \
+                                  &gv, &hv));                                              \
+        s1 = _mm256_add_pd(s1, v);                                                         \
+        if (g) STORE(g + i + 4, gv);                                                       \
+        if (h) STORE(h + i + 4, hv);                                                       \
+        if (rows) STORE(rows + i + 4, v);                                                  \
+    }                                                                                      \
+    double buf[4], gb[4], hb[4], tail = 0.0;                                               \
+    for (; i < n; i += 4) {                                                                \
+        T yb[4] = {0, 0, 0, 0}, xb[4] = {0, 0, 0, 0};                                      \
+        double wb[4] = {1, 1, 1, 1};                                                       \
+        ptrdiff_t r = n - i < 4 ? n - i : 4;                                               \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
+        }                                                                                  \
+        W = _mm256_loadu_pd(wb);                                                           \
+        v = _mm256_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), _mm256_mul_pd(G, W), &gv, &hv));     \
+        _mm256_storeu_pd(buf, v);                                                          \
+        _mm256_storeu_pd(gb, gv);                                                          \
+        _mm256_storeu_pd(hb, hv);                                                          \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            tail += buf[j];                                                                \
+            if (g) g[i + j] = (T)gb[j];                                                    \
+            if (h) h[i + j] = (T)hb[j];                                                    \
+            if (rows) rows[i + j] = (T)buf[j];                                             \
+        }                                                                                  \
+    }                                                                                      \
+    _mm256_storeu_pd(buf, _mm256_add_pd(s0, s1));                                          \
+    return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;                                 \
+}
+
+FL_PW_DRIVER(fl_logcosh_f_avx2, float, fl_load4_f, fl_store4_f, fl_logcosh4)
+FL_PW_DRIVER(fl_logcosh_d_avx2, double, fl_load4_d, fl_store4_d, fl_logcosh4)
+FL_PW_DRIVER(fl_poisson_log_f_avx2, float, fl_load4_f, fl_store4_f, fl_poisson_log4)
+FL_PW_DRIVER(fl_poisson_log_d_avx2, double, fl_load4_d, fl_store4_d, fl_poisson_log4)
+
+
+/* Hellinger distance of one row (rows.pyx hellinger_row, vectorised):
+ * D = |sqrt(y) - sqrt(p)|_2, p = clip(x, eps, 1); returns D / sqrt 2 and,
+ * when g is not NULL, g_j = -gs (sqrt y_j - sqrt p_j) / (2 sqrt 2 D sqrt p_j)
+ * where x_j is inside the clip (0 elsewhere, and 0 everywhere when D = 0).
+ * The squares are summed in 4 lanes in a fixed order, then the lanes
+ * pairwise: the result depends only on the row.  sqrt is correctly rounded
+ * (IEEE) on every path. */
+#define FL_HELL_TAIL_LOAD(T, N)                                                            \
+    T yb[N], xb[N];                                                                        \
+    for (int j = 0; j < N; j++) { yb[j] = i + j < C ? y[i + j] : (T)1;                    \
+                                  xb[j] = i + j < C ? x[i + j] : (T)1; }
+
+#define FL_HELL_AVX2(NAME, T, LOAD, STORE)                                                 \
+FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double eps, double gs,    \
+                           T* g) {                                                         \
+    const __m256d E = _mm256_set1_pd(eps), one = _mm256_set1_pd(1.0);                     \
+    __m256d acc = _mm256_setzero_pd(), s, rp, yv, xv;                                      \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i < C; i += 4) {                                                                \
+        if (i + 4 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                            \
+        else { FL_HELL_TAIL_LOAD(T, 4) yv = LOAD(yb); xv = LOAD(xb); }                     \
+        rp = _mm256_sqrt_pd(_mm256_min_pd(one, _mm256_max_pd(E, xv)));                    \
+        s = _mm256_sub_pd(_mm256_sqrt_pd(yv), rp);                                         \
+        acc = _mm256_fmadd_pd(s, s, acc);                                                  \
+    }                                                                                      \
+    double buf[4];                                                                         \
+    _mm256_storeu_pd(buf, acc);                                                            \
+    double D = sqrt((buf[0] + buf[1]) + (buf[2] + buf[3]));                                \
+    if (g) {                                                                               \
+        if (D > 0.0 || D != D) {                                                           \
+            const __m256d K = _mm256_set1_pd(-gs / (D * 1.4142135623730951 * 2.0));        \
+            for (i = 0; i < C; i += 4) {                                                   \
+                if (i + 4 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                    \
+                else { FL_HELL_TAIL_LOAD(T, 4) yv = LOAD(yb); xv = LOAD(xb); }             \
+                __m256d in = _mm256_and_pd(_mm256_cmp_pd(xv, E, _CMP_NLT_UQ),              \
+                                           _mm256_cmp_pd(xv, one, _CMP_NGT_UQ));           \
+                rp = _mm256_sqrt_pd(_mm256_min_pd(one, _mm256_max_pd(E, xv)));            \
+                s = _mm256_sub_pd(_mm256_sqrt_pd(yv), rp);                                 \
+                __m256d gv = _mm256_and_pd(in, _mm256_div_pd(_mm256_mul_pd(K, s), rp));    \
+                if (i + 4 <= C) STORE(g + i, gv);                                          \
+                else { double t[4]; _mm256_storeu_pd(t, gv);                               \
+                       for (ptrdiff_t j = 0; i + j < C; j++) g[i + j] = (T)t[j]; }         \
+            }                                                                              \
+        } else {                                                                           \
+            for (i = 0; i < C; i++) g[i] = (T)0;                                           \
+        }                                                                                  \
+    }                                                                                      \
+    return D / 1.4142135623730951;                                                         \
+}
+FL_HELL_AVX2(fl_hellinger_f_avx2, float, fl_load4_f, fl_store4_f)
+FL_HELL_AVX2(fl_hellinger_d_avx2, double, fl_load4_d, fl_store4_d)
+
+
+/* log(x) for positive normal finite x: x = 2^k m, m in [sqrt(1/2), sqrt(2)),
+ * log m = 2 atanh(s), s = (m - 1) / (m + 1) (|s| <= 0.1716, series to s^21,
+ * truncation < 1e-17 relative), plus k ln2 in two parts.  Measured <= 2 ulp
+ * (tests/test_perf_paths.py).  Lanes outside [DBL_MIN, DBL_MAX] (0,
+ * negatives, subnormals, inf, NaN: rare) are redone by libm log. */
+FL_AVX2 static inline __m256d fl_log4(__m256d x) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256i b = _mm256_castpd_si256(x);
+    __m256i e = _mm256_srli_epi64(b, 52);
+    /* exponent field as a double: bits 0x433.. | e minus 2^52 */
+    __m256d kd = _mm256_sub_pd(
+        _mm256_castsi256_pd(_mm256_or_si256(e, _mm256_set1_epi64x(0x4330000000000000LL))),
+        _mm256_set1_pd(4503599627370496.0 + 1023.0));
+    __m256d m = _mm256_castsi256_pd(_mm256_or_si256(
+        _mm256_and_si256(b, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL)),
+        _mm256_set1_epi64x(0x3FF0000000000000LL)));                 /* [1, 2) */
+    __m256d big = _mm256_cmp_pd(m, _mm256_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+    m = _mm256_blendv_pd(m, _mm256_mul_pd(m, _mm256_set1_pd(0.5)), big);
+    kd = _mm256_add_pd(kd, _mm256_and_pd(big, one));
+    __m256d s = _mm256_div_pd(_mm256_sub_pd(m, one), _mm256_add_pd(m, one));
+    __m256d s2 = _mm256_mul_pd(s, s);
+    __m256d q = _mm256_set1_pd(1.0 / 21.0);
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 19.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 17.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 15.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 13.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 11.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 9.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 7.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 5.0));
+    q = _mm256_fmadd_pd(q, s2, _mm256_set1_pd(1.0 / 3.0));
+    __m256d two_s = _mm256_add_pd(s, s);
+    __m256d logm = _mm256_fmadd_pd(_mm256_mul_pd(two_s, s2), q, two_s);
+    __m256d r = _mm256_fmadd_pd(kd, _mm256_set1_pd(6.93147180369123816490e-01),
+                                _mm256_fmadd_pd(kd, _mm256_set1_pd(1.90821492927058770002e-10),
+                                                logm));
+    __m256d ok = _mm256_and_pd(_mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_GE_OQ),
+                               _mm256_cmp_pd(x, _mm256_set1_pd(1.7976931348623157e308), _CMP_LE_OQ));
+    if (__builtin_expect(_mm256_movemask_pd(ok) != 0xF, 0)) {
+        double xb[4], rb[4];
+        _mm256_storeu_pd(xb, x);
+        _mm256_storeu_pd(rb, r);
+        for (int j = 0; j < 4; j++)
+            if (!(xb[j] >= 2.2250738585072014e-308 && xb[j] <= 1.7976931348623157e308))
+                rb[j] = log(xb[j]);
+        r = _mm256_loadu_pd(rb);
+    }
+    return r;
+}
+
+/* KL divergence with log-probability input, one row (rows.pyx kl_log_row):
+ * returns Σ_j y_j (log y_j - x_j) over y_j != 0 (4 lanes, fixed order) and
+ * writes g_j = -gs y_j when g is not NULL. */
+#define FL_KLLOG_AVX2(NAME, T, LOAD, STORE)                                                \
+FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g) {        \
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();                   \
+    const __m256d G = _mm256_set1_pd(-gs);                                                 \
+    __m256d acc = zero, yv, xv;                                                            \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i < C; i += 4) {                                                                \
+        T yb[4], xb[4];                                                                    \
+        if (i + 4 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                            \
+        else { for (int j = 0; j < 4; j++) { yb[j] = i + j < C ? y[i + j] : (T)0;         \
+                                             xb[j] = i + j < C ? x[i + j] : (T)0; }        \
+               yv = LOAD(yb); xv = LOAD(xb); }                                             \
+        __m256d nz = _mm256_cmp_pd(yv, zero, _CMP_NEQ_UQ);                                 \
+        __m256d ly = fl_log4(_mm256_blendv_pd(one, yv, nz));                              \
+        acc = _mm256_add_pd(acc, _mm256_and_pd(nz, _mm256_mul_pd(yv, _mm256_sub_pd(ly, xv)))); \
+        if (g) {                                                                           \
+            __m256d gv = _mm256_mul_pd(G, yv);                                             \
+            if (i + 4 <= C) STORE(g + i, gv);                                              \
+            else { double t[4]; _mm256_storeu_pd(t, gv);                                   \
+                   for (ptrdiff_t j = 0; i + j < C; j++) g[i + j] = (T)t[j]; }             \
+        }                                                                                  \
+    }                                                                                      \
+    double buf[4];                                                                         \
+    _mm256_storeu_pd(buf, acc);                                                            \
+    return (buf[0] + buf[1]) + (buf[2] + buf[3]);                                          \
+}
+FL_KLLOG_AVX2(fl_kl_log_f_avx2, float, fl_load4_f, fl_store4_f)
+FL_KLLOG_AVX2(fl_kl_log_d_avx2, double, fl_load4_d, fl_store4_d)
+
+/* log of each x[i] (tests of the accuracy claim) */
+FL_AVX2 static void fl_log_array_d_avx2(const double* x, ptrdiff_t n, double* out) {
+    for (ptrdiff_t i = 0; i < n; i += 4) {
+        double b[4] = {1, 1, 1, 1};
+        for (int j = 0; j < 4 && i + j < n; j++) b[j] = x[i + j];
+        _mm256_storeu_pd(b, fl_log4(_mm256_loadu_pd(b)));
+        for (int j = 0; j < 4 && i + j < n; j++) out[i + j] = b[j];
+    }
+}
+
+
+FL_AVX2 static int fl_any_nan_f_avx2(const float* x, ptrdiff_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        acc = _mm256_or_ps(acc, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+    int r = _mm256_movemask_ps(acc) != 0;
+    for (; i < n; i++) r |= x[i] != x[i];
+    return r;
+}
+FL_AVX2 static int fl_any_nan_d_avx2(const double* x, ptrdiff_t n) {
+    __m256d acc = _mm256_setzero_pd();
+    ptrdiff_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256d v = _mm256_loadu_pd(x + i);
+        acc = _mm256_or_pd(acc, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+    }
+    int r = _mm256_movemask_pd(acc) != 0;
+    for (; i < n; i++) r |= x[i] != x[i];
+    return r;
+}
 
 /* exp of each x[i] <= 0 into out[i] (for tests of the accuracy claim). */
 FL_AVX2 static void fl_exp_array_f_avx2(const float* x, ptrdiff_t n, float* out) {
@@ -587,6 +959,235 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
 
 FL_WBCE_DRIVER_SSE2(fl_wbce_logit_f_sse2, float, fl_load2_f, fl_store2_f)
 FL_WBCE_DRIVER_SSE2(fl_wbce_logit_d_sse2, double, fl_load2_d, fl_store2_d)
+
+/* log cosh and Poisson (log input) on 2 doubles: the AVX2 forms above. */
+static inline __m128d fl_exp2d_any_sse2(__m128d x) {
+    __m128d e = fl_exp2d_sse2(x);
+    __m128d big = _mm_cmpgt_pd(x, _mm_set1_pd(708.0));
+    if (__builtin_expect(_mm_movemask_pd(big) != 0, 0)) {
+        double xb[2], eb[2];
+        _mm_storeu_pd(xb, x);
+        _mm_storeu_pd(eb, e);
+        for (int j = 0; j < 2; j++) if (xb[j] > 708.0) eb[j] = exp(xb[j]);
+        e = _mm_loadu_pd(eb);
+    }
+    return e;
+}
+
+static inline __m128d fl_expm1_2d_sse2(__m128d x, __m128d* ex) {
+    const __m128d lo = _mm_set1_pd(-708.39);
+    const __m128d magic = _mm_set1_pd(6755399441055744.0);
+    __m128d under = _mm_cmplt_pd(x, lo);
+    __m128d xc = _mm_max_pd(lo, x);
+    __m128d t = _mm_add_pd(_mm_mul_pd(xc, _mm_set1_pd(1.4426950408889634074)), magic);
+    __m128d n = _mm_sub_pd(t, magic);
+    __m128d r = _mm_sub_pd(xc, _mm_mul_pd(n, _mm_set1_pd(6.93147180369123816490e-01)));
+    r = _mm_sub_pd(r, _mm_mul_pd(n, _mm_set1_pd(1.90821492927058770002e-10)));
+    static const double c[13] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+        1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0};
+    __m128d p = _mm_set1_pd(c[0]);
+    for (int i = 1; i < 13; i++) p = _mm_add_pd(_mm_mul_pd(p, r), _mm_set1_pd(c[i]));
+    __m128d q = _mm_mul_pd(p, r);
+    __m128i k = _mm_sub_epi64(_mm_castpd_si128(t), _mm_castpd_si128(magic));
+    __m128i bits = _mm_slli_epi64(_mm_add_epi64(k, _mm_set1_epi64x(1023)), 52);
+    __m128d sc = _mm_andnot_pd(under, _mm_castsi128_pd(bits));
+    __m128d sq = _mm_mul_pd(sc, q);
+    *ex = _mm_add_pd(sq, sc);
+    return _mm_add_pd(sq, _mm_sub_pd(sc, _mm_set1_pd(1.0)));
+}
+
+static inline __m128d fl_logcosh2_sse2(__m128d y, __m128d x, __m128d G, __m128d* g, __m128d* h) {
+    const __m128d one = _mm_set1_pd(1.0), sign = _mm_set1_pd(-0.0);
+    __m128d e = _mm_sub_pd(x, y);
+    __m128d a = _mm_andnot_pd(sign, e);
+    __m128d z, em = fl_expm1_2d_sse2(_mm_mul_pd(a, _mm_set1_pd(-2.0)), &z);
+    __m128d u = _mm_add_pd(one, z);
+    __m128d d = _mm_div_pd(one, u);
+    __m128d l1 = fl_log1p2_sse2(z, u, d);
+    __m128d t = _mm_mul_pd(_mm_sub_pd(_mm_setzero_pd(), em), d);
+    t = _mm_or_pd(t, _mm_and_pd(sign, e));
+    *g = _mm_mul_pd(G, t);
+    *h = _mm_mul_pd(G, _mm_mul_pd(_mm_mul_pd(_mm_set1_pd(4.0), z), _mm_mul_pd(d, d)));
+    return _mm_sub_pd(_mm_add_pd(a, l1), _mm_set1_pd(6.93147180559945309417e-01));
+}
+
+static inline __m128d fl_poisson_log2_sse2(__m128d y, __m128d x, __m128d G, __m128d* g, __m128d* h) {
+    __m128d m = fl_exp2d_any_sse2(x);
+    *g = _mm_mul_pd(G, _mm_sub_pd(m, y));
+    *h = _mm_mul_pd(G, m);
+    return _mm_sub_pd(m, _mm_mul_pd(y, x));
+}
+
+#define FL_PW_DRIVER_SSE2(NAME, T, LOAD, STORE, ELEM)                                      \
+static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,                   \
+                   double gscale, T* g, T* h, T* rows) {                                   \
+    __m128d G = _mm_set1_pd(gscale), one = _mm_set1_pd(1.0);                               \
+    __m128d s0 = _mm_setzero_pd(), s1 = _mm_setzero_pd(), gv, hv, v, W;                    \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i + 4 <= n; i += 4) {                                                           \
+        W = w ? _mm_loadu_pd(w + i) : one;                                                 \
+        v = _mm_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), _mm_mul_pd(G, W), &gv, &hv));     \
+        s0 = _mm_add_pd(s0, v);                                                            \
+        if (g) STORE(g + i, gv);                                                           \
+        if (h) STORE(h + i, hv);                                                           \
+        if (rows) STORE(rows + i, v);                                                      \
+        W = w ? _mm_loadu_pd(w + i + 2) : one;                                             \
+        v = _mm_mul_pd(W, ELEM(LOAD(y + i + 2), LOAD(x + i + 2), _mm_mul_pd(G, W),         \
+                               &gv, &hv));                                                 \
+        s1 = _mm_add_pd(s1, v);                                                            \
+        if (g) STORE(g + i + 2, gv);                                                       \
+        if (h) STORE(h + i + 2, hv);                                                       \
+        if (rows) STORE(rows + i + 2, v);                                                  \
+    }                                                                                      \
+    double buf[2], gb[2], hb[2], tail = 0.0;                                               \
+    for (; i < n; i += 2) {                                                                \
+        T yb[2] = {0, 0}, xb[2] = {0, 0};                                                  \
+        double wb[2] = {1, 1};                                                             \
+        ptrdiff_t r = n - i < 2 ? n - i : 2;                                               \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
+        }                                                                                  \
+        W = _mm_loadu_pd(wb);                                                              \
+        v = _mm_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), _mm_mul_pd(G, W), &gv, &hv));           \
+        _mm_storeu_pd(buf, v);                                                             \
+        _mm_storeu_pd(gb, gv);                                                             \
+        _mm_storeu_pd(hb, hv);                                                             \
+        for (ptrdiff_t j = 0; j < r; j++) {                                                \
+            tail += buf[j];                                                                \
+            if (g) g[i + j] = (T)gb[j];                                                    \
+            if (h) h[i + j] = (T)hb[j];                                                    \
+            if (rows) rows[i + j] = (T)buf[j];                                             \
+        }                                                                                  \
+    }                                                                                      \
+    _mm_storeu_pd(buf, _mm_add_pd(s0, s1));                                                \
+    return (buf[0] + buf[1]) + tail;                                                       \
+}
+
+FL_PW_DRIVER_SSE2(fl_logcosh_f_sse2, float, fl_load2_f, fl_store2_f, fl_logcosh2_sse2)
+FL_PW_DRIVER_SSE2(fl_logcosh_d_sse2, double, fl_load2_d, fl_store2_d, fl_logcosh2_sse2)
+FL_PW_DRIVER_SSE2(fl_poisson_log_f_sse2, float, fl_load2_f, fl_store2_f, fl_poisson_log2_sse2)
+FL_PW_DRIVER_SSE2(fl_poisson_log_d_sse2, double, fl_load2_d, fl_store2_d, fl_poisson_log2_sse2)
+
+/* Hellinger row on 2 doubles a vector (the AVX2 form above, mul + add);
+ * two accumulators so the lane order matches 4 lanes: acc0 holds lanes
+ * 0,1 and acc1 lanes 2,3 of each group of 4. */
+#define FL_HELL_SSE2(NAME, T, LOAD, STORE)                                                 \
+static double NAME(const T* y, const T* x, ptrdiff_t C, double eps, double gs, T* g) {    \
+    const __m128d E = _mm_set1_pd(eps), one = _mm_set1_pd(1.0);                            \
+    __m128d a0 = _mm_setzero_pd(), a1 = _mm_setzero_pd(), s, rp, yv, xv;                   \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i < C; i += 2) {                                                                \
+        if (i + 2 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                            \
+        else { FL_HELL_TAIL_LOAD(T, 2) yv = LOAD(yb); xv = LOAD(xb); }                     \
+        rp = _mm_sqrt_pd(_mm_min_pd(one, _mm_max_pd(E, xv)));                              \
+        s = _mm_sub_pd(_mm_sqrt_pd(yv), rp);                                               \
+        if ((i & 2) == 0) a0 = _mm_add_pd(a0, _mm_mul_pd(s, s));                           \
+        else a1 = _mm_add_pd(a1, _mm_mul_pd(s, s));                                        \
+    }                                                                                      \
+    double b0[2], b1[2];                                                                   \
+    _mm_storeu_pd(b0, a0);                                                                 \
+    _mm_storeu_pd(b1, a1);                                                                 \
+    double D = sqrt((b0[0] + b0[1]) + (b1[0] + b1[1]));                                    \
+    if (g) {                                                                               \
+        if (D > 0.0 || D != D) {                                                           \
+            const __m128d K = _mm_set1_pd(-gs / (D * 1.4142135623730951 * 2.0));           \
+            for (i = 0; i < C; i += 2) {                                                   \
+                if (i + 2 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                    \
+                else { FL_HELL_TAIL_LOAD(T, 2) yv = LOAD(yb); xv = LOAD(xb); }             \
+                __m128d in = _mm_and_pd(_mm_cmpnlt_pd(xv, E), _mm_cmpngt_pd(xv, one));     \
+                rp = _mm_sqrt_pd(_mm_min_pd(one, _mm_max_pd(E, xv)));                      \
+                s = _mm_sub_pd(_mm_sqrt_pd(yv), rp);                                       \
+                __m128d gv = _mm_and_pd(in, _mm_div_pd(_mm_mul_pd(K, s), rp));             \
+                if (i + 2 <= C) STORE(g + i, gv);                                          \
+                else { double t[2]; _mm_storeu_pd(t, gv); g[i] = (T)t[0]; }                \
+            }                                                                              \
+        } else {                                                                           \
+            for (i = 0; i < C; i++) g[i] = (T)0;                                           \
+        }                                                                                  \
+    }                                                                                      \
+    return D / 1.4142135623730951;                                                         \
+}
+FL_HELL_SSE2(fl_hellinger_f_sse2, float, fl_load2_f, fl_store2_f)
+FL_HELL_SSE2(fl_hellinger_d_sse2, double, fl_load2_d, fl_store2_d)
+
+/* log and the KL (log input) row on 2 doubles: the AVX2 forms above. */
+static inline __m128d fl_log2d_sse2(__m128d x) {
+    const __m128d one = _mm_set1_pd(1.0);
+    __m128i b = _mm_castpd_si128(x);
+    __m128i e = _mm_srli_epi64(b, 52);
+    __m128d kd = _mm_sub_pd(
+        _mm_castsi128_pd(_mm_or_si128(e, _mm_set1_epi64x(0x4330000000000000LL))),
+        _mm_set1_pd(4503599627370496.0 + 1023.0));
+    __m128d m = _mm_castsi128_pd(_mm_or_si128(
+        _mm_and_si128(b, _mm_set1_epi64x(0x000FFFFFFFFFFFFFLL)),
+        _mm_set1_epi64x(0x3FF0000000000000LL)));
+    __m128d big = _mm_cmpgt_pd(m, _mm_set1_pd(1.4142135623730951));
+    m = fl_sel2(big, _mm_mul_pd(m, _mm_set1_pd(0.5)), m);
+    kd = _mm_add_pd(kd, _mm_and_pd(big, one));
+    __m128d s = _mm_div_pd(_mm_sub_pd(m, one), _mm_add_pd(m, one));
+    __m128d s2 = _mm_mul_pd(s, s);
+    static const double c[10] = {1.0 / 21.0, 1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0,
+                                 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0};
+    __m128d q = _mm_set1_pd(c[0]);
+    for (int i = 1; i < 10; i++) q = _mm_add_pd(_mm_mul_pd(q, s2), _mm_set1_pd(c[i]));
+    __m128d two_s = _mm_add_pd(s, s);
+    __m128d logm = _mm_add_pd(_mm_mul_pd(_mm_mul_pd(two_s, s2), q), two_s);
+    __m128d r = _mm_add_pd(_mm_mul_pd(kd, _mm_set1_pd(6.93147180369123816490e-01)),
+                           _mm_add_pd(_mm_mul_pd(kd, _mm_set1_pd(1.90821492927058770002e-10)),
+                                      logm));
+    __m128d ok = _mm_and_pd(_mm_cmpge_pd(x, _mm_set1_pd(2.2250738585072014e-308)),
+                            _mm_cmple_pd(x, _mm_set1_pd(1.7976931348623157e308)));
+    if (__builtin_expect(_mm_movemask_pd(ok) != 0x3, 0)) {
+        double xb[2], rb[2];
+        _mm_storeu_pd(xb, x);
+        _mm_storeu_pd(rb, r);
+        for (int j = 0; j < 2; j++)
+            if (!(xb[j] >= 2.2250738585072014e-308 && xb[j] <= 1.7976931348623157e308))
+                rb[j] = log(xb[j]);
+        r = _mm_loadu_pd(rb);
+    }
+    return r;
+}
+
+#define FL_KLLOG_SSE2(NAME, T, LOAD, STORE)                                                \
+static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g) {                \
+    const __m128d one = _mm_set1_pd(1.0), zero = _mm_setzero_pd();                         \
+    const __m128d G = _mm_set1_pd(-gs);                                                    \
+    __m128d a0 = zero, a1 = zero, yv, xv, t;                                               \
+    ptrdiff_t i = 0;                                                                       \
+    for (; i < C; i += 2) {                                                                \
+        T yb[2], xb[2];                                                                    \
+        if (i + 2 <= C) { yv = LOAD(y + i); xv = LOAD(x + i); }                            \
+        else { yb[0] = y[i]; yb[1] = (T)0; xb[0] = x[i]; xb[1] = (T)0;                     \
+               yv = LOAD(yb); xv = LOAD(xb); }                                             \
+        __m128d nz = _mm_cmpneq_pd(yv, zero);                                              \
+        __m128d ly = fl_log2d_sse2(fl_sel2(nz, yv, one));                                  \
+        t = _mm_and_pd(nz, _mm_mul_pd(yv, _mm_sub_pd(ly, xv)));                            \
+        if ((i & 2) == 0) a0 = _mm_add_pd(a0, t); else a1 = _mm_add_pd(a1, t);             \
+        if (g) {                                                                           \
+            __m128d gv = _mm_mul_pd(G, yv);                                                \
+            if (i + 2 <= C) STORE(g + i, gv);                                              \
+            else { double tb[2]; _mm_storeu_pd(tb, gv); g[i] = (T)tb[0]; }                 \
+        }                                                                                  \
+    }                                                                                      \
+    double b0[2], b1[2];                                                                   \
+    _mm_storeu_pd(b0, a0);                                                                 \
+    _mm_storeu_pd(b1, a1);                                                                 \
+    return (b0[0] + b0[1]) + (b1[0] + b1[1]);                                              \
+}
+FL_KLLOG_SSE2(fl_kl_log_f_sse2, float, fl_load2_f, fl_store2_f)
+FL_KLLOG_SSE2(fl_kl_log_d_sse2, double, fl_load2_d, fl_store2_d)
+
+static void fl_log_array_d_sse2(const double* x, ptrdiff_t n, double* out) {
+    for (ptrdiff_t i = 0; i < n; i += 2) {
+        double b[2] = {1, 1};
+        for (int j = 0; j < 2 && i + j < n; j++) b[j] = x[i + j];
+        _mm_storeu_pd(b, fl_log2d_sse2(_mm_loadu_pd(b)));
+        for (int j = 0; j < 2 && i + j < n; j++) out[i + j] = b[j];
+    }
+}
 #define FL_HAVE_SSE2 1
 #endif  /* __SSE2__ */
 #endif  /* FL_X86 */
@@ -599,7 +1200,58 @@ static void fl_exp_array_d_base(const double* x, ptrdiff_t n, double* out) {
     for (ptrdiff_t i = 0; i < n; i++) out[i] = exp(x[i]);
 }
 
+/* Hinge label sets in one pass: bit 0 set when some label is not in
+ * {-1, 1}, bit 1 when some label is not in {0, 1} (NaN is in neither).
+ * SSE2 compares OR-ed into masks (no branch, no per-element count). */
+#define FL_LABELS_BODY(T, CMPNE, SET1, LOADU, OR, AND, MOVEMASK, VT, W)                \
+    ptrdiff_t i = 0; int bad = 0;                                                       \
+    VT one = SET1((T)1), mone = SET1((T)-1), zero = SET1((T)0);                         \
+    VT apm = CMPNE(zero, zero), a01 = apm;          /* all false */                     \
+    for (; i + W <= n; i += W) {                                                        \
+        VT v = LOADU(y + i), ne1 = CMPNE(v, one);                                       \
+        apm = OR(apm, AND(ne1, CMPNE(v, mone)));                                        \
+        a01 = OR(a01, AND(ne1, CMPNE(v, zero)));                                        \
+    }                                                                                   \
+    if (MOVEMASK(apm)) bad |= 1;                                                        \
+    if (MOVEMASK(a01)) bad |= 2;                                                        \
+    for (; i < n; i++) {                                                                \
+        T v = y[i];                                                                     \
+        if (!(v == (T)1 || v == (T)-1)) bad |= 1;                                       \
+        if (!(v == (T)1 || v == (T)0)) bad |= 2;                                        \
+    }                                                                                   \
+    return bad;
+
+#ifdef FL_HAVE_SSE2
+static int fl_hinge_labels_d(const double* y, ptrdiff_t n) {
+    FL_LABELS_BODY(double, _mm_cmpneq_pd, _mm_set1_pd, _mm_loadu_pd, _mm_or_pd, _mm_and_pd,
+                   _mm_movemask_pd, __m128d, 2)
+}
+static int fl_hinge_labels_f(const float* y, ptrdiff_t n) {
+    FL_LABELS_BODY(float, _mm_cmpneq_ps, _mm_set1_ps, _mm_loadu_ps, _mm_or_ps, _mm_and_ps,
+                   _mm_movemask_ps, __m128, 4)
+}
+#else
+static int fl_hinge_labels_d(const double* y, ptrdiff_t n) {
+    int bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (!(y[i] == 1.0 || y[i] == -1.0)) bad |= 1;
+        if (!(y[i] == 1.0 || y[i] == 0.0)) bad |= 2;
+    }
+    return bad;
+}
+static int fl_hinge_labels_f(const float* y, ptrdiff_t n) {
+    int bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (!(y[i] == 1.0f || y[i] == -1.0f)) bad |= 1;
+        if (!(y[i] == 1.0f || y[i] == 0.0f)) bad |= 2;
+    }
+    return bad;
+}
+#endif
+
 /* ------------------------------------------------------------- dispatch */
+enum { FL_PW_LOGCOSH = 0, FL_PW_POISSON_LOG = 1, FL_PW_COUNT = 2 };
+
 typedef struct {
     float (*max_f)(const float*, ptrdiff_t);
     double (*max_d)(const double*, ptrdiff_t);
@@ -612,12 +1264,32 @@ typedef struct {
                            double, double, double, float*, float*, float*);
     double (*wbce_logit_d)(const double*, const double*, const double*, ptrdiff_t, double,
                            double, double, double, double*, double*, double*);
+    /* binary focal from logits, gamma = 2 (NULL: scalar form) */
+    double (*focal2_f)(const float*, const float*, const double*, ptrdiff_t, double,
+                       double, double, double, float*, float*, float*);
+    double (*focal2_d)(const double*, const double*, const double*, ptrdiff_t, double,
+                       double, double, double, double*, double*, double*);
+    int (*any_nan_f)(const float*, ptrdiff_t);
+    int (*any_nan_d)(const double*, ptrdiff_t);
+    /* KL (log input) row and a log array for tests (NULL: scalar / libm) */
+    double (*kl_log_f)(const float*, const float*, ptrdiff_t, double, float*);
+    double (*kl_log_d)(const double*, const double*, ptrdiff_t, double, double*);
+    void (*log_array_d)(const double*, ptrdiff_t, double*);
+    /* Hellinger row (NULL: scalar closed form in rows.pyx) */
+    double (*hell_f)(const float*, const float*, ptrdiff_t, double, double, float*);
+    double (*hell_d)(const double*, const double*, ptrdiff_t, double, double, double*);
+    /* parameter-free elementwise blocks, indexed by FL_PW_* (NULL: none) */
+    double (*pw_f[FL_PW_COUNT])(const float*, const float*, const double*, ptrdiff_t, double,
+                                float*, float*, float*);
+    double (*pw_d[FL_PW_COUNT])(const double*, const double*, const double*, ptrdiff_t, double,
+                                double*, double*, double*);
     const char* name;
 } fl_simd_table;
 
 static fl_simd_table fl_simd = {
     fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, "baseline"};
+    fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+    "baseline"};
 
 /* Pick the path (at module import): mode 0 detects the CPU, 1 forces the
  * baseline (SSE2) path, 2 the plain scalar C path (libm, no vector blocks;
@@ -628,17 +1300,25 @@ static void fl_simd_init(int mode) {
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_sse2, fl_expsum_d_sse2,
         fl_exp_array_f_sse2, fl_exp_array_d_sse2,
-        fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2, "baseline"};
+        fl_wbce_logit_f_sse2, fl_wbce_logit_d_sse2, NULL, NULL,
+        fl_any_nan_f_base, fl_any_nan_d_base,
+        fl_kl_log_f_sse2, fl_kl_log_d_sse2, fl_log_array_d_sse2,
+        fl_hellinger_f_sse2, fl_hellinger_d_sse2,
+        {fl_logcosh_f_sse2, fl_poisson_log_f_sse2},
+        {fl_logcosh_d_sse2, fl_poisson_log_d_sse2}, "baseline"};
 #else
     fl_simd_table base = {
         fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, "baseline"};
+        fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL, fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL, {NULL, NULL}, {NULL, NULL},
+        "baseline"};
 #endif
     fl_simd = base;
     if (mode == 2) {
         fl_simd_table scalar = {
             fl_max_f_base, fl_max_d_base, fl_expsum_f_base, fl_expsum_d_base,
-            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, "scalar"};
+            fl_exp_array_f_base, fl_exp_array_d_base, NULL, NULL, NULL, NULL,
+            fl_any_nan_f_base, fl_any_nan_d_base, NULL, NULL, NULL, NULL, NULL,
+            {NULL, NULL}, {NULL, NULL}, "scalar"};
         fl_simd = scalar;
         return;
     }
@@ -649,7 +1329,13 @@ static void fl_simd_init(int mode) {
             fl_simd_table avx = {
                 fl_max_f_avx2, fl_max_d_avx2, fl_expsum_f_avx2, fl_expsum_d_avx2,
                 fl_exp_array_f_avx2, fl_exp_array_d_avx2,
-                fl_wbce_logit_f_avx2, fl_wbce_logit_d_avx2, "avx2+fma"};
+                fl_wbce_logit_f_avx2, fl_wbce_logit_d_avx2,
+                fl_focal2_logit_f_avx2, fl_focal2_logit_d_avx2,
+                fl_any_nan_f_avx2, fl_any_nan_d_avx2,
+                fl_kl_log_f_avx2, fl_kl_log_d_avx2, fl_log_array_d_avx2,
+                fl_hellinger_f_avx2, fl_hellinger_d_avx2,
+                {fl_logcosh_f_avx2, fl_poisson_log_f_avx2},
+                {fl_logcosh_d_avx2, fl_poisson_log_d_avx2}, "avx2+fma"};
             fl_simd = avx;
         }
     }
@@ -677,6 +1363,26 @@ static inline double fl_wbce_logit_d(const double* y, const double* x, const dou
                                      ptrdiff_t n, double pos, double neg, double smooth,
                                      double gscale, double* g, double* h, double* rows) {
     return fl_simd.wbce_logit_d(y, x, w, n, pos, neg, smooth, gscale, g, h, rows);
+}
+static inline int fl_has_focal2(void) { return fl_simd.focal2_f != NULL; }
+static inline double fl_focal2_f(const float* y, const float* x, const double* w, ptrdiff_t n,
+                                 double pos, double neg, double gscale,
+                                 float* g, float* h, float* rows) {
+    return fl_simd.focal2_f(y, x, w, n, pos, neg, 0.0, gscale, g, h, rows);
+}
+static inline double fl_focal2_d(const double* y, const double* x, const double* w, ptrdiff_t n,
+                                 double pos, double neg, double gscale,
+                                 double* g, double* h, double* rows) {
+    return fl_simd.focal2_d(y, x, w, n, pos, neg, 0.0, gscale, g, h, rows);
+}
+static inline int fl_has_pw(int kind) { return fl_simd.pw_f[kind] != NULL; }
+static inline double fl_pw_f(int kind, const float* y, const float* x, const double* w,
+                             ptrdiff_t n, double gscale, float* g, float* h, float* rows) {
+    return fl_simd.pw_f[kind](y, x, w, n, gscale, g, h, rows);
+}
+static inline double fl_pw_d(int kind, const double* y, const double* x, const double* w,
+                             ptrdiff_t n, double gscale, double* g, double* h, double* rows) {
+    return fl_simd.pw_d[kind](y, x, w, n, gscale, g, h, rows);
 }
 
 #endif  /* FASTLOSS_FL_SIMD_H */

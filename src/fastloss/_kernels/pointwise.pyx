@@ -19,19 +19,24 @@ derivative) and the per-row values w_i l_i.
 
 A loss may also give a vectorised form of a whole flat block (one branch in
 ``_vector_block``, code in ``fl_simd.h``: AVX2+FMA chosen at run time, SSE2
-on any other x86-64); the
+on any other x86-64; BCE from logits, log-cosh and Poisson with log input;
+binary focal from logits with gamma = 2 on AVX2 only); the
 driver uses it for long flat blocks (unweighted) and for blocks of one-element
 rows (1-D input with sample weights or reduction="none"), and falls back to
 the closed forms everywhere else (non-x86 CPUs, weighted rows of k > 1
 elements, short blocks, hessians of losses without a vector form).
 """
 from cython.parallel cimport prange
-from libc.math cimport exp, log, log1p, fabs, copysign, M_LN2
+from libc.math cimport exp, expm1, log, log1p, fabs, copysign, M_LN2
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for,
     rows_per_block, combine_blocks, log1pexp, sign_of)
 
+
+cdef extern from "fl_scalar.h" nogil:
+    double pos_part "fl_pos_part"(double x)
+    double pos_ind "fl_pos_ind"(double x)
 
 cdef extern from "fl_simd.h" nogil:
     void fl_simd_init(int mode)
@@ -42,6 +47,22 @@ cdef extern from "fl_simd.h" nogil:
     double fl_wbce_logit_d(const double* y, const double* x, const double* w, Py_ssize_t n,
                            double pos, double neg, double smooth, double gscale,
                            double* g, double* h, double* rows)
+    enum:
+        FL_PW_LOGCOSH
+        FL_PW_POISSON_LOG
+    int fl_has_focal2()
+    double fl_focal2_f(const float* y, const float* x, const double* w, Py_ssize_t n,
+                       double pos, double neg, double gscale, float* g, float* h, float* rows)
+    double fl_focal2_d(const double* y, const double* x, const double* w, Py_ssize_t n,
+                       double pos, double neg, double gscale, double* g, double* h,
+                       double* rows)
+    int fl_has_pw(int kind)
+    int fl_hinge_labels_f(const float* y, Py_ssize_t n)
+    int fl_hinge_labels_d(const double* y, Py_ssize_t n)
+    double fl_pw_f(int kind, const float* y, const float* x, const double* w, Py_ssize_t n,
+                   double gscale, float* g, float* h, float* rows)
+    double fl_pw_d(int kind, const double* y, const double* x, const double* w, Py_ssize_t n,
+                   double gscale, double* g, double* h, double* rows)
 
 # Vectorised block forms (AVX2+FMA where the CPU has it, else SSE2; see fl_simd.h).
 fl_simd_init(0)
@@ -127,14 +148,16 @@ cdef inline double log_cosh_loss(double y, double f) noexcept nogil:
     return a + log1p(exp(-2.0 * a)) - M_LN2
 
 cdef inline double log_cosh_loss_grad(double y, double f, double* g) noexcept nogil:
-    # tanh(e) = sign(e) (1 - z) / (1 + z) with z = exp(-2|e|): one exp for both.
-    cdef double e = f - y, a = fabs(e), z = exp(-2.0 * a)
-    g[0] = sign_of(e) * (1.0 - z) / (1.0 + z)
+    # tanh(e) = sign(e) (-m) / (1 + z) with m = expm1(-2|e|), z = exp(-2|e|):
+    # tanh keeps its digits for tiny e (1 - z would not).  (This scalar form
+    # is the fallback; long blocks take the vector form in fl_simd.h.)
+    cdef double e = f - y, a = fabs(e), m = expm1(-2.0 * a), z = exp(-2.0 * a)
+    g[0] = sign_of(e) * (-m) / (1.0 + z)
     return a + log1p(z) - M_LN2
 
 cdef inline void log_cosh_grad_hess(double y, double f, double* g, double* h) noexcept nogil:
-    cdef double e = f - y, a = fabs(e), z = exp(-2.0 * a), t
-    t = (1.0 - z) / (1.0 + z)
+    cdef double e = f - y, a = fabs(e), m = expm1(-2.0 * a), z = exp(-2.0 * a), t
+    t = (-m) / (1.0 + z)
     g[0] = sign_of(e) * t
     # sech^2 = 4z / (1 + z)^2, exact where 1 - tanh^2 would cancel.
     h[0] = 4.0 * z / ((1.0 + z) * (1.0 + z))
@@ -219,17 +242,14 @@ cdef inline void wbce_grad_hess(double y, double f, const Params* p, double* g, 
 cdef inline void _logistic(double x, double* sp_pos, double* sp_neg,
                            double* prob, double* comp) noexcept nogil:
     """softplus(x), softplus(-x), sigmoid(x), sigmoid(-x) from one exp."""
-    cdef double z = exp(-fabs(x)), l1 = log1p(z), d = 1.0 / (1.0 + z)
-    if x >= 0.0:
-        sp_pos[0] = x + l1
-        sp_neg[0] = l1
-        prob[0] = d
-        comp[0] = z * d
-    else:
-        sp_pos[0] = l1
-        sp_neg[0] = -x + l1
-        prob[0] = z * d
-        comp[0] = d
+    # Selects rather than an if/else: on random logits a branch on the sign
+    # mispredicts every other element.  (A NaN x gives NaN through l1.)
+    cdef double z = exp(-fabs(x)), l1 = log1p(z), d = 1.0 / (1.0 + z), zd = z * d
+    cdef bint pos = x >= 0.0
+    sp_pos[0] = (x if pos else 0.0) + l1
+    sp_neg[0] = (0.0 if pos else -x) + l1
+    prob[0] = d if pos else zd
+    comp[0] = zd if pos else d
 
 cdef inline double wbce_logit_loss(double y, double x, const Params* p) noexcept nogil:
     cdef double spp, spn, pr, cp
@@ -264,7 +284,7 @@ cdef inline void wbce_logit_grad_hess(double y, double x, const Params* p, doubl
 # and the negative term mirrors it: d/dp A(1-p) = -A'(1-p), d²/dp² = A''(1-p).
 cdef inline double _focal_a(double p, double gamma, double* d1, double* d2) noexcept nogil:
     """A(p) and, when d1 is not NULL, A'(p) (and A''(p) when d2 is not NULL)."""
-    cdef double q = 1.0 - p, lp = log(p), qg = q ** gamma
+    cdef double q = 1.0 - p, lp = log(p), qg = _pow_gamma(q, gamma)
     if d1 != NULL:
         d1[0] = gamma * (qg / q) * lp - qg / p
         if d2 != NULL:
@@ -304,9 +324,22 @@ cdef inline void focal_grad_hess(double y, double f, const Params* p, double* g,
 #   F'' = γ p q^γ s (γ p - q) + (2γ + 1) p q^(γ+1);
 # the negative term is F(-x): derivative -F'(-x), second derivative F''(-x).
 # No power of a vanishing base is ever divided, so ±1e30 stays finite.
+cdef inline double _pow_gamma(double q, double gamma) noexcept nogil:
+    """q ** gamma; the usual integer exponents by multiplication (exact to
+    the rounding of a product, where libm pow costs ~20 ns an element)."""
+    if gamma == 2.0:
+        return q * q
+    if gamma == 1.0:
+        return q
+    if gamma == 0.0:
+        return 1.0
+    if gamma == 3.0:
+        return q * q * q
+    return q ** gamma
+
 cdef inline double _focal_f(double p, double q, double s, double gamma,
                             double* d1, double* d2) noexcept nogil:
-    cdef double qg = q ** gamma
+    cdef double qg = _pow_gamma(q, gamma)
     if d1 != NULL:
         d1[0] = -gamma * p * qg * s - qg * q
         if d2 != NULL:
@@ -338,20 +371,16 @@ cdef inline void focal_logit_grad_hess(double y, double x, const Params* p, doub
 
 # Hinge, l = max(0, 1 - t f), t = y (labels ±1) or 2y - 1 (labels 0/1).
 # Gradient -t where the margin is violated (1 - t f > 0), else 0; hessian 0.
+# Branch-free through fl_pos_part / fl_pos_ind: on random data the margin
+# is violated about half the time and a branch would mispredict as often.
 cdef inline double hinge_loss(double y, double f, const Params* p) noexcept nogil:
-    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = 1.0 - t * f
-    return m if m > 0.0 else (m if m != m else 0.0)
+    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y
+    return pos_part(1.0 - t * f)
 
 cdef inline double hinge_loss_grad(double y, double f, const Params* p, double* g) noexcept nogil:
     cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = 1.0 - t * f
-    if m > 0.0:
-        g[0] = -t
-        return m
-    if m != m:
-        g[0] = m
-        return m
-    g[0] = 0.0
-    return 0.0
+    g[0] = -t * pos_ind(m)          # NaN margin: NaN gradient
+    return pos_part(m)
 
 cdef inline void hinge_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
     hinge_loss_grad(y, f, p, g)
@@ -370,9 +399,9 @@ cdef inline double squared_hinge_loss_grad(double y, double f, const Params* p, 
     return m * m
 
 cdef inline void squared_hinge_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
-    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = hinge_loss(y, f, p)
-    g[0] = -2.0 * t * m
-    h[0] = 2.0 * t * t if m > 0.0 else (m if m != m else 0.0)
+    cdef double t = (2.0 * y - 1.0) if p.hinge01 else y, m = 1.0 - t * f
+    g[0] = -2.0 * t * pos_part(m)
+    h[0] = 2.0 * t * t * pos_ind(m)
 
 
 # ------------------------------------------------------------------- dispatch
@@ -558,6 +587,26 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
                 total[0] = fl_wbce_logit_d(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
                                            p.smooth, gscale, g, h, r)
             return True
+    if Kind is FocalLogit:
+        if p.gamma == 2.0 and e1 - e0 >= 64 and fl_has_focal2():
+            if floating is float:
+                total[0] = fl_focal2_f(y + e0, f + e0, we, e1 - e0, p.pos, p.neg, gscale,
+                                       g, h, r)
+            else:
+                total[0] = fl_focal2_d(y + e0, f + e0, we, e1 - e0, p.pos, p.neg, gscale,
+                                       g, h, r)
+            return True
+    cdef int pw = -1
+    if Kind is LogCosh:
+        pw = FL_PW_LOGCOSH
+    elif Kind is PoissonLog:
+        pw = FL_PW_POISSON_LOG
+    if pw >= 0 and e1 - e0 >= 64 and fl_has_pw(pw):
+        if floating is float:
+            total[0] = fl_pw_f(pw, y + e0, f + e0, we, e1 - e0, gscale, g, h, r)
+        else:
+            total[0] = fl_pw_d(pw, y + e0, f + e0, we, e1 - e0, gscale, g, h, r)
+        return True
     return False
 
 
@@ -565,21 +614,29 @@ cdef inline double _flat_block(const Kind* kind, const Params* p,
                                const floating* y, const floating* f,
                                Py_ssize_t e0, Py_ssize_t e1, Mode mode,
                                double gscale, floating* grad, floating* hess) noexcept nogil:
-    """Unweighted elements e0..e1: four running sums hide the add latency."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef Py_ssize_t e = e0
-    if _vector_block(kind, p, y, f, NULL, e0, e1, mode, gscale, grad, hess, NULL, &s0):
-        return s0
-    while e + 4 <= e1:
-        s0 += _element(kind, p, y, f, e, mode, gscale, grad, hess)
-        s1 += _element(kind, p, y, f, e + 1, mode, gscale, grad, hess)
-        s2 += _element(kind, p, y, f, e + 2, mode, gscale, grad, hess)
-        s3 += _element(kind, p, y, f, e + 3, mode, gscale, grad, hess)
-        e += 4
+    """Unweighted elements e0..e1: four running sums hide the add latency.
+
+    `_element` has a single call site (the inner loop of a fixed 4 trips,
+    which gcc unrolls completely after inlining): with four call sites gcc
+    kept it out of line, and every element paid a call and the mode tests.
+    Element e0 + 4 i + j goes to sum j, the last < 4 elements to sum 0."""
+    cdef double s[4]
+    cdef Py_ssize_t e = e0, j
+    s[0] = 0.0
+    if _vector_block(kind, p, y, f, NULL, e0, e1, mode, gscale, grad, hess, NULL, &s[0]):
+        return s[0]
+    s[1] = 0.0
+    s[2] = 0.0
+    s[3] = 0.0
     while e < e1:
-        s0 += _element(kind, p, y, f, e, mode, gscale, grad, hess)
-        e += 1
-    return (s0 + s1) + (s2 + s3)
+        if e + 4 <= e1:
+            for j in range(4):
+                s[j] += _element(kind, p, y, f, e + j, mode, gscale, grad, hess)
+            e += 4
+        else:
+            s[0] += _element(kind, p, y, f, e, mode, gscale, grad, hess)
+            e += 1
+    return (s[0] + s[1]) + (s[2] + s[3])
 
 
 cdef inline double _row_block(const Kind* kind, const Params* p,
@@ -713,3 +770,22 @@ def pointwise(int kind, dict params,
         total = _select(kind, &p, &y_true[0], &y_pred[0], w, n, k, <Mode>mode,
                         scale, g, h, r, &block_sums[0], nthreads)
     return total
+
+
+def hinge_label_kind(const floating[::1] y):
+    """One pass over hinge labels: 0 when all are in {-1, 1}, 1 when all
+    are in {0, 1}, -1 otherwise (replaces four NumPy passes and their
+    temporaries; SSE2 compares, see fl_simd.h)."""
+    cdef int bad
+    if y.shape[0] == 0:
+        return 0
+    with nogil:
+        if floating is float:
+            bad = fl_hinge_labels_f(&y[0], y.shape[0])
+        else:
+            bad = fl_hinge_labels_d(&y[0], y.shape[0])
+    if not bad & 1:
+        return 0
+    if not bad & 2:
+        return 1
+    return -1

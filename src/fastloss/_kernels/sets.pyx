@@ -64,6 +64,68 @@ cdef inline Py_ssize_t _seg_class(Py_ssize_t e, Py_ssize_t inner, Py_ssize_t C) 
     return 0
 
 
+cdef struct Sums3:
+    double yp
+    double s1
+    double s2
+
+
+cdef inline Sums3 _run_sums(const floating* y, const floating* p, Py_ssize_t e,
+                            Py_ssize_t end, bint squares) noexcept nogil:
+    """(Σ y p, Σ y² or Σ y, Σ p² or Σ p) over elements e..end: element e + i
+    in lane i % 4 of each statistic, lanes combined as (0 + 1) + (2 + 3).
+    (Returned by value: prange keeps a variable private only when the loop
+    body assigns it.)"""
+    cdef Sums3 out
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    cdef double b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0
+    cdef double c0 = 0.0, c1 = 0.0, c2 = 0.0, c3 = 0.0
+    cdef double y0, y1, y2, y3, p0, p1, p2, p3
+    while e + 4 <= end:
+        y0 = y[e]
+        y1 = y[e + 1]
+        y2 = y[e + 2]
+        y3 = y[e + 3]
+        p0 = p[e]
+        p1 = p[e + 1]
+        p2 = p[e + 2]
+        p3 = p[e + 3]
+        a0 += y0 * p0
+        a1 += y1 * p1
+        a2 += y2 * p2
+        a3 += y3 * p3
+        if squares:
+            b0 += y0 * y0
+            b1 += y1 * y1
+            b2 += y2 * y2
+            b3 += y3 * y3
+            c0 += p0 * p0
+            c1 += p1 * p1
+            c2 += p2 * p2
+            c3 += p3 * p3
+        else:
+            b0 += y0
+            b1 += y1
+            b2 += y2
+            b3 += y3
+            c0 += p0
+            c1 += p1
+            c2 += p2
+            c3 += p3
+        e += 4
+    while e < end:              # the last < 4 elements, into lane 0
+        y0 = y[e]
+        p0 = p[e]
+        a0 += y0 * p0
+        b0 += y0 * y0 if squares else y0
+        c0 += p0 * p0 if squares else p0
+        e += 1
+    out.yp = (a0 + a1) + (a2 + a3)
+    out.s1 = (b0 + b1) + (b2 + b3)
+    out.s2 = (c0 + c1) + (c2 + c3)
+    return out
+
+
 cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
                         Py_ssize_t total, Py_ssize_t C, Py_ssize_t inner,
                         Py_ssize_t row_len, bint squares, double* partial,
@@ -72,7 +134,8 @@ cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
     cdef Py_ssize_t bs = _overlap_block(total, C)
     cdef Py_ssize_t nb = (total + bs - 1) // bs
     cdef Py_ssize_t b, e, e1, end, c, row, cc
-    cdef double syp, s1, s2, yy, pp, wi
+    cdef double syp, s1, s2, wi
+    cdef Sums3 sm
     cdef int nt = threads_for(total, MIN_PARALLEL_ELEMENTS, nthreads)
     for b in prange(nb, schedule="static", num_threads=nt):
         for cc in range(C):
@@ -85,25 +148,13 @@ cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
             end = _seg_end(e, e1, inner, C, row_len, w != NULL)
             c = _seg_class(e, inner, C)
             row = e // row_len
-            syp = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            if squares:
-                while e < end:
-                    yy = y[e]
-                    pp = p[e]
-                    syp = syp + yy * pp
-                    s1 = s1 + yy * yy
-                    s2 = s2 + pp * pp
-                    e = e + 1
-            else:
-                while e < end:
-                    yy = y[e]
-                    pp = p[e]
-                    syp = syp + yy * pp
-                    s1 = s1 + yy
-                    s2 = s2 + pp
-                    e = e + 1
+            # Four running sums per statistic (element i of the run goes to
+            # sum i % 4): one chain would wait an add latency per element.
+            sm = _run_sums(y, p, e, end, squares)
+            e = end
+            syp = sm.yp
+            s1 = sm.s1
+            s2 = sm.s2
             wi = 1.0 if w == NULL else w[row]
             partial[(0 * C + c) * nb + b] += wi * syp
             partial[(1 * C + c) * nb + b] += wi * s1
