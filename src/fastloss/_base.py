@@ -109,6 +109,46 @@ _MODES = {(True, False, False): 0, (True, True, False): 1,
           (False, True, False): 2, (False, True, True): 3}
 
 
+class KernelOutputs:
+    """What one blocked kernel call writes, allocated (or checked) once.
+
+    Every family's runner builds one of these, passes its arrays to its
+    kernel and hands the kernel's Σ w_i l_i to ``value``: the reduction,
+    ``out=`` and allocation rules live here and nowhere else.
+    """
+
+    def __init__(self, reduction, n, w, shape, dtype, n_blocks, *, want_loss,
+                 want_grad, want_hess, out, inputs=()):
+        self.reduction = reduction
+        self.want_loss = want_loss
+        self.scale, self.total_weight = weight_scale(reduction, n, w)
+        self.mode = _MODES[(want_loss, want_grad, want_hess)]
+        self.grad = self.hess = None
+        if want_grad:
+            self.grad = _validate.out_array(out, shape, dtype)
+            if out is not None:
+                _validate.no_overlap(self.grad, *inputs, w)
+        if want_hess:
+            self.hess = np.empty(shape, dtype=dtype)
+        self.rows = np.empty(n, dtype=dtype) if (want_loss and reduction == "none") else None
+        self.block_sums = np.empty(n_blocks, dtype=np.float64)
+
+    @property
+    def flat_grad(self):
+        return None if self.grad is None else self.grad.reshape(-1)
+
+    @property
+    def flat_hess(self):
+        return None if self.hess is None else self.hess.reshape(-1)
+
+    def result(self, total):
+        """(value or None, gradient, hessian) from the kernel's Σ w_i l_i."""
+        value = None
+        if self.want_loss:
+            value = finish(self.reduction, total, self.scale, self.total_weight, self.rows)
+        return value, self.grad, self.hess
+
+
 def run_pointwise(kind, params, yt, yp, sample_weight, reduction, *,
                   want_loss, want_grad, want_hess, out):
     """Allocate and run one elementwise kernel on checked float arrays
@@ -116,24 +156,13 @@ def run_pointwise(kind, params, yt, yp, sample_weight, reduction, *,
     n = yp.shape[0]
     k = yp.size // n
     w = _validate.sample_weight(sample_weight, n)
-    scale, total_weight = weight_scale(reduction, n, w)
-    grad = hess = None
-    if want_grad:
-        grad = _validate.out_array(out, yp.shape, yp.dtype)
-        if out is not None:
-            _validate.no_overlap(grad, yt, yp, w)
-    if want_hess:
-        hess = np.empty(yp.shape, dtype=yp.dtype)
-    rows = np.empty(n, dtype=yp.dtype) if (want_loss and reduction == "none") else None
-    block_sums = np.empty(_pointwise.n_blocks(n, k), dtype=np.float64)
+    o = KernelOutputs(reduction, n, w, yp.shape, yp.dtype, _pointwise.n_blocks(n, k),
+                      want_loss=want_loss, want_grad=want_grad, want_hess=want_hess,
+                      out=out, inputs=(yt, yp))
     total = _pointwise.pointwise(
-        kind, params, yt.reshape(-1), yp.reshape(-1), w, n, k,
-        _MODES[(want_loss, want_grad, want_hess)], scale,
-        None if grad is None else grad.reshape(-1),
-        None if hess is None else hess.reshape(-1),
-        rows, block_sums, get_num_threads())
-    value = finish(reduction, total, scale, total_weight, rows) if want_loss else None
-    return value, grad, hess
+        kind, params, yt.reshape(-1), yp.reshape(-1), w, n, k, o.mode, o.scale,
+        o.flat_grad, o.flat_hess, o.rows, o.block_sums, get_num_threads())
+    return o.result(total)
 
 
 class ElementwiseLoss(WithHessian, Loss):

@@ -24,8 +24,8 @@ import numbers
 import numpy as np
 
 from . import _validate
-from ._base import (_MODES, ElementwiseLoss, Loss, WithHessian, finish, loss_function,
-                    run_pointwise, weight_scale)
+from ._base import (ElementwiseLoss, KernelOutputs, Loss, WithHessian, loss_function,
+                    run_pointwise)
 from ._kernels import pointwise as _pointwise
 from ._kernels import rows as _rows
 from ._threads import get_num_threads
@@ -275,26 +275,15 @@ def run_rows(kind, params, yt, labels, yp, w, class_weight, reduction, shape, *,
     gradient and hessian get y_pred's original `shape`.
     """
     n, C = yp.shape
-    scale, total_weight = weight_scale(reduction, n, w)
-    grad = hess = None
-    if want_grad:
-        grad = _validate.out_array(out, shape, yp.dtype)
-        if out is not None:
-            _validate.no_overlap(grad, yt, yp, w)
-    if want_hess:
-        hess = np.empty(shape, dtype=yp.dtype)
-    rows = np.empty(n, dtype=yp.dtype) if (want_loss and reduction == "none") else None
-    block_sums = np.empty(_rows.n_blocks(n, C), dtype=np.float64)
+    o = KernelOutputs(reduction, n, w, shape, yp.dtype, _rows.n_blocks(n, C),
+                      want_loss=want_loss, want_grad=want_grad, want_hess=want_hess,
+                      out=out, inputs=(yt, yp))
     total = _rows.rows(
         _rows.KINDS.index(kind), params,
         yp.reshape(-1) if yt is None else yt.reshape(-1), labels,
-        yp.reshape(-1), w, class_weight, n, C,
-        _MODES[(want_loss, want_grad, want_hess)], scale,
-        None if grad is None else grad.reshape(-1),
-        None if hess is None else hess.reshape(-1),
-        rows, block_sums, get_num_threads())
-    value = finish(reduction, total, scale, total_weight, rows) if want_loss else None
-    return value, grad, hess
+        yp.reshape(-1), w, class_weight, n, C, o.mode, o.scale,
+        o.flat_grad, o.flat_hess, o.rows, o.block_sums, get_num_threads())
+    return o.result(total)
 
 
 class _LogitHessian(WithHessian):

@@ -6,10 +6,8 @@ four predicted coordinates in one pass.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from . import _validate
-from ._base import Loss, finish, loss_function, weight_scale
+from ._base import KernelOutputs, Loss, loss_function
 from ._kernels import boxes as _boxes
 from ._threads import get_num_threads
 
@@ -59,18 +57,12 @@ class GIoULoss(Loss):
         _check_boxes(yp, "y_pred")
         n = yp.shape[0]
         w = _validate.sample_weight(sample_weight, n)
-        scale, total_weight = weight_scale(self.reduction, n, w)
-        grad = None
-        if want_grad:
-            grad = _validate.out_array(out, yp.shape, yp.dtype)
-            if out is not None:
-                _validate.no_overlap(grad, yt, yp, w)
-        rows = np.empty(n, dtype=yp.dtype) if (want_loss and self.reduction == "none") else None
-        total = _boxes.giou(yt.reshape(-1), yp.reshape(-1), w, n, self.eps, scale,
-                            None if grad is None else grad.reshape(-1), rows,
-                            get_num_threads())
-        value = finish(self.reduction, total, scale, total_weight, rows) if want_loss else None
-        return value, grad, None
+        # The box kernel keeps its block sums itself (n_blocks=0 here).
+        o = KernelOutputs(self.reduction, n, w, yp.shape, yp.dtype, 0, want_loss=want_loss,
+                          want_grad=want_grad, want_hess=want_hess, out=out, inputs=(yt, yp))
+        total = _boxes.giou(yt.reshape(-1), yp.reshape(-1), w, n, self.eps, o.scale,
+                            o.flat_grad, o.rows, get_num_threads())
+        return o.result(total)
 
 
 giou_loss = loss_function(GIoULoss)

@@ -33,8 +33,6 @@ rescaled):
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ._objective import PerSampleGradHess
 
 __all__ = ["objective"]
