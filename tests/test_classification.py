@@ -6,45 +6,14 @@ import numpy as np
 import pytest
 
 import fastloss as fl
+from conftest import central_diagonal as fd_hess_diag
+from conftest import central_gradient as fd_grad
 from fastloss._kernels import rows as _rows
 
 EPS = 1e-7
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(20261130)
-
-
 # ------------------------------------------------------------ helpers
-def fd_grad(fun, x, h=1e-6):
-    x = np.array(x, dtype=np.float64)
-    g = np.empty_like(x)
-    xf, gf = x.reshape(-1), g.reshape(-1)
-    for i in range(xf.size):
-        keep = xf[i]
-        xf[i] = keep + h
-        up = fun(x)
-        xf[i] = keep - h
-        down = fun(x)
-        xf[i] = keep
-        gf[i] = (up - down) / (2 * h)
-    return g
-
-
-def fd_hess_diag(grad, x, h=1e-5):
-    x = np.array(x, dtype=np.float64)
-    d = np.empty_like(x)
-    xf, df = x.reshape(-1), d.reshape(-1)
-    for i in range(xf.size):
-        keep = xf[i]
-        xf[i] = keep + h
-        up = grad(x).reshape(-1)[i]
-        xf[i] = keep - h
-        down = grad(x).reshape(-1)[i]
-        xf[i] = keep
-        df[i] = (up - down) / (2 * h)
-    return d
 
 
 def sigmoid(x):

@@ -6,28 +6,9 @@ import numpy as np
 import pytest
 
 import fastloss as fl
+from conftest import central_gradient as fd_grad
 
 EPS = 1e-7
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(20261201)
-
-
-def fd_grad(fun, x, h=1e-6):
-    x = np.array(x, dtype=np.float64)
-    g = np.empty_like(x)
-    xf, gf = x.reshape(-1), g.reshape(-1)
-    for i in range(xf.size):
-        keep = xf[i]
-        xf[i] = keep + h
-        up = fun(x)
-        xf[i] = keep - h
-        down = fun(x)
-        xf[i] = keep
-        gf[i] = (up - down) / (2 * h)
-    return g
 
 
 def ref_kl(y, f):

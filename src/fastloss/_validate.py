@@ -52,16 +52,20 @@ def float_pair(y_true, y_pred, *, min_ndim=1, max_ndim=None):
     return np.ascontiguousarray(yt, dtype=dt), np.ascontiguousarray(yp, dtype=dt)
 
 
-def labels(y_true, n, name="y_true"):
-    """Integer class labels of shape (n,), as a contiguous int64 array."""
+def labels(y_true, shape, name="y_true"):
+    """Integer class labels of `shape` (an int n means (n,)), as a contiguous
+    int64 array of that shape."""
+    if isinstance(shape, numbers.Integral):
+        shape = (int(shape),)
+    shape = tuple(shape)
     arr = np.asarray(y_true)
     if arr.dtype.kind == "f":
         if arr.size and not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
             raise ValueError(f"{name} must hold integer labels, got non-integer values")
     elif arr.dtype.kind not in "biu":
         raise TypeError(f"{name} must be an integer array of labels, got dtype {arr.dtype}")
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},) to match y_pred's rows, got {arr.shape}")
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} to match y_pred, got {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 

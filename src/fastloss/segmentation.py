@@ -37,19 +37,6 @@ def _float_array(x, name):
     return np.ascontiguousarray(arr, dtype=_validate.work_dtype(arr.dtype))
 
 
-def _int_labels(y_true, shape, name="y_true"):
-    """Integer labels of exactly `shape`, as a flat contiguous int64 array."""
-    arr = np.asarray(y_true)
-    if arr.dtype.kind == "f":
-        if arr.size and not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
-            raise ValueError(f"{name} must hold integer labels, got non-integer values")
-    elif arr.dtype.kind not in "biu":
-        raise TypeError(f"{name} must be an integer array of labels, got dtype {arr.dtype}")
-    if arr.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.int64).reshape(-1)
-
-
 def _ignore_index(value):
     if value is None:
         return None
@@ -177,7 +164,7 @@ class LovaszSoftmax(Loss):
         if yp.ndim == 4:
             B, C, H, W = yp.shape
             HW = H * W
-            labels = _int_labels(y_true, (B, H, W))
+            labels = _validate.labels(y_true, (B, H, W)).reshape(-1)
         elif yp.ndim == 2:
             if self.per_image:
                 raise ValueError("per_image=True needs y_pred of shape (B, C, H, W); "
@@ -185,7 +172,7 @@ class LovaszSoftmax(Loss):
             # (P, C): P one-pixel "images" of the (B, C, HW) layout.
             B, C = yp.shape
             HW = 1
-            labels = _int_labels(y_true, (B,))
+            labels = _validate.labels(y_true, (B,)).reshape(-1)
         else:
             raise ValueError(f"y_pred must have shape (B, C, H, W) or (P, C), got {yp.shape}")
         ignore = self.ignore_index
@@ -264,7 +251,7 @@ class LovaszHinge(Loss):
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
         yp = _float_array(y_pred, "y_pred")
-        labels = _int_labels(y_true, yp.shape)
+        labels = _validate.labels(y_true, yp.shape).reshape(-1)
         B = yp.shape[0]
         HW = yp.size // B
         ignore = self.ignore_index
