@@ -18,6 +18,51 @@ cdef enum:
     MIN_PARALLEL_ELEMENTS = 32768
 
 
+cdef enum Mode:
+    # What one kernel call computes; the Python layer's _MODES maps onto it.
+    LOSS = 0          # values only
+    LOSS_GRAD = 1     # values and gradient
+    GRAD = 2          # gradient only
+    GRAD_HESS = 3     # gradient and hessian (no value)
+
+
+cdef inline int check_buffers(int mode, Py_ssize_t n, Py_ssize_t size,
+                              Py_ssize_t n_weights, Py_ssize_t n_grad,
+                              Py_ssize_t n_hess, Py_ssize_t n_rows,
+                              Py_ssize_t n_block_sums,
+                              Py_ssize_t blocks_needed) except -1:
+    """Lengths of a kernel call's buffers (-1: not given) against n rows of
+    `size` elements in all, so a wrong direct call raises instead of reading
+    or writing out of bounds."""
+    if mode < 0 or mode > 3:
+        raise ValueError(f"unknown mode {mode}")
+    if n_weights != -1 and n_weights != n:
+        raise ValueError("sample_weight must hold n entries")
+    if mode != LOSS and n_grad != size:
+        raise ValueError(f"grad must hold {size} elements")
+    if mode == GRAD_HESS and n_hess != size:
+        raise ValueError(f"hess must hold {size} elements")
+    if n_rows != -1 and n_rows != n:
+        raise ValueError("rows must hold n entries")
+    if n_block_sums < blocks_needed:
+        raise ValueError("block_sums is too short")
+    return 0
+
+
+cdef inline double clip_prob(double f, double eps, bint* inside) noexcept nogil:
+    """f clipped to [eps, 1 - eps]; `inside` says whether the clip is inactive
+    (where it is active the clipped function is flat: gradient 0).  NaN falls
+    through unclipped and propagates."""
+    if f < eps:
+        inside[0] = False
+        return eps
+    if f > 1.0 - eps:
+        inside[0] = False
+        return 1.0 - eps
+    inside[0] = True
+    return f
+
+
 cdef inline int threads_for(Py_ssize_t work, Py_ssize_t min_parallel,
                             int requested) noexcept nogil:
     """Thread count for a loop over `work` elements; 1 when too small."""

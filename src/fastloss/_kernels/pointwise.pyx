@@ -31,7 +31,8 @@ from libc.math cimport exp, expm1, log, log1p, fabs, copysign, M_LN2
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for,
-    rows_per_block, combine_blocks, log1pexp, sign_of)
+    rows_per_block, combine_blocks, log1pexp, sign_of, clip_prob, check_buffers,
+    Mode, LOSS, LOSS_GRAD, GRAD, GRAD_HESS)
 
 
 cdef extern from "fl_scalar.h" nogil:
@@ -200,32 +201,22 @@ cdef inline void poisson_log_grad_hess(double y, double f, double* g, double* h)
 #
 # Probability input: p is clipped to [eps, 1 - eps]; where the clip is active
 # the function is constant, so gradient and hessian are 0 there.
-cdef inline double _clip_prob(double f, double eps, bint* inside) noexcept nogil:
-    if f < eps:
-        inside[0] = False
-        return eps
-    if f > 1.0 - eps:
-        inside[0] = False
-        return 1.0 - eps
-    inside[0] = True
-    return f            # NaN falls through here and propagates
-
 cdef inline double wbce_loss(double y, double f, const Params* p) noexcept nogil:
     cdef bint inside
-    cdef double q = _clip_prob(f, p.eps, &inside)
+    cdef double q = clip_prob(f, p.eps, &inside)
     y = y * (1.0 - p.smooth) + 0.5 * p.smooth
     return -(p.pos * y * log(q) + p.neg * (1.0 - y) * log1p(-q))
 
 cdef inline double wbce_loss_grad(double y, double f, const Params* p, double* g) noexcept nogil:
     cdef bint inside
-    cdef double q = _clip_prob(f, p.eps, &inside)
+    cdef double q = clip_prob(f, p.eps, &inside)
     y = y * (1.0 - p.smooth) + 0.5 * p.smooth
     g[0] = (-p.pos * y / q + p.neg * (1.0 - y) / (1.0 - q)) if inside else 0.0
     return -(p.pos * y * log(q) + p.neg * (1.0 - y) * log1p(-q))
 
 cdef inline void wbce_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
     cdef bint inside
-    cdef double q = _clip_prob(f, p.eps, &inside), r = 1.0 - q
+    cdef double q = clip_prob(f, p.eps, &inside), r = 1.0 - q
     y = y * (1.0 - p.smooth) + 0.5 * p.smooth
     if inside:
         g[0] = -p.pos * y / q + p.neg * (1.0 - y) / r
@@ -294,13 +285,13 @@ cdef inline double _focal_a(double p, double gamma, double* d1, double* d2) noex
 
 cdef inline double focal_loss(double y, double f, const Params* p) noexcept nogil:
     cdef bint inside
-    cdef double q = _clip_prob(f, p.eps, &inside)
+    cdef double q = clip_prob(f, p.eps, &inside)
     return (p.pos * y * _focal_a(q, p.gamma, NULL, NULL)
             + p.neg * (1.0 - y) * _focal_a(1.0 - q, p.gamma, NULL, NULL))
 
 cdef inline double focal_loss_grad(double y, double f, const Params* p, double* g) noexcept nogil:
     cdef bint inside
-    cdef double q = _clip_prob(f, p.eps, &inside), d1p, d1n, v
+    cdef double q = clip_prob(f, p.eps, &inside), d1p, d1n, v
     v = (p.pos * y * _focal_a(q, p.gamma, &d1p, NULL)
          + p.neg * (1.0 - y) * _focal_a(1.0 - q, p.gamma, &d1n, NULL))
     g[0] = (p.pos * y * d1p - p.neg * (1.0 - y) * d1n) if inside else 0.0
@@ -308,7 +299,7 @@ cdef inline double focal_loss_grad(double y, double f, const Params* p, double* 
 
 cdef inline void focal_grad_hess(double y, double f, const Params* p, double* g, double* h) noexcept nogil:
     cdef bint inside
-    cdef double q = _clip_prob(f, p.eps, &inside), d1p, d1n, d2p, d2n
+    cdef double q = clip_prob(f, p.eps, &inside), d1p, d1n, d2p, d2n
     _focal_a(q, p.gamma, &d1p, &d2p)
     _focal_a(1.0 - q, p.gamma, &d1n, &d2n)
     if inside:
@@ -534,11 +525,7 @@ cdef inline void _grad_hess(const Kind* kind, const Params* p, double y, double 
 
 
 # --------------------------------------------------------------------- driver
-cdef enum Mode:
-    LOSS = 0          # values only
-    LOSS_GRAD = 1     # values and gradient
-    GRAD = 2          # gradient only
-    GRAD_HESS = 3     # gradient and hessian (no value)
+
 
 
 cdef inline double _element(const Kind* kind, const Params* p,
@@ -747,20 +734,14 @@ def pointwise(int kind, dict params,
     p.hinge01 = params.get("hinge01", False)
     if kind < 0 or kind >= len(KINDS):
         raise ValueError(f"unknown elementwise kind {kind}")
-    if mode < 0 or mode > 3:
-        raise ValueError(f"unknown mode {mode}")
     if n < 1 or k < 1 or y_true.shape[0] != n * k or y_pred.shape[0] != n * k:
         raise ValueError("y_true/y_pred do not hold n * k elements")
-    if sample_weight is not None and sample_weight.shape[0] != n:
-        raise ValueError("sample_weight must hold n entries")
-    if mode != LOSS and (grad is None or grad.shape[0] != n * k):
-        raise ValueError("grad must hold n * k elements")
-    if mode == GRAD_HESS and (hess is None or hess.shape[0] != n * k):
-        raise ValueError("hess must hold n * k elements")
-    if rows is not None and rows.shape[0] != n:
-        raise ValueError("rows must hold n entries")
-    if block_sums.shape[0] < n_blocks(n, k):
-        raise ValueError("block_sums is too short")
+    check_buffers(mode, n, n * k,
+                  -1 if sample_weight is None else sample_weight.shape[0],
+                  -1 if grad is None else grad.shape[0],
+                  -1 if hess is None else hess.shape[0],
+                  -1 if rows is None else rows.shape[0],
+                  block_sums.shape[0], n_blocks(n, k))
     cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
     cdef floating* g = NULL if grad is None else &grad[0]
     cdef floating* h = NULL if hess is None else &hess[0]

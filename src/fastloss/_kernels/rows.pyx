@@ -25,7 +25,8 @@ from libc.math cimport exp, log, sqrt, fabs, fmax, INFINITY, NAN
 from libc.string cimport memset
 
 from fastloss._kernels._common cimport (
-    floating, MIN_PARALLEL_ELEMENTS, threads_for, rows_per_block, combine_blocks)
+    floating, MIN_PARALLEL_ELEMENTS, threads_for, rows_per_block, combine_blocks,
+    clip_prob, check_buffers, Mode, LOSS, LOSS_GRAD, GRAD, GRAD_HESS)
 
 cdef extern from "fl_simd.h" nogil:
     void fl_simd_init(int mode)
@@ -109,11 +110,7 @@ cdef struct RParams:
     const double* cw    # dense CE class weights (length C) or NULL
 
 
-cdef enum Mode:
-    LOSS = 0
-    LOSS_GRAD = 1
-    GRAD = 2
-    GRAD_HESS = 3
+
 
 
 # ------------------------------------------------------------ row helpers
@@ -137,16 +134,7 @@ cdef inline void _zero(floating* g, Py_ssize_t C) noexcept nogil:
     memset(g, 0, C * sizeof(floating))
 
 
-cdef inline double _clip(double f, double eps, bint* inside) noexcept nogil:
-    """f clipped to [eps, 1 - eps]; inside says whether the clip is inactive."""
-    if f < eps:
-        inside[0] = False
-        return eps
-    if f > 1.0 - eps:
-        inside[0] = False
-        return 1.0 - eps
-    inside[0] = True
-    return f
+
 
 
 cdef inline double _row_sum(const floating* x, Py_ssize_t C) noexcept nogil:
@@ -216,7 +204,7 @@ cdef inline double cce_prob_row(const RParams* p, const floating* y, Py_ssize_t 
     cdef Py_ssize_t j
     for j in range(C):
         t = _target(p, y, j, C)
-        q = _clip(x[j] / S, p.eps, &inside)
+        q = clip_prob(x[j] / S, p.eps, &inside)
         if t != 0.0:
             v -= t * log(q)
         if mode != LOSS:
@@ -259,7 +247,7 @@ cdef inline double sce_prob_row(const RParams* p, const floating* y, Py_ssize_t 
                                 floating* g, floating* h) noexcept nogil:
     cdef double S = _row_sum(x, C), q
     cdef bint inside
-    q = _clip(x[label] / S, p.eps, &inside)
+    q = clip_prob(x[label] / S, p.eps, &inside)
     if mode != LOSS:
         _zero(g, C)
         g[label] = <floating>((-1.0 / q) if inside else 0.0)
@@ -324,7 +312,7 @@ cdef inline double cfocal_prob_row(const RParams* p, const floating* y, Py_ssize
         u = p.alpha * y[j]
         G = 0.0
         if u != 0.0:
-            q = _clip(x[j] / S, p.eps, &inside)
+            q = clip_prob(x[j] / S, p.eps, &inside)
             r = 1.0 - q
             qg = r ** p.gamma
             lq = log(q)
@@ -670,8 +658,6 @@ def rows(int kind, dict params,
     p.cw = NULL
     if kind < 0 or kind >= len(KINDS):
         raise ValueError(f"unknown row kind {kind}")
-    if mode < 0 or mode > 3:
-        raise ValueError(f"unknown mode {mode}")
     if n < 1 or C < 1 or y_pred.shape[0] != n * C:
         raise ValueError("y_pred does not hold n * C elements")
     sparse = KINDS[kind] in SPARSE
@@ -687,16 +673,12 @@ def rows(int kind, dict params,
         if class_weight.shape[0] != C:
             raise ValueError("class_weight must hold C entries")
         p.cw = &class_weight[0]
-    if sample_weight is not None and sample_weight.shape[0] != n:
-        raise ValueError("sample_weight must hold n entries")
-    if mode != LOSS and (grad is None or grad.shape[0] != n * C):
-        raise ValueError("grad must hold n * C elements")
-    if mode == GRAD_HESS and (hess is None or hess.shape[0] != n * C):
-        raise ValueError("hess must hold n * C elements")
-    if rows is not None and rows.shape[0] != n:
-        raise ValueError("rows must hold n entries")
-    if block_sums.shape[0] < n_blocks(n, C):
-        raise ValueError("block_sums is too short")
+    check_buffers(mode, n, n * C,
+                  -1 if sample_weight is None else sample_weight.shape[0],
+                  -1 if grad is None else grad.shape[0],
+                  -1 if hess is None else hess.shape[0],
+                  -1 if rows is None else rows.shape[0],
+                  block_sums.shape[0], n_blocks(n, C))
     cdef const floating* yt = NULL if (sparse or y_true is None) else &y_true[0]
     cdef const long long* lab = NULL if not sparse else &labels[0]
     cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
