@@ -13,6 +13,7 @@ import os
 import pkgutil
 import re
 import struct
+import subprocess
 import sys
 import sysconfig
 import types
@@ -180,3 +181,19 @@ def test_wheel_kernels_compiled_without_isa_flags():
         # -march=x86-64 is the baseline (and gcc's recorded default); nothing above it.
         assert not re.search(r"-march=(?!x86-64(\s|$))|-mavx|-mfma|-msse[34]|-mssse3|-ffast-math",
                              switches), switches
+
+
+@pytest.mark.parametrize("module, peer", [("fastloss.torch", "torch"),
+                                          ("fastloss.sklearn", "sklearn")])
+def test_adapter_without_its_peer_names_the_peer(module, peer):
+    """On a machine without the peer (a newcomer's `.[test]` venv has no torch)
+    the adapter's ImportError carries `.name`, so it is told apart from a
+    broken fastloss install."""
+    code = (f"import sys; sys.modules[{peer!r}] = None\n"
+            f"try:\n    import {module}\n"
+            f"except ImportError as exc:\n    print((exc.name or '').split('.')[0])\n"
+            f"else:\n    print('imported')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == peer

@@ -75,28 +75,41 @@ def test_mse_multi_output_agrees_with_ridge(regression):
     np.testing.assert_allclose(ours.predict(X), ridge.predict(X), rtol=1e-5, atol=1e-8)
 
 
+def _huber_objective(X, y, sw, delta, ridge, coef, intercept):
+    """Σ s_i huber_δ(r_i) + ridge‖w‖² and its gradient in (w, b), float64."""
+    r = X @ coef + intercept - y
+    inside = np.abs(r) <= delta
+    value = np.sum(sw * np.where(inside, 0.5 * r * r, delta * (np.abs(r) - 0.5 * delta)))
+    dr = sw * np.where(inside, r, delta * np.sign(r))
+    grad = np.r_[X.T @ dr + 2 * ridge * coef, np.sum(dr)]
+    return value + ridge * coef @ coef, grad
+
+
 @pytest.mark.parametrize("epsilon, alpha", [(1.35, 1e-4), (1.5, 1.0)])
 def test_huber_agrees_with_huber_regressor(regression, epsilon, alpha):
     # HuberRegressor minimises  Σ s_i (σ + σ H_ε(r_i/σ)) + alpha‖w‖²  over (w, σ);
     # at its σ its w minimises  Σ s_i huber_{δ=εσ}(r_i) + (alpha σ / 2)‖w‖².
-    # HuberRegressor's L-BFGS stops on SciPy's default ftol long before its
-    # gtol; warm-started refits continue from where it stopped until it is at
-    # the optimum (otherwise the comparison measures its early stop).
+    # One HuberRegressor fit (its L-BFGS may stop on SciPy's ftol, or report
+    # ABNORMAL on a warm-started refit, depending on the SciPy release), then
+    # the comparison is made where it cannot depend on where SciPy stopped:
+    # at sklearn's σ, our fit is a stationary point of that objective (its
+    # gradient vanishes), no worse than sklearn's coefficients, and within the
+    # distance sklearn's early stop allows.
     X, y, sw, _ = regression
-    ref = HuberRegressor(epsilon=epsilon, alpha=alpha, tol=1e-12, max_iter=10000,
-                         warm_start=True)
-    previous = None
-    for _ in range(40):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = HuberRegressor(epsilon=epsilon, alpha=alpha, tol=1e-12, max_iter=10000)
         ref.fit(X, y, sample_weight=sw)
-        current = np.r_[ref.coef_, ref.intercept_, ref.scale_]
-        if previous is not None and np.max(np.abs(current - previous)) < 1e-11:
-            break
-        previous = current
     sigma = ref.scale_
-    ours = LossRegressor("huber", delta=epsilon * sigma, alpha=alpha * sigma / 2, **TIGHT)
+    delta, ridge = epsilon * sigma, alpha * sigma / 2
+    ours = LossRegressor("huber", delta=delta, alpha=ridge, **TIGHT)
     ours.fit(X, y, sample_weight=sw)
-    assert rel_err(ours.coef_, ref.coef_) < 1e-5
-    assert rel_err(ours.intercept_, ref.intercept_) < 1e-5
+    ours_value, ours_grad = _huber_objective(X, y, sw, delta, ridge, ours.coef_, ours.intercept_)
+    ref_value, _ = _huber_objective(X, y, sw, delta, ridge, ref.coef_, ref.intercept_)
+    assert np.max(np.abs(ours_grad)) < 1e-6 * max(1.0, ours_value)
+    assert ours_value <= ref_value * (1 + 1e-9)
+    assert rel_err(ours.coef_, ref.coef_) < 1e-3
+    assert rel_err(ours.intercept_, ref.intercept_) < 1e-3
 
 
 def test_poisson_agrees_with_poisson_regressor(regression):

@@ -50,7 +50,7 @@ try:
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 except ImportError as exc:  # pragma: no cover - exercised only without sklearn
     raise ImportError("fastloss.sklearn needs scikit-learn and SciPy: "
-                      "pip install 'fastloss[sklearn]'") from exc
+                      "pip install 'fastloss[sklearn]'", name=exc.name or "sklearn") from exc
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data

@@ -30,7 +30,10 @@ try:
     import torch
     from torch.autograd.function import once_differentiable
 except ImportError as exc:  # pragma: no cover - exercised only without torch
-    raise ImportError("fastloss.torch needs PyTorch: pip install 'fastloss[torch]'") from exc
+    # name= says which optional peer is missing, so callers (and
+    # importlib-walking tools) can tell it from a broken fastloss install.
+    raise ImportError("fastloss.torch needs PyTorch: pip install 'fastloss[torch]'",
+                      name=exc.name or "torch") from exc
 
 from . import _registry
 from ._base import Loss
