@@ -84,6 +84,10 @@ cdef inline double combine_blocks(const double* block_sums,
 
     The order never depends on threads; compensation keeps 10^4 block sums
     as accurate as one exact sum rounded once, for practical purposes.
+    The compensation term is only meaningful while the running sum is
+    finite: once it is +-inf or NaN (an infinite loss, or a sum that
+    overflows) the plain sum is the answer, and adding the compensation
+    would turn +inf into inf - inf = NaN.
     """
     cdef double total = 0.0, comp = 0.0, t, x
     cdef Py_ssize_t b
@@ -95,6 +99,8 @@ cdef inline double combine_blocks(const double* block_sums,
         else:
             comp += (x - t) + total
         total = t
+    if total - total != 0.0:        # +-inf or NaN: no finite correction applies
+        return total
     return total + comp
 
 
