@@ -41,21 +41,49 @@ class Loss:
 
     def loss(self, y_true, y_pred, sample_weight=None, **call_args):
         """Same as calling the loss."""
-        value, _, _ = self._compute(y_true, y_pred, sample_weight, want_loss=True,
-                                    want_grad=False, want_hess=False, out=None, **call_args)
+        value, _, _ = self._run(y_true, y_pred, sample_weight, None, call_args,
+                                want_loss=True, want_grad=False, want_hess=False)
         return value
 
     def gradient(self, y_true, y_pred, sample_weight=None, out=None, **call_args):
         """d(reduced loss)/d y_pred, shape and dtype of y_pred (into `out` if given)."""
-        _, grad, _ = self._compute(y_true, y_pred, sample_weight, want_loss=False,
-                                   want_grad=True, want_hess=False, out=out, **call_args)
+        _, grad, _ = self._run(y_true, y_pred, sample_weight, out, call_args,
+                               want_loss=False, want_grad=True, want_hess=False)
         return grad
 
     def loss_gradient(self, y_true, y_pred, sample_weight=None, out=None, **call_args):
         """(loss, gradient) from one pass over the data."""
-        value, grad, _ = self._compute(y_true, y_pred, sample_weight, want_loss=True,
-                                       want_grad=True, want_hess=False, out=out, **call_args)
+        value, grad, _ = self._run(y_true, y_pred, sample_weight, out, call_args,
+                                   want_loss=True, want_grad=True, want_hess=False)
         return value, grad
+
+    def _run(self, y_true, y_pred, sample_weight, out, call_args, *, want_loss,
+             want_grad, want_hess):
+        """The one way from a public method into a family's ``_compute``.
+
+        Two hostile-input rules live here so that no family can miss them:
+        ``out=`` may not share memory with anything the kernel reads (the
+        predictions, targets, labels, weights, groups, or an array parameter
+        of the loss) -- the kernel would read what it has already written;
+        and a misaligned or byte-swapped array is replaced by an aligned,
+        native-order copy before any kernel sees it (the caller's array is
+        never modified).
+        """
+        if out is not None:
+            _validate.out_not_aliased(out, {
+                "y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight,
+                **call_args, **self._array_params()})
+        native = _validate.native
+        if call_args:
+            call_args = {key: native(value) for key, value in call_args.items()}
+        return self._compute(native(y_true), native(y_pred), native(sample_weight),
+                             want_loss=want_loss, want_grad=want_grad, want_hess=want_hess,
+                             out=out, **call_args)
+
+    def _array_params(self):
+        """The loss's array-valued parameters (class weights, groups, ...)."""
+        return {name: value for name, value in vars(self).items()
+                if isinstance(value, np.ndarray)}
 
     # -- for subclasses -------------------------------------------------------
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
@@ -79,8 +107,8 @@ class WithHessian:
 
     def gradient_hessian(self, y_true, y_pred, sample_weight=None, **call_args):
         """(gradient, hessian diagonal), both scaled like the gradient."""
-        _, grad, hess = self._compute(y_true, y_pred, sample_weight, want_loss=False,
-                                      want_grad=True, want_hess=True, out=None, **call_args)
+        _, grad, hess = self._run(y_true, y_pred, sample_weight, None, call_args,
+                                  want_loss=False, want_grad=True, want_hess=True)
         return grad, hess
 
 

@@ -25,9 +25,32 @@ def _as_numeric(x, name):
 
 
 def work_dtype(y_pred_dtype):
-    """float32/float64 stay as they are; every other real dtype becomes float64."""
+    """float32/float64 stay as they are (in either byte order: '>f4' is float32
+    for SPEC's rules); every other real dtype becomes float64."""
     dt = np.dtype(y_pred_dtype)
-    return dt if dt in _NATIVE else np.dtype(np.float64)
+    if dt.kind == "f" and dt.itemsize in (4, 8):
+        return np.dtype(f"f{dt.itemsize}")          # native byte order
+    return np.dtype(np.float64)
+
+
+def kernel_array(x, dtype):
+    """`x` as a C-contiguous, aligned, native-order array of `dtype`.
+
+    np.ascontiguousarray keeps an array that sits at an odd address
+    (np.frombuffer(..., offset=1)) as it is; the kernels and their vector
+    loads assume element alignment, so such an array is copied here.  A copy
+    is made only when one of the three properties is missing.
+    """
+    return np.require(x, dtype=dtype, requirements=("C", "A"))
+
+
+def native(x):
+    """The caller's array as the kernels may read it: a misaligned or
+    byte-swapped ndarray becomes an aligned native-order copy (the caller's
+    array is never touched); anything else is returned as it is."""
+    if isinstance(x, np.ndarray) and (not x.flags.aligned or not x.dtype.isnative):
+        return x.astype(x.dtype.newbyteorder("="), order="K")
+    return x
 
 
 def float_pair(y_true, y_pred, *, min_ndim=1, max_ndim=None):
@@ -49,7 +72,33 @@ def float_pair(y_true, y_pred, *, min_ndim=1, max_ndim=None):
     if yp.size == 0:
         raise ValueError(f"y_pred is empty (shape {yp.shape}); nothing to compute")
     dt = work_dtype(yp.dtype)
-    return np.ascontiguousarray(yt, dtype=dt), np.ascontiguousarray(yp, dtype=dt)
+    return kernel_array(yt, dt), kernel_array(yp, dt)
+
+
+_INT64_MIN, _INT64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+
+
+def integer_ids(x, name):
+    """Integer labels or ids as an int64 array, never wrapped.
+
+    Integer dtypes are accepted if every value fits int64 (a uint64 2**64-1
+    is out of range, not -1); a float array only if every value is integral
+    and within int64 (1e20 is rejected, not turned into INT64_MIN).
+    """
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind == "f":
+        if arr.size and not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
+            raise ValueError(f"{name} must hold integer values, got non-integer values")
+        # 2**63 is exactly representable and already out of range
+        if arr.size and not np.all((arr >= -(2.0 ** 63)) & (arr < 2.0 ** 63)):
+            raise ValueError(f"{name} holds values outside the int64 range")
+    elif kind == "u":
+        if arr.dtype.itemsize == 8 and arr.size and arr.max() > _INT64_MAX:
+            raise ValueError(f"{name} holds {arr.max()}, outside the int64 range")
+    elif kind not in "bi":
+        raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    return kernel_array(arr, np.int64)
 
 
 def labels(y_true, shape, name="y_true"):
@@ -59,14 +108,11 @@ def labels(y_true, shape, name="y_true"):
         shape = (int(shape),)
     shape = tuple(shape)
     arr = np.asarray(y_true)
-    if arr.dtype.kind == "f":
-        if arr.size and not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
-            raise ValueError(f"{name} must hold integer labels, got non-integer values")
-    elif arr.dtype.kind not in "biu":
+    if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be an integer array of labels, got dtype {arr.dtype}")
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape} to match y_pred, got {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return integer_ids(arr, name)
 
 
 def sample_weight(sample_weight, n):
@@ -78,7 +124,7 @@ def sample_weight(sample_weight, n):
         raise ValueError(f"sample_weight must be 1-D, got shape {w.shape}")
     if w.shape[0] != n:
         raise ValueError(f"sample_weight has {w.shape[0]} entries, y_pred has {n} rows")
-    w = np.ascontiguousarray(w, dtype=np.float64)
+    w = kernel_array(w, np.float64)
     if np.any(w < 0):
         raise ValueError("sample_weight must be non-negative")
     return w
@@ -102,6 +148,8 @@ def out_array(out, shape, dtype, name="out"):
         raise ValueError(f"{name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
     if not out.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous")
+    if not out.flags.aligned:
+        raise ValueError(f"{name} is not aligned to its dtype (e.g. a view at an odd byte offset)")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
     return out
@@ -112,6 +160,17 @@ def no_overlap(out, *inputs, name="out"):
     for arr in inputs:
         if arr is not None and np.may_share_memory(out, arr):
             raise ValueError(f"{name} shares memory with an input array")
+
+
+def out_not_aliased(out, inputs, name="out"):
+    """`out` must not share memory with any input (labels, groups and weights
+    included): a kernel writing the gradient while it reads them would read
+    what it wrote.  `inputs` maps argument names to the caller's objects."""
+    if not isinstance(out, np.ndarray):
+        return
+    for arg, value in inputs.items():
+        if isinstance(value, np.ndarray) and np.may_share_memory(out, value):
+            raise ValueError(f"{name} shares memory with {arg}; pass a separate array")
 
 
 def positive(value, name):

@@ -19,14 +19,9 @@ _UNSET = object()
 
 def _group_ids(group, n):
     g = np.asarray(group)
-    if g.dtype.kind == "f":
-        if g.size and not np.all(np.isfinite(g) & (g == np.floor(g))):
-            raise ValueError("group must hold integer query ids")
-    elif g.dtype.kind not in "biu":
-        raise TypeError(f"group must be an integer array of query ids, got dtype {g.dtype}")
     if g.shape != (n,):
         raise ValueError(f"group must have shape ({n},) to match y_pred, got {g.shape}")
-    return g.astype(np.int64, copy=False)
+    return _validate.integer_ids(g, "group")
 
 
 class RankNet(Loss):
