@@ -1,6 +1,27 @@
 """Shared test helpers: a seeded generator and float64 finite differences."""
+import os
+
 import numpy as np
 import pytest
+
+import fastloss as fl
+
+# The vector path this test session checks (FASTLOSS_SIMD, applied by
+# fastloss at import; .ci/run runs the numeric tests once per path the CPU
+# has).  A test that switches paths itself may restore "auto": the fixture
+# below puts the session's path back after every test, so the rest of the
+# session never silently runs on another path.
+SESSION_SIMD = os.environ.get("FASTLOSS_SIMD", "auto").strip().lower() or "auto"
+
+
+def pytest_report_header(config):
+    return f"fastloss simd path: {fl.set_simd_path(SESSION_SIMD)} (FASTLOSS_SIMD={SESSION_SIMD})"
+
+
+@pytest.fixture(autouse=True)
+def _session_simd_path():
+    yield
+    fl.set_simd_path(SESSION_SIMD)
 
 
 @pytest.fixture

@@ -77,27 +77,26 @@ def test_threadpoolctl_limit_reaches_fastloss_runtime():
     assert fl.get_num_threads() == before
 
 
-def test_simd_path_reads_the_kernels_report(monkeypatch):
+def test_simd_path_reads_every_kernel_modules_report(monkeypatch):
     import fastloss._kernels as kernels
+    fl.set_simd_path("sse2")
     fake = types.ModuleType("fastloss._kernels.rows")
-    fake.simd_path = lambda: "avx2+fma (runtime dispatch)"
+    fake.simd_path = lambda: "baseline"
     monkeypatch.setitem(sys.modules, "fastloss._kernels.rows", fake)
     monkeypatch.setattr(kernels, "rows", fake, raising=False)
-    assert fl.config()["simd_path"] == "avx2+fma (runtime dispatch)"
+    assert fl.config()["simd_path"] == "sse2"
+    fake.simd_path = lambda: "avx2+fma"       # modules that disagree are named
+    assert fl.config()["simd_path"] == "pointwise=sse2, rows=avx2"
 
     def broken():
         raise RuntimeError("cpuid failed")
     fake.simd_path = broken
-    assert fl.config()["simd_path"].startswith("unknown (RuntimeError")
-
-    del fake.simd_path                       # a rows module without the report
-    assert fl.config()["simd_path"].startswith("baseline")
+    assert "rows=unknown (RuntimeError" in fl.config()["simd_path"]
 
 
-def test_simd_path_without_rows_module(monkeypatch):
-    import fastloss._kernels as kernels
-    monkeypatch.setitem(sys.modules, "fastloss._kernels.rows", None)   # import fails
-    monkeypatch.delattr(kernels, "rows", raising=False)
+def test_simd_path_without_kernel_modules(monkeypatch):
+    for name in ("rows", "pointwise"):
+        monkeypatch.setitem(sys.modules, f"fastloss._kernels.{name}", None)   # import fails
     assert fl.config()["simd_path"].startswith("baseline")
 
 

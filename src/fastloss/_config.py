@@ -13,6 +13,7 @@ Besides versions it answers the questions a bug report needs:
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import re
@@ -77,39 +78,117 @@ def openmp_runtime() -> str | None:
 
 def cpu_features() -> list[str]:
     """The SIMD features of this CPU that matter to the kernels (Linux)."""
+    return list(_cpu_features())
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_features() -> tuple:
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
             text = info.read()
     except OSError:
-        return []
+        return ()
     match = re.search(r"^(flags|Features)\s*:\s*(.*)$", text, re.MULTILINE)
     flags = set(match.group(2).split()) if match else set()
-    return [name for name in _CPU_FEATURES if name in flags]
+    return tuple(name for name in _CPU_FEATURES if name in flags)
+
+
+# The names FASTLOSS_SIMD and set_simd_path take, and what each kernel
+# module's own switch calls them ("auto" there picks AVX2+FMA when the CPU
+# has both, else the SSE2 baseline).
+SIMD_PATHS = ("auto", "avx512", "avx2", "sse2", "scalar")
+_MODULE_PATH = {"auto": "auto", "avx2": "auto", "sse2": "baseline", "scalar": "scalar"}
+_REPORTED = {"avx2+fma": "avx2", "baseline": "sse2", "scalar": "scalar"}
+
+
+def _simd_modules():
+    """The kernel modules that dispatch on the CPU, by name (a module that
+    cannot be imported is left out, so show_config still works)."""
+    import importlib
+    found = {}
+    for name in ("pointwise", "rows"):
+        try:
+            found[name] = importlib.import_module(f"fastloss._kernels.{name}")
+        except ImportError:
+            pass
+    return found
+
+
+def _is_x86() -> bool:
+    return platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+
+
+def available_simd_paths() -> list[str]:
+    """The vector paths this build can take on this CPU, widest first
+    (each one is a valid ``FASTLOSS_SIMD`` / ``set_simd_path`` value)."""
+    features = set(cpu_features())
+    paths = []
+    if _is_x86():
+        if {"avx2", "fma"} <= features:
+            paths.append("avx2")
+        paths.append("sse2")
+    paths.append("scalar")
+    return paths
+
+
+def set_simd_path(name: str) -> str:
+    """Make every kernel module take one vector path, for the whole process.
+
+    ``name``: "auto" (the widest this CPU runs), "avx2" (AVX2+FMA), "sse2"
+    (the x86-64 baseline), "scalar" (the closed forms, libm only).  A path
+    the CPU (or this build) lacks is a ValueError.  ``FASTLOSS_SIMD`` sets
+    the same at import.  Not thread-safe against kernels running at the
+    time: set it before the work starts.  Returns the path now in use.
+    """
+    if not isinstance(name, str) or name not in SIMD_PATHS:
+        raise ValueError(f"name must be one of {SIMD_PATHS}, got {name!r}")
+    if name == "avx512":
+        raise ValueError("name='avx512': this build has no AVX-512 kernels "
+                         f"(paths here: {', '.join(available_simd_paths())})")
+    if name != "auto" and name not in available_simd_paths():
+        raise ValueError(f"name={name!r}: this CPU cannot run it "
+                         f"(paths here: {', '.join(available_simd_paths())})")
+    for module in _simd_modules().values():
+        setter = getattr(module, "set_simd_path", None)
+        if callable(setter):
+            setter(_MODULE_PATH[name])
+    return simd_path()
+
+
+def simd_paths_in_use() -> dict:
+    """{kernel module: the path it really takes}, as each module reports it."""
+    found = {}
+    for label, module in _simd_modules().items():
+        report = getattr(module, "simd_path", None)
+        if not callable(report):
+            continue
+        try:
+            name = str(report())
+        except Exception as exc:  # a report must never break show_config
+            name = f"unknown ({type(exc).__name__}: {exc})"
+        found[label] = _REPORTED.get(name, name)
+    return found
 
 
 def simd_path() -> str:
-    """The vector code path the kernels use on this CPU.
+    """The vector path every kernel takes ("avx2", "sse2" or "scalar");
+    modules that disagree are all listed (that would be a bug)."""
+    paths = simd_paths_in_use()
+    if not paths:
+        return "baseline (no runtime dispatch)"
+    if len(set(paths.values())) == 1:
+        return next(iter(paths.values()))
+    return ", ".join(f"{k}={v}" for k, v in paths.items())
 
-    Kernels that dispatch at run time report their choice through
-    ``fastloss._kernels.rows.simd_path()``; without it every kernel runs the
-    code compiled for the build's baseline target.
-    """
-    try:
-        from ._kernels import rows
-    except ImportError:
-        rows = None
-    report = getattr(rows, "simd_path", None)
-    if callable(report):
+
+def apply_environment() -> None:
+    """Honour ``FASTLOSS_SIMD`` (read once, at import)."""
+    wanted = os.environ.get("FASTLOSS_SIMD", "").strip().lower()
+    if wanted and wanted != "auto":
         try:
-            return str(report())
-        except Exception as exc:  # a report must never break show_config
-            return f"unknown ({type(exc).__name__}: {exc})"
-    machine = platform.machine().lower()
-    if machine in ("x86_64", "amd64"):
-        return "baseline (SSE2, no runtime dispatch)"
-    if machine in ("aarch64", "arm64"):
-        return "baseline (NEON, no runtime dispatch)"
-    return "baseline (no runtime dispatch)"
+            set_simd_path(wanted)
+        except ValueError as exc:
+            raise ValueError(f"FASTLOSS_SIMD={wanted!r}: {exc}") from None
 
 
 def config() -> dict:

@@ -41,6 +41,7 @@ cdef extern from "fl_scalar.h" nogil:
 
 cdef extern from "fl_simd.h" nogil:
     void fl_simd_init(int mode)
+    const char* fl_simd_name()
     int fl_has_wbce_logit()
     double fl_wbce_logit_f(const float* y, const float* x, const double* w, Py_ssize_t n,
                            double pos, double neg, double smooth, double gscale,
@@ -78,6 +79,11 @@ def set_simd_path(str name):
     if name not in _PATHS:
         raise ValueError(f"name must be one of {tuple(_PATHS)}, got {name!r}")
     fl_simd_init(_PATHS[name])
+
+
+def simd_path():
+    """The vector path this module's blocks take (its own dispatch state)."""
+    return fl_simd_name().decode()
 
 
 cdef struct Params:
