@@ -23,19 +23,9 @@ def _check_weights(weights):
     return weights
 
 
-def _weight_matrix(weights, C):
-    """W = 1 - I, |i - j| / (C - 1) or (i - j)² / (C - 1)², flat float64 (C*C)."""
-    i = np.arange(C, dtype=np.float64)
-    d = np.abs(i[:, None] - i[None, :])
-    if weights is None:
-        W = (d > 0).astype(np.float64)
-    elif C == 1:
-        W = np.zeros((1, 1))
-    elif weights == "linear":
-        W = d / (C - 1)
-    else:
-        W = d * d / float((C - 1) ** 2)
-    return np.ascontiguousarray(W.reshape(-1))
+# The kernels' weight kinds: W is never formed (it is C×C), each kernel
+# computes an entry from |a - b| and W's marginals in closed form.
+_KIND = {None: 0, "linear": 1, "quadratic": 2}
 
 
 class KappaLoss(Loss):
@@ -69,10 +59,9 @@ class KappaLoss(Loss):
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        yp = np.asarray(y_pred)
+        _, yp = _validate.float_pair(y_pred, y_pred)
         if yp.ndim != 2:
             raise ValueError(f"y_pred must have shape (n, C), got {yp.shape}")
-        _, yp = _validate.float_pair(y_pred, y_pred)
         n, C = yp.shape
         labels = _validate.labels(y_true, n)
         if labels.size and (labels.min() < 0 or labels.max() >= C):
@@ -83,7 +72,7 @@ class KappaLoss(Loss):
             grad = _validate.out_array(out, yp.shape, yp.dtype)
             if out is not None:
                 _validate.no_overlap(grad, yp, labels, w)
-        value, _ = _sets.kappa(labels, yp.reshape(-1), w, n, C, _weight_matrix(self.weights, C),
+        value, _ = _sets.kappa(labels, yp.reshape(-1), w, n, C, _KIND[self.weights],
                                self.from_logits, None if grad is None else grad.reshape(-1),
                                get_num_threads())
         return (float(value) if want_loss else None), grad, None
@@ -116,4 +105,4 @@ def cohen_kappa(y_true, y_pred_labels, weights=None, *, sample_weight=None):
     idx = np.ascontiguousarray(idx.reshape(-1), dtype=np.int64)
     w = _validate.sample_weight(sample_weight, a.size)
     return float(_sets.kappa_hard(idx[:a.size], idx[a.size:], w, classes.size,
-                                  _weight_matrix(weights, classes.size), get_num_threads()))
+                                  _KIND[weights], get_num_threads()))
