@@ -199,16 +199,20 @@ def overlap(const floating[::1] y_true, const floating[::1] y_pred,
     d(Σ_c class_scale[c] L_c)/d y_pred.
     """
     cdef Py_ssize_t total = y_pred.shape[0]
-    if (total < 1 or y_true.shape[0] != total or C < 1 or inner < 1 or total % (C * inner)
-            or row_len < 1):
-        raise ValueError("overlap: inconsistent sizes")
+    if total < 1:
+        raise ValueError("overlap: y_pred is empty")
+    if y_true.shape[0] != total:
+        raise ValueError("overlap: y_true and y_pred differ in length")
+    if C < 1 or inner < 1 or row_len < 1 or total % (C * inner):
+        raise ValueError("overlap: C, inner and row_len must be >= 1 and C * inner "
+                         "must divide the length of y_pred")
     if sample_weight is not None and (row_len < 1 or total % row_len
                                       or sample_weight.shape[0] != total // row_len):
         raise ValueError("overlap: sample_weight does not match the rows")
     if class_scale.shape[0] != C:
         raise ValueError("overlap: class_scale must hold C entries")
     if grad is not None and grad.shape[0] != total:
-        raise ValueError("overlap: grad has the wrong size")
+        raise ValueError("overlap: grad must hold as many elements as y_pred")
     cdef Py_ssize_t nb = overlap_n_blocks(total, C)
     partial_arr = np.empty(3 * C * nb, dtype=np.float64)
     cdef double[::1] partial = partial_arr
@@ -293,7 +297,7 @@ cdef void _kappa_table(int kind, Py_ssize_t C, double* fm) noexcept nogil:
         d = k - (C - 1)
         if d < 0:
             d = -d
-        if kind == KAPPA_NONE:
+        if kind == KAPPA_NONE or d == 0:     # d = 0 also for C = 1, not 0 / 0
             fm[k] = 0.0 if d == 0 else 1.0
         elif kind == KAPPA_LINEAR:
             fm[k] = <double>d / m1
@@ -728,8 +732,12 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
 
     Writes gscale * d(loss)/d(pred) (d/d(probabilities) when from_logits, the
     softmax chain comes later) at the class-c elements of valid pixels.
+    A valid pixel whose logits are all -inf (lse = -inf) has no distribution:
+    its true class is masked, so the task's loss is +inf and its gradient 0
+    (unless a NaN is also present, which propagates).
     """
     cdef Py_ssize_t b, hw, q, n = 0, gts = 0, k, off, addr
+    cdef bint masked = False, has_nan = False
     cdef int64_t target = 1 if hinge else c
     cdef int64_t L
     cdef uint32_t fg, base, pk
@@ -751,8 +759,12 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
             if hinge:
                 e = 1.0 - pred[addr] * (2.0 * fg - 1.0)
             elif from_logits:
-                p = exp(pred[addr] - lse[q])
-                e = fabs(fg - p)
+                if lse[q] == -INFINITY:
+                    masked = True
+                    e = 1.0          # placeholder: the task's loss is +inf
+                else:
+                    p = exp(pred[addr] - lse[q])
+                    e = fabs(fg - p)
             else:
                 e = fabs(fg - <double>pred[addr])
             if floating is float:
@@ -761,8 +773,15 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
                 k64[n] = _key64(e)
             pay[n] = base | (fg << 31)
             n += 1
+            if e != e:
+                has_nan = True
     if n == 0:
         return 0.0
+    if masked and not has_nan:
+        if grad != NULL:
+            for k in range(n):
+                grad[(pay[k] & ADDR_MASK) + off] = 0
+        return INFINITY
     if floating is float:
         where = _radix_sort(k32, pay, <uint32_t*>keys2, pay2, n, counts)
         if where:
@@ -790,8 +809,12 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
         g = J - Jprev
         Jprev = J
         if hinge:
+            # g = 0 terms add nothing; skipping them keeps an infinite error
+            # (a ±inf logit) from making inf * 0 = NaN.  The first term has
+            # g > 0, so an infinite error still gives +inf.
             if e > 0.0:
-                loss += e * g
+                if g != 0.0:
+                    loss += e * g
             elif e != e:
                 loss += e
             if grad != NULL:
@@ -799,11 +822,14 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
                 # errors = 1 - f t: d/df = -t where relu is active
                 grad[addr] = <floating>((-gscale * g * (2.0 * fg - 1.0)) if e > 0.0 else 0.0)
         else:
-            loss += e * g
+            if g != 0.0 or e != e:
+                loss += e * g
             if grad != NULL:
                 addr = (pk & ADDR_MASK) + off
-                # d|fg - p|/dp = -sign(fg - p), 0 where p == fg
-                if from_logits:
+                # d|fg - p|/dp = -sign(fg - p), 0 where p == fg; NaN at a NaN
+                if e != e:
+                    dsign = e
+                elif from_logits:
                     dsign = 0.0 if not (e > 0.0) else (-1.0 if fg else 1.0)
                 else:
                     p = pred[addr]
@@ -814,7 +840,8 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
 
 cdef void _lse_pass(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssize_t C,
                     Py_ssize_t HW, double* lse, int nthreads) noexcept nogil:
-    """lse[q] = log Σ_c exp(z_c) of every pixel."""
+    """lse[q] = log Σ_c exp(z_c) of every pixel: -inf for a pixel of only
+    -inf logits (not -inf - -inf = NaN), NaN if a logit is NaN."""
     cdef Py_ssize_t P = B * HW, q, b, hw, c
     cdef double m, s, x
     cdef const floating* zz
@@ -829,17 +856,29 @@ cdef void _lse_pass(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssiz
             if x > m:
                 m = x
         s = 0.0
-        for c in range(C):
-            s = s + exp(zz[c * HW] - m)
-        lse[q] = m + log(s)
+        if m == -INFINITY:
+            for c in range(C):
+                x = zz[c * HW]
+                if x != x:
+                    s = x
+            lse[q] = -INFINITY if s == 0.0 else s
+        else:
+            for c in range(C):
+                s = s + exp(zz[c * HW] - m)
+            lse[q] = m + log(s)
 
 
 cdef void _softmax_chain(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssize_t C,
                          Py_ssize_t HW, const double* lse, floating* grad,
                          int nthreads) noexcept nogil:
-    """grad (holding dL/dp) becomes dL/dz = p ⊙ (dL/dp - <dL/dp, p>) per pixel."""
+    """grad (holding dL/dp) becomes dL/dz = p ⊙ (dL/dp - <dL/dp, p>) per pixel.
+
+    A pixel whose dL/dp is all 0 keeps dL/dz = 0 without computing p: an
+    ignored pixel, or one of only -inf logits (lse = -inf; its tasks' losses
+    are +inf with a zero gradient), whose p would be NaN and 0 * NaN = NaN."""
     cdef Py_ssize_t P = B * HW, q, b, hw, c
     cdef double s, p
+    cdef bint live
     cdef const floating* zz
     cdef floating* gg
     cdef int nt = threads_for(P * C, MIN_PARALLEL_ELEMENTS, nthreads)
@@ -848,12 +887,17 @@ cdef void _softmax_chain(const floating* z, const int64_t* lab, Py_ssize_t B, Py
         hw = q - b * HW
         zz = &z[b * C * HW + hw]
         gg = &grad[b * C * HW + hw]
-        s = 0.0
+        live = False
         for c in range(C):
-            s = s + exp(zz[c * HW] - lse[q]) * gg[c * HW]
-        for c in range(C):
-            p = exp(zz[c * HW] - lse[q])
-            gg[c * HW] = <floating>(p * (gg[c * HW] - s))
+            if gg[c * HW] != 0:
+                live = True
+        if live:
+            s = 0.0
+            for c in range(C):
+                s = s + exp(zz[c * HW] - lse[q]) * gg[c * HW]
+            for c in range(C):
+                p = exp(zz[c * HW] - lse[q])
+                gg[c * HW] = <floating>(p * (gg[c * HW] - s))
 
 
 def lovasz_counts(const int64_t[::1] labels, Py_ssize_t B, Py_ssize_t HW, Py_ssize_t ncls,
@@ -861,7 +905,7 @@ def lovasz_counts(const int64_t[::1] labels, Py_ssize_t B, Py_ssize_t HW, Py_ssi
     """Per-image class counts of the valid labels, shape (B, ncls), and the
     number of labels outside [0, ncls) that are not ignore_index."""
     if labels.shape[0] != B * HW:
-        raise ValueError("lovasz_counts: labels has the wrong size")
+        raise ValueError("lovasz_counts: labels must hold B * HW entries")
     counts_arr = np.zeros((B, ncls), dtype=np.int64)
     bad_arr = np.zeros(B, dtype=np.int64)
     cdef int64_t[:, ::1] counts = counts_arr
@@ -892,15 +936,20 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
     given) receives Σ_t task_gscale[t] d(loss_t)/d(pred), chained through
     the softmax when from_logits."""
     cdef Py_ssize_t N = pred.shape[0], ntasks = task_c.shape[0], t, maxp = 0, tid
-    if labels.shape[0] != B * HW or N != B * C * HW or N >= <Py_ssize_t>ADDR_MASK:
-        raise ValueError("lovasz: inconsistent sizes (or more than 2**31 - 1 elements)")
+    # Element addresses travel in 31 bits of the sort payload.
+    if N > <Py_ssize_t>ADDR_MASK:
+        raise ValueError(f"lovasz: pred has {N} elements, more than 2**31 - 1")
+    if N != B * C * HW:
+        raise ValueError("lovasz: pred must hold B * C * HW elements")
+    if labels.shape[0] != B * HW:
+        raise ValueError("lovasz: labels must hold B * HW entries")
     if task_b0.shape[0] != ntasks or task_b1.shape[0] != ntasks or task_gscale.shape[0] != ntasks:
-        raise ValueError("lovasz: task arrays differ in length")
+        raise ValueError("lovasz: task_b0, task_b1, task_c and task_gscale differ in length")
     if grad is not None and grad.shape[0] != N:
-        raise ValueError("lovasz: grad has the wrong size")
+        raise ValueError("lovasz: grad must hold as many elements as pred")
     for t in range(ntasks):
         if not (0 <= task_b0[t] < task_b1[t] <= B) or not (0 <= task_c[t] < C):
-            raise ValueError("lovasz: task out of range")
+            raise ValueError(f"lovasz: task {t} (task_b0, task_b1, task_c) is out of range")
         maxp = max(maxp, (task_b1[t] - task_b0[t]) * HW)
     losses_arr = np.zeros(ntasks, dtype=np.float64)
     if ntasks == 0:
