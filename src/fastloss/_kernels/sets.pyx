@@ -773,7 +773,7 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
                 k64[n] = _key64(e)
             pay[n] = base | (fg << 31)
             n += 1
-            if e != e:
+            if from_logits and e != e:
                 has_nan = True
     if n == 0:
         return 0.0
@@ -822,18 +822,15 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
                 # errors = 1 - f t: d/df = -t where relu is active
                 grad[addr] = <floating>((-gscale * g * (2.0 * fg - 1.0)) if e > 0.0 else 0.0)
         else:
-            if g != 0.0 or e != e:
-                loss += e * g
+            loss += e * g
             if grad != NULL:
                 addr = (pk & ADDR_MASK) + off
                 # d|fg - p|/dp = -sign(fg - p), 0 where p == fg; NaN at a NaN
-                if e != e:
-                    dsign = e
-                elif from_logits:
-                    dsign = 0.0 if not (e > 0.0) else (-1.0 if fg else 1.0)
+                if from_logits:
+                    dsign = (-1.0 if fg else 1.0) if e > 0.0 else (0.0 if e == 0.0 else e)
                 else:
                     p = pred[addr]
-                    dsign = (-1.0 if fg > p else (1.0 if fg < p else 0.0))
+                    dsign = -1.0 if fg > p else (1.0 if fg < p else (0.0 if fg == p else p))
                 grad[addr] = <floating>(gscale * g * dsign)
     return loss
 
@@ -869,16 +866,15 @@ cdef void _lse_pass(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssiz
 
 
 cdef void _softmax_chain(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssize_t C,
-                         Py_ssize_t HW, const double* lse, floating* grad,
-                         int nthreads) noexcept nogil:
+                         Py_ssize_t HW, const double* lse, bint has_ignore, int64_t ignore,
+                         floating* grad, int nthreads) noexcept nogil:
     """grad (holding dL/dp) becomes dL/dz = p ⊙ (dL/dp - <dL/dp, p>) per pixel.
 
-    A pixel whose dL/dp is all 0 keeps dL/dz = 0 without computing p: an
-    ignored pixel, or one of only -inf logits (lse = -inf; its tasks' losses
-    are +inf with a zero gradient), whose p would be NaN and 0 * NaN = NaN."""
+    Ignored pixels and pixels of only -inf logits (lse = -inf: their tasks'
+    losses are +inf with a zero gradient) get 0 without computing p, which
+    may be NaN there (0 * NaN = NaN)."""
     cdef Py_ssize_t P = B * HW, q, b, hw, c
     cdef double s, p
-    cdef bint live
     cdef const floating* zz
     cdef floating* gg
     cdef int nt = threads_for(P * C, MIN_PARALLEL_ELEMENTS, nthreads)
@@ -887,11 +883,10 @@ cdef void _softmax_chain(const floating* z, const int64_t* lab, Py_ssize_t B, Py
         hw = q - b * HW
         zz = &z[b * C * HW + hw]
         gg = &grad[b * C * HW + hw]
-        live = False
-        for c in range(C):
-            if gg[c * HW] != 0:
-                live = True
-        if live:
+        if (has_ignore and lab[q] == ignore) or lse[q] == -INFINITY:
+            for c in range(C):
+                gg[c * HW] = 0
+        else:
             s = 0.0
             for c in range(C):
                 s = s + exp(zz[c * HW] - lse[q]) * gg[c * HW]
@@ -996,5 +991,6 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
                                      <void*>&keys2[tid * maxp], &pay2[tid * maxp],
                                      &rc[tid * 8 * RADIX])
         if g != NULL and from_logits:
-            _softmax_chain(&pred[0], &labels[0], B, C, HW, &lse[0], g, nthreads)
+            _softmax_chain(&pred[0], &labels[0], B, C, HW, &lse[0], has_ignore, ignore,
+                           g, nthreads)
     return losses_arr
