@@ -208,7 +208,7 @@ def make_call(spec, rng, size=8, C=None, params=None, weighted=False, integral=F
     n = max(1, int(size))
     k = spec.kind
     logits = bool(params.get("from_logits"))
-    one_d = bool(rng.integers(2)) if one_d is None else one_d
+    one_d = bool(rng.integers(3) == 0) if one_d is None else one_d
     shape = (n,) if one_d else (n, int(rng.integers(1, 4 if rng.integers(3) else 10)))
     rint = np.rint if integral else (lambda x: x)
     a = {}
