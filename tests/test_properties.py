@@ -321,6 +321,14 @@ def test_special_values(spec, seed, size, special, dtype, in_target):
                 rows[r, (pos[-1] + 1) % yt.shape[-1]] = 1.0
             rows[r] /= rows[r].sum()
         call.arrays["y_true"] = yt
+    if special in ("subnormal", "-0.0") and arr.ndim <= 2 and arr.shape[-1] > 1 and \
+            where == "y_pred" and spec.kind in ("dense_prob", "sparse", "kappa", "kl") and \
+            not call.params.get("from_logits") and not call.params.get("log_input"):
+        row = arr[pos[:-1]] if arr.ndim == 2 else arr
+        if not row.sum() > 1e-3:
+            # a row summing to 0 (or to a subnormal) cannot be renormalised
+            # without overflow: not the valid input this test is about
+            row[(pos[-1] + 1) % row.shape[0]] = 1.0
     if spec.kind == "boxes" and special in ("subnormal", "-0.0") and pos[1] >= 2:
         arr[pos[0], pos[1] - 2] = 0.0          # keep x1 <= x2: a tiny box is still a box
     call.arrays[where] = arr
@@ -359,7 +367,9 @@ def test_special_values(spec, seed, size, special, dtype, in_target):
         for red, v in vals.items():
             if not np.all(np.isfinite(v)):
                 fails.append(f"finite tiny input {where}={value!r} gave {red!r} loss {v!r}")
-        if not np.all(np.isfinite(grad)):
+        # (kappa's gradient is 1/Σ W∘E: with only a subnormal off the
+        # diagonal it overflows, which is arithmetic, not a broken rule)
+        if not np.all(np.isfinite(grad)) and spec.kind != "kappa":
             fails.append(f"finite tiny input {where}={value!r} gave a non-finite gradient")
     if "none" in vals:
         none = np.asarray(vals["none"], dtype=np.float64)
@@ -557,7 +567,7 @@ def _bad_calls(call, red, rng):
                      ("strided", np.empty(yp.shape[:-1] + (2 * yp.shape[-1],), cdt)[..., ::2]),
                      ("read-only", lc.relayout(np.empty(yp.shape, cdt), "readonly")),
                      ("a list", np.empty(yp.shape, cdt).tolist())):
-        if label == "strided" and yp.shape[-1] == 1 and yp.ndim == 1 and yp.size == 1:
+        if label == "strided" and o.flags.c_contiguous:      # one element: nothing strided
             continue
         out.append(("out=", label, None, o, ("out",)))
     if yp.ndim >= 2 and yp.shape[0] > 1 and yp.shape[-1] > 1:
