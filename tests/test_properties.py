@@ -180,7 +180,7 @@ def _check_valid(spec, seed, size, dtype, layout, label_dtype, weighted, with_ou
        layout=st.sampled_from(LAYOUTS),
        label_dtype=st.sampled_from(["int64", "int32", "uint16", "int8", "float64"]),
        weighted=st.booleans(), with_out=st.booleans(),
-       simd=st.sampled_from(["auto", "baseline", "scalar"]))
+       simd=st.sampled_from(["auto"] + fl.available_simd_paths()))
 def test_valid_input_invariants(spec, seed, size, dtype, layout, label_dtype, weighted,
                                 with_out, simd):
     """Native float32/float64 in every (safe) layout and on every SIMD path:
@@ -188,17 +188,12 @@ def test_valid_input_invariants(spec, seed, size, dtype, layout, label_dtype, we
     layout-independent bits."""
     count(f"simd path {simd}", (spec.name, seed, size, dtype, layout, label_dtype, weighted,
                                 with_out, simd))
-    _set_simd(simd)
+    previous = fl.config()["simd_path"]
+    fl.set_simd_path(simd)
     try:
         _check_valid(spec, seed, size, dtype, layout, label_dtype, weighted, with_out)
     finally:
-        _set_simd("auto")
-
-
-def _set_simd(name):
-    from fastloss._kernels import pointwise, rows
-    pointwise.set_simd_path(name)
-    rows.set_simd_path(name)
+        fl.set_simd_path(previous)
 
 
 @pytest.mark.parametrize("spec", lc.SPECS, ids=SPEC_IDS)
