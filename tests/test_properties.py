@@ -41,7 +41,7 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("hypothesis")     # in the [test] extra; not in cibuildwheel's test-requires
+pytest.importorskip("hypothesis")     # in the [test] extra and cibuildwheel's test-requires
 
 from hypothesis import given, note  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
