@@ -8,40 +8,24 @@ table and the loss re-parametrisation helpers below.
 from __future__ import annotations
 
 import copy
-import inspect
 
 import numpy as np
 
 from . import _registry, _validate
-from ._base import ElementwiseLoss, Loss
+from ._base import Loss
 
 __all__ = ["objective"]
 
-# How a loss reads its targets, by class name (the classification classes are
-# defined in another module; naming them here avoids importing them).
-#   "elementwise": y_true has y_pred's shape; every element is its own term.
-#   "labels":      y_true holds integer class indices (n,), y_pred is (n, C).
-#   "rows":        y_true and y_pred are (n, k); the loss couples a row's k values.
-ELEMENTWISE = {"MeanSquaredError", "MeanAbsoluteError", "Huber", "LogCosh", "Poisson",
-               "BinaryCrossentropy", "Hinge", "SquaredHinge", "BinaryFocalCrossentropy",
-               "BalancedCrossentropy"}
-LABELS = {"SparseCategoricalCrossentropy", "MulticlassHinge"}
-ROWS = {"CategoricalCrossentropy", "CategoricalFocalCrossentropy", "KLDivergence",
-        "CosineSimilarityLoss", "HellingerDistance"}
-
 
 def target_kind(loss) -> str:
-    """"elementwise", "labels" or "rows" (see above) for a Loss instance."""
-    for klass in type(loss).__mro__:  # subclasses read targets as their base does
-        if klass.__name__ in LABELS:
-            return "labels"
-        if klass.__name__ in ROWS:
-            return "rows"
-        if klass.__name__ in ELEMENTWISE or klass is ElementwiseLoss:
-            return "elementwise"
-    raise ValueError(
-        f"loss {type(loss).__name__} couples samples (a set-level loss); a linear-model objective or "
-        "a per-sample gradient needs a loss whose value is a sum over samples")
+    """The loss's ``target_kind`` (class metadata, see ``fastloss.Loss``):
+    "elementwise", "labels" or "rows"; a set-level loss (None) is a ValueError."""
+    kind = type(loss).target_kind
+    if kind is None:
+        raise ValueError(
+            f"loss {type(loss).__name__} couples samples (a set-level loss); a linear-model "
+            "objective or a per-sample gradient needs a loss whose value is a sum over samples")
+    return kind
 
 
 def loss_class(loss):
@@ -56,7 +40,7 @@ def loss_class(loss):
 
 
 def init_parameters(cls) -> list:
-    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    return list(cls._param_names)
 
 
 def rebuild(loss, params=None, **overrides):
