@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
-from ._base import EPS, ElementwiseLoss, Loss, WithHessian, loss_function, run_pointwise
+from ._base import EPS, ElementwiseLoss, Loss, loss_function, run_pointwise
 from ._kernels import pointwise as _pointwise
 from ._rowwise import dense_rows, run_rows, sparse_rows
 
@@ -199,7 +199,7 @@ class SquaredHinge(_HingeBase):
 
 
 # --------------------------------------------------------------- row-wise
-class CategoricalCrossentropy(WithHessian, Loss):
+class CategoricalCrossentropy(Loss):
     """Categorical cross-entropy with one target distribution per row,
     ``l = -Σ_c a_c ỹ_c log p_c``, ``ỹ = y (1 - s) + s / C``; row **sum**.
 
@@ -226,6 +226,7 @@ class CategoricalCrossentropy(WithHessian, Loss):
     function_name = "categorical_crossentropy"
     aliases = ("cce",)
     target_kind = "rows"
+    has_hessian = True
     hessian_needs_logits = True
     link = "softmax"
 
@@ -247,7 +248,7 @@ class CategoricalCrossentropy(WithHessian, Loss):
                         want_grad=want_grad, want_hess=want_hess, out=out)
 
 
-class SparseCategoricalCrossentropy(WithHessian, Loss):
+class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy with integer class labels, ``l = -log p_{y_i}``.
 
     y_true: integer labels (n,); y_pred: (n, C) probabilities or logits.
@@ -275,6 +276,7 @@ class SparseCategoricalCrossentropy(WithHessian, Loss):
     function_name = "sparse_categorical_crossentropy"
     aliases = ("scce",)
     target_kind = "labels"
+    has_hessian = True
     hessian_needs_logits = True
     link = "softmax"
 
