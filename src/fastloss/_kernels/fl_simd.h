@@ -49,6 +49,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define FL_X86 1
@@ -899,12 +900,19 @@ static inline __m128d fl_wbce_logit2_sse2(__m128d y, __m128d x, __m128d pos, __m
     return _mm_or_pd(v, _mm_and_pd(nan, x));
 }
 
+/* Two floats in and out through memcpy: a float array is only 4-byte
+ * aligned, and reading it through a double* (movsd from a cast pointer)
+ * was undefined behaviour (misaligned, and a float object read as a
+ * double); gcc turns the 8-byte memcpy into one unaligned movq. */
 static inline __m128d fl_load2_f(const float* p) {
-    return _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double*)p)));
+    double d;
+    memcpy(&d, p, sizeof d);
+    return _mm_cvtps_pd(_mm_castpd_ps(_mm_set_sd(d)));
 }
 static inline __m128d fl_load2_d(const double* p) { return _mm_loadu_pd(p); }
 static inline void fl_store2_f(float* p, __m128d v) {
-    _mm_store_sd((double*)p, _mm_castps_pd(_mm_cvtpd_ps(v)));
+    double d = _mm_cvtsd_f64(_mm_castps_pd(_mm_cvtpd_ps(v)));
+    memcpy(p, &d, sizeof d);
 }
 static inline void fl_store2_d(double* p, __m128d v) { _mm_storeu_pd(p, v); }
 
