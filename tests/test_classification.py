@@ -754,6 +754,76 @@ def test_bce_logits_vector_path_weighted_rows(dtype, reduction, rng):
     np.testing.assert_array_equal(g1, g3)
 
 
+# ------------------------------------------------ reliability: every SIMD path
+from fastloss._kernels import pointwise as _pointwise  # noqa: E402
+
+SIMD_PATHS = ("auto", "baseline", "scalar")   # auto: AVX2+FMA where the CPU has it
+
+
+@pytest.fixture(params=SIMD_PATHS)
+def simd_path(request):
+    """Run the test on one vector path of both kernel modules, then restore
+    the default (detected) path whatever happens."""
+    try:
+        _rows.set_simd_path(request.param)
+        _pointwise.set_simd_path(request.param)
+        yield request.param
+    finally:
+        _rows.set_simd_path("auto")
+        _pointwise.set_simd_path("auto")
+
+
+# --------------------------------------- NaN and infinite logits (SPEC §1)
+@pytest.mark.parametrize("gamma", [2.0, 1.5, 0.5])
+def test_categorical_focal_logits_nan_propagates(gamma, simd_path):
+    """A NaN logit makes its row's loss and gradient NaN (the reduced loss
+    too), identically on every thread count, with no exception swallowed in
+    the kernel.  (Was: Cython's complex power inside the noexcept kernel
+    raised TypeError, which was swallowed, and the loss came back finite and
+    thread-count dependent; a NaN row with zero targets still gives 0.)"""
+    loss = fl.CategoricalFocalCrossentropy(gamma=gamma, from_logits=True)
+    v, g = loss.loss_gradient([[0, 1, 0]], [[0.5, np.nan, 0.1]])
+    assert np.isnan(v) and np.isnan(g).all()
+    v, g = loss.loss_gradient([[0, 0, 0]], [[0.5, np.nan, 0.1]])
+    assert np.isnan(v) and np.isnan(g).all()
+    rng = np.random.default_rng(7)
+    n, C = 20000, 10
+    x = rng.normal(0, 2, (n, C))
+    x[::7, 3] = np.nan
+    y = np.eye(C)[rng.integers(0, C, n)]
+    bad = np.zeros(n, bool)
+    bad[::7] = True
+    for dtype in (np.float32, np.float64):
+        per_thread = []
+        for k in (1, 2):
+            with fl.num_threads(k):
+                v, g = loss.loss_gradient(y.astype(dtype), x.astype(dtype))
+                rows = fl.CategoricalFocalCrossentropy(gamma=gamma, from_logits=True,
+                                                       reduction="none")(y, x.astype(dtype))
+            assert np.isnan(v)
+            assert np.isnan(g[bad]).all() and np.isfinite(g[~bad]).all()
+            assert np.isnan(rows[bad]).all() and np.isfinite(rows[~bad]).all()
+            per_thread.append((g, rows))
+        np.testing.assert_array_equal(per_thread[0][0], per_thread[1][0])
+        np.testing.assert_array_equal(per_thread[0][1], per_thread[1][1])
+
+
+def test_categorical_focal_uses_no_complex_power():
+    """The kernels use C pow() (or products for integer exponents), never
+    Cython's `**` on doubles: its complex-power fallback raised inside
+    noexcept nogil functions, where the exception was lost."""
+    import pathlib
+    import re
+    src = pathlib.Path(__file__).resolve().parents[1] / "src" / "fastloss" / "_kernels"
+    if not src.is_dir():
+        pytest.skip("kernel sources not available (installed wheel)")
+    for name in ("rows.pyx", "pointwise.pyx", "boxes.pyx"):
+        code = re.sub(r'"""(.|\n)*?"""', "", (src / name).read_text())
+        code = "\n".join(re.sub(r'"[^"]*"', "", line.split("#")[0])
+                         for line in code.splitlines())
+        assert "**" not in code, f"{name} uses ** (use pow() / fl_pow_gamma)"
+
+
 # ------------------------------------- no alignment beyond the element size
 _ALIGN_HARNESS = r"""
 #include "fl_simd.h"

@@ -38,6 +38,7 @@ from fastloss._kernels._common cimport (
 cdef extern from "fl_scalar.h" nogil:
     double pos_part "fl_pos_part"(double x)
     double pos_ind "fl_pos_ind"(double x)
+    double _pow_gamma "fl_pow_gamma"(double q, double gamma)
 
 cdef extern from "fl_simd.h" nogil:
     void fl_simd_init(int mode)
@@ -315,19 +316,6 @@ cdef inline void focal_grad_hess(double y, double f, const Params* p, double* g,
 #   F'' = γ p q^γ s (γ p - q) + (2γ + 1) p q^(γ+1);
 # the negative term is F(-x): derivative -F'(-x), second derivative F''(-x).
 # No power of a vanishing base is ever divided, so ±1e30 stays finite.
-cdef inline double _pow_gamma(double q, double gamma) noexcept nogil:
-    """q ** gamma; the usual integer exponents by multiplication (exact to
-    the rounding of a product, where libm pow costs ~20 ns an element)."""
-    if gamma == 2.0:
-        return q * q
-    if gamma == 1.0:
-        return q
-    if gamma == 0.0:
-        return 1.0
-    if gamma == 3.0:
-        return q * q * q
-    return q ** gamma
-
 cdef inline double _focal_f(double p, double q, double s, double gamma,
                             double* d1, double* d2) noexcept nogil:
     cdef double qg = _pow_gamma(q, gamma)

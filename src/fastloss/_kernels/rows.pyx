@@ -28,6 +28,9 @@ from fastloss._kernels._common cimport (
     floating, MIN_PARALLEL_ELEMENTS, threads_for, rows_per_block, combine_blocks,
     clip_prob, check_buffers, Mode, LOSS, LOSS_GRAD, GRAD, GRAD_HESS)
 
+cdef extern from "fl_scalar.h" nogil:
+    double pow_gamma "fl_pow_gamma"(double q, double gamma)
+
 cdef extern from "fl_simd.h" nogil:
     void fl_simd_init(int mode)
     float fl_max_f(const float* x, Py_ssize_t n)
@@ -184,6 +187,8 @@ cdef inline double cce_logit_row(const RParams* p, const floating* y, Py_ssize_t
         if t != 0.0:          # 0 log 0 = 0, even for a -inf logit
             # -log p_j = (m - x_j) + log S: the large terms cancel first
             v += t * ((m - x[j]) + lS)
+    if S != S:                # a NaN logit: NaN even where every t_j is 0
+        v = S
     if mode != LOSS:
         invS = 1.0 / S
         for j in range(C):
@@ -262,7 +267,7 @@ cdef inline double sce_prob_row(const RParams* p, const floating* y, Py_ssize_t 
 # (the bracket's second term tends to 0 as p_c -> 1 for every γ >= 0, and is
 # taken as 0 there).
 cdef inline double _focal_k(double u, double pc, double qc, double L, double gamma) noexcept nogil:
-    cdef double qg = qc ** gamma
+    cdef double qg = pow_gamma(qc, gamma)
     if qc > 0.0 and gamma != 0.0:
         return u * (qg - gamma * (qg / qc) * pc * L)
     return u * qg
@@ -284,9 +289,11 @@ cdef inline double cfocal_logit_row(const RParams* p, const floating* y, Py_ssiz
         pc = e * invS
         qc = (S - e) * invS          # 1 - p_c without cancellation
         L = (x[j] - m) - lS
-        v -= u * (qc ** p.gamma) * L
+        v -= u * pow_gamma(qc, p.gamma) * L
         if mode != LOSS:
             K += _focal_k(u, pc, qc, L, p.gamma)
+    if S != S:                # a NaN logit: NaN even where every u_c is 0
+        v = S
     if mode != LOSS:
         for j in range(C):
             e = g[j]
@@ -314,7 +321,7 @@ cdef inline double cfocal_prob_row(const RParams* p, const floating* y, Py_ssize
         if u != 0.0:
             q = clip_prob(x[j] / S, p.eps, &inside)
             r = 1.0 - q
-            qg = r ** p.gamma
+            qg = pow_gamma(r, p.gamma)
             lq = log(q)
             v -= u * qg * lq
             if inside:
