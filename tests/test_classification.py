@@ -773,6 +773,110 @@ def simd_path(request):
         _pointwise.set_simd_path("auto")
 
 
+def _bits(a):
+    a = np.asarray(a)
+    return a.dtype.str, a.shape, a.tobytes()
+
+
+def assert_same_bits(loss, yt, yp, w):
+    """SPEC §1 "one pass, same bits": loss_gradient() is (loss(), gradient())
+    bit for bit, and gradient_hessian()[0] is gradient()."""
+    v = loss.loss(yt, yp, w)
+    v2, g2 = loss.loss_gradient(yt, yp, w)
+    g = loss.gradient(yt, yp, w)
+    assert _bits(v) == _bits(v2), (v, v2)
+    assert _bits(g) == _bits(g2), np.max(np.abs(g.astype(float) - g2))
+    # softmax losses define the hessian for logits only
+    if hasattr(loss, "gradient_hessian") and (isinstance(loss, ElementwiseLossTypes)
+                                              or loss.from_logits):
+        gh, _ = loss.gradient_hessian(yt, yp, w)
+        assert _bits(gh) == _bits(g), np.max(np.abs(g.astype(float) - gh))
+
+
+ElementwiseLossTypes = (fl.BinaryCrossentropy, fl.BalancedCrossentropy,
+                        fl.BinaryFocalCrossentropy, fl.Hinge, fl.SquaredHinge)
+
+# name: (factory, kind of data); every loss of classification.py, both input kinds
+SAME_BITS = {
+    "bce": (lambda r: fl.BinaryCrossentropy(reduction=r), "prob"),
+    "bce_logits": (lambda r: fl.BinaryCrossentropy(from_logits=True, label_smoothing=0.1,
+                                                   pos_weight=1.7, reduction=r), "logit"),
+    "balanced": (lambda r: fl.BalancedCrossentropy(0.3, reduction=r), "prob"),
+    "balanced_logits": (lambda r: fl.BalancedCrossentropy(0.3, from_logits=True, reduction=r),
+                        "logit"),
+    "focal": (lambda r: fl.BinaryFocalCrossentropy(reduction=r), "prob"),
+    "focal_logits": (lambda r: fl.BinaryFocalCrossentropy(from_logits=True, reduction=r),
+                     "logit"),
+    "focal_logits_g15": (lambda r: fl.BinaryFocalCrossentropy(gamma=1.5, from_logits=True,
+                                                              reduction=r), "logit"),
+    "hinge": (lambda r: fl.Hinge(reduction=r), "pm1"),
+    "sq_hinge": (lambda r: fl.SquaredHinge(reduction=r), "pm1"),
+    "cce": (lambda r: fl.CategoricalCrossentropy(reduction=r), "rows_prob"),
+    "cce_logits": (lambda r: fl.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1,
+                                                        reduction=r), "rows_logit"),
+    "cfocal": (lambda r: fl.CategoricalFocalCrossentropy(reduction=r), "rows_prob"),
+    "cfocal_logits": (lambda r: fl.CategoricalFocalCrossentropy(from_logits=True, reduction=r),
+                      "rows_logit"),
+    "cfocal_logits_g15": (lambda r: fl.CategoricalFocalCrossentropy(gamma=1.5, from_logits=True,
+                                                                    reduction=r), "rows_logit"),
+    "sce": (lambda r: fl.SparseCategoricalCrossentropy(reduction=r), "sparse_prob"),
+    "sce_logits": (lambda r: fl.SparseCategoricalCrossentropy(from_logits=True, reduction=r),
+                   "sparse_logit"),
+    "sce_logits_cw": (lambda r: fl.SparseCategoricalCrossentropy(
+        from_logits=True, class_weight=[1.0, 0.5, 2.0, 0.0, 1.0, 3.0, 1.0], ignore_index=2,
+        reduction=r), "sparse_logit"),
+    "mhinge": (lambda r: fl.MulticlassHinge(reduction=r), "sparse_real"),
+}
+
+
+def same_bits_data(rng, kind, shape, dtype):
+    """(y_true, y_pred, rows) for a loss's kind of data in `shape`."""
+    n = shape[0]
+    if kind.startswith("sparse"):
+        C = 7
+        x = rng.normal(0, 3, (n, C)) if kind != "sparse_prob" else rng.uniform(0.01, 1, (n, C))
+        return rng.integers(0, C, n), x.astype(dtype), n
+    if kind.startswith("rows"):
+        y = rng.dirichlet(np.ones(shape[-1]), shape[:-1] or None)
+        y[..., 0] = 0.0                          # a zero target in every row
+        x = rng.normal(0, 3, shape) if kind == "rows_logit" else rng.uniform(0.01, 1, shape)
+        return y.astype(dtype), x.astype(dtype), (n if len(shape) == 2 else 1)
+    if kind == "pm1":
+        y = rng.choice([-1.0, 1.0], shape)
+        x = rng.normal(0, 1.5, shape)
+    else:
+        y = rng.uniform(0, 1, shape)
+        y.reshape(-1)[::5] = 1.0
+        x = rng.normal(0, 4, shape) if kind == "logit" else rng.uniform(0, 1, shape)
+        if kind == "logit":
+            x.reshape(-1)[::97] = 35.0           # large logits on both sides
+            x.reshape(-1)[1::97] = -35.0
+    return y.astype(dtype), x.astype(dtype), n
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(SAME_BITS))
+def test_one_pass_same_bits(name, dtype, simd_path, rng):
+    """Every mode computes each value and derivative with the same arithmetic,
+    for every reduction, layout (1-D and 2-D, several blocks, vector tails),
+    dtype, weighting and SIMD path.  (Before: gradient() with
+    reduction="none" ran the vector blocks on 2-D input where
+    loss_gradient() ran the scalar closed forms; sparse CE's
+    gradient_hessian() scaled e_j in float64 where gradient() did it in
+    float32; categorical focal loss() used libm exp where the other modes
+    used the vector exp.)"""
+    factory, kind = SAME_BITS[name]
+    shapes = [(5003, 7), (613, 3)] if kind.startswith("sparse") else [(5003,), (1531, 3)]
+    if kind.startswith("rows"):
+        shapes = [(37,), (701, 9)]
+    for shape in shapes:
+        yt, yp, n_rows = same_bits_data(rng, kind, shape, dtype)
+        for reduction in ("mean", "sum", "none"):
+            loss = factory(reduction)
+            for w in (None, rng.uniform(0, 2, n_rows)):
+                assert_same_bits(loss, yt, yp, w)
+
+
 # --------------------------------------- NaN and infinite logits (SPEC §1)
 @pytest.mark.parametrize("gamma", [2.0, 1.5, 0.5])
 def test_categorical_focal_logits_nan_propagates(gamma, simd_path):

@@ -20,11 +20,14 @@ derivative) and the per-row values w_i l_i.
 A loss may also give a vectorised form of a whole flat block (one branch in
 ``_vector_block``, code in ``fl_simd.h``: AVX2+FMA chosen at run time, SSE2
 on any other x86-64; BCE from logits, log-cosh and Poisson with log input;
-binary focal from logits with gamma = 2 on AVX2 only); the
-driver uses it for long flat blocks (unweighted) and for blocks of one-element
-rows (1-D input with sample weights or reduction="none"), and falls back to
-the closed forms everywhere else (non-x86 CPUs, weighted rows of k > 1
-elements, short blocks, hessians of losses without a vector form).
+binary focal from logits with gamma = 2 on AVX2 only).  Where a loss has one
+on the path in use, the driver takes it for every element: flat blocks,
+blocks of one-element rows, and each row of k > 1 elements (weighted or with
+per-row output), however short.  One formula per element is what makes
+loss(), loss_gradient() and gradient() agree bit for bit whatever the
+reduction (the layout a mode takes differs: gradient() with
+reduction="none" runs the flat blocks, loss_gradient() the rows).  The
+closed forms run for the other losses and on the "scalar" path.
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, expm1, log, log1p, fabs, copysign, M_LN2
@@ -539,8 +542,8 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
                                Py_ssize_t e0, Py_ssize_t e1, Mode mode, double gscale,
                                floating* grad, floating* hess, floating* rows,
                                double* total) noexcept nogil:
-    """Optional SIMD form of a loss over elements e0..e1, each its own
-    sample's only element (k = 1 rows, or a flat unweighted block): writes
+    """Optional SIMD form of a loss over elements e0..e1 (k = 1 rows, a
+    flat unweighted block, or one row of k elements): writes
     Σ w_e l_e to total, gscale w_e dl/df and the hessian as `mode` asks and,
     when `rows` is not NULL, w_e l_e.  `w` (NULL: all 1) and `rows` are
     indexed like y and f.  Returns False when the loss has no vector form
@@ -548,13 +551,18 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
 
     A vector form computes the same closed form in float64 lanes (float32
     data is widened), so it differs from the scalar one by rounding only.
+    Where a loss has a vector form on the path in use it is taken for every
+    block, however short (lanes are independent, a short block is a padded
+    tail): an element's value and derivatives then never depend on the
+    layout, the reduction or the mode (loss_gradient() is bit for bit
+    (loss(), gradient()), gradient_hessian()[0] is gradient()).
     """
     cdef floating* g = NULL if mode == LOSS else grad + e0
     cdef floating* h = hess + e0 if mode == GRAD_HESS else NULL
     cdef floating* r = NULL if rows == NULL else rows + e0
     cdef const double* we = NULL if w == NULL else w + e0
     if Kind is WBCELogit:
-        if e1 - e0 >= 64 and fl_has_wbce_logit():
+        if fl_has_wbce_logit():
             if floating is float:
                 total[0] = fl_wbce_logit_f(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
                                            p.smooth, gscale, g, h, r)
@@ -563,7 +571,7 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
                                            p.smooth, gscale, g, h, r)
             return True
     if Kind is FocalLogit:
-        if p.gamma == 2.0 and e1 - e0 >= 64 and fl_has_focal2():
+        if p.gamma == 2.0 and fl_has_focal2():
             if floating is float:
                 total[0] = fl_focal2_f(y + e0, f + e0, we, e1 - e0, p.pos, p.neg, gscale,
                                        g, h, r)
@@ -576,7 +584,7 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
         pw = FL_PW_LOGCOSH
     elif Kind is PoissonLog:
         pw = FL_PW_POISSON_LOG
-    if pw >= 0 and e1 - e0 >= 64 and fl_has_pw(pw):
+    if pw >= 0 and fl_has_pw(pw):
         if floating is float:
             total[0] = fl_pw_f(pw, y + e0, f + e0, we, e1 - e0, gscale, g, h, r)
         else:

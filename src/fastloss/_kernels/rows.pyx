@@ -22,6 +22,7 @@ the CPU has it, else libm (``simd_path()`` says which).
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt, fabs, fmax, INFINITY, NAN
+from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from fastloss._kernels._common cimport (
@@ -133,6 +134,19 @@ cdef inline double _expsum(const floating* x, Py_ssize_t C, double m,
         return fl_expsum_d(x, C, m, out)
 
 
+cdef inline double _exp1(floating xj, double m) noexcept nogil:
+    """exp(x_j - m) with the bits _expsum gives that term (the same
+    subtraction in the array's type, the same vector exp, lane by lane)."""
+    cdef floating d, e
+    if floating is float:
+        d = xj - <float>m
+        fl_simd.exp_array_f(&d, 1, &e)
+    else:
+        d = xj - m
+        fl_simd.exp_array_d(&d, 1, &e)
+    return e
+
+
 cdef inline void _zero(floating* g, Py_ssize_t C) noexcept nogil:
     memset(g, 0, C * sizeof(floating))
 
@@ -233,13 +247,16 @@ cdef inline double sce_logit_row(const RParams* p, const floating* y, Py_ssize_t
     S = _expsum(x, C, m, g)
     ey = g[label]
     r = gs / S
+    # One gradient formula for every mode (gradient_hessian()[0] must equal
+    # gradient() bit for bit): e_j times r rounded to the array's type, a
+    # product the compiler vectorises in float32.
+    rf = <floating>r
     if mode == GRAD_HESS:
         for j in range(C):
             pj = g[j] / S
             h[j] = <floating>(gs * pj * (1.0 - pj))
-            g[j] = <floating>(r * g[j])
+            g[j] = g[j] * rf
     else:
-        rf = <floating>r
         for j in range(C):
             g[j] = g[j] * rf
     g[label] = <floating>(r * (ey - S))
@@ -276,16 +293,20 @@ cdef inline double _focal_k(double u, double pc, double qc, double L, double gam
 cdef inline double cfocal_logit_row(const RParams* p, const floating* y, Py_ssize_t label,
                                     const floating* x, Py_ssize_t C, Mode mode, double gs,
                                     floating* g, floating* h) noexcept nogil:
+    # In LOSS mode the driver lends a scratch row as `g`, so every mode reads
+    # the same e_j from the same vector exp (loss() equals
+    # loss_gradient()[0] bit for bit); _exp1 gives the same bits should that
+    # allocation fail.
     cdef double m = _rmax(x, C), S, lS, u, e, pc, qc, L, v = 0.0, K = 0.0, invS
     cdef Py_ssize_t j
-    S = _expsum(x, C, m, NULL if mode == LOSS else g)
+    S = _expsum(x, C, m, g)
     lS = log(S)
     invS = 1.0 / S
     for j in range(C):
         u = p.alpha * y[j]
         if u == 0.0:
             continue
-        e = exp(x[j] - m) if mode == LOSS else g[j]
+        e = g[j] if g != NULL else _exp1(x[j], m)
         pc = e * invS
         qc = (S - e) * invS          # 1 - p_c without cancellation
         L = (x[j] - m) - lS
@@ -563,6 +584,13 @@ cdef inline double _block(const Kind* kind, const RParams* p,
     cdef Py_ssize_t i, label = 0
     cdef floating* g = NULL
     cdef floating* h = NULL
+    cdef floating* scratch = NULL
+    if Kind is CFocalLogit:
+        # The row reads its e_j back from the gradient row; loss() has none,
+        # so it gets a scratch row (one per block, so per thread).
+        if grad == NULL:
+            scratch = <floating*>malloc(C * sizeof(floating))
+            g = scratch           # NULL if malloc failed: the row then uses _exp1
     for i in range(r0, r1):
         wi = 1.0 if w == NULL else w[i]
         if grad != NULL:
@@ -584,6 +612,7 @@ cdef inline double _block(const Kind* kind, const RParams* p,
         if rows != NULL:
             rows[i] = <floating>(wi * v)
         total += wi * v
+    free(scratch)
     return total
 
 
