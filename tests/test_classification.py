@@ -928,6 +928,199 @@ def test_categorical_focal_uses_no_complex_power():
         assert "**" not in code, f"{name} uses ** (use pow() / fl_pow_gamma)"
 
 
+def _masked_binary_data(rng, n, dtype):
+    """Logits with -inf where y = 0 and +inf where y = 1: each masks the class
+    the target gives no weight (probability exactly 0 for it)."""
+    x = rng.normal(0, 3, n)
+    y = rng.integers(0, 2, n).astype(float)
+    mask = np.zeros(n, bool)
+    mask[5::11] = True
+    x[mask] = np.where(y[mask] == 0, -np.inf, np.inf)
+    return y.astype(dtype), x.astype(dtype), mask
+
+
+BINARY_LOGIT_LOSSES = {
+    "bce": (lambda **k: fl.BinaryCrossentropy(from_logits=True, pos_weight=1.5, **k),
+            ref_bce(0.0, 1.5, True)),
+    "balanced": (lambda **k: fl.BalancedCrossentropy(0.3, from_logits=True, **k),
+                 ref_balanced(0.3, True)),
+    "focal": (lambda **k: fl.BinaryFocalCrossentropy(from_logits=True, **k),
+              ref_focal(2.0, 0.25, True)),
+    "focal_g15": (lambda **k: fl.BinaryFocalCrossentropy(gamma=1.5, alpha=None,
+                                                         from_logits=True, **k),
+                  ref_focal(1.5, None, True)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(BINARY_LOGIT_LOSSES))
+def test_binary_logits_infinite_mask(name, dtype, simd_path, rng):
+    """SPEC §1 Infinities: a logit of -inf (+inf) is a probability of exactly
+    0 (1).  Where the target gives the masked class no weight, the loss and
+    gradient stay finite (the element adds 0 and has gradient 0); where it
+    does (y = 1 at -inf, or label smoothing), the loss is +inf and every
+    reduction says +inf; the gradient stays finite.  (Was: 0 * inf = NaN.)"""
+    make, ref = BINARY_LOGIT_LOSSES[name]
+    for shape in [(8209,), (1031, 3)]:
+        n = int(np.prod(shape))
+        y, x, mask = _masked_binary_data(rng, n, dtype)
+        y, x, mask = y.reshape(shape), x.reshape(shape), mask.reshape(shape)
+        rows = shape[0]
+        for w in (None, rng.uniform(0.5, 2, rows)):
+            v, g = make(reduction="sum").loss_gradient(y, x, w)
+            gh, h = make(reduction="sum").gradient_hessian(y, x, w)
+            per = np.where(mask, 0.0, ref(y.astype(float), np.where(mask, 0.0, x.astype(float))))
+            per = per.reshape(rows, -1).mean(axis=1)
+            expect = np.sum(per * (1.0 if w is None else w))
+            assert np.isfinite(v) and v == pytest.approx(expect, rel=1e-5)
+            assert np.isfinite(g).all() and np.isfinite(h).all()
+            assert np.all(g[mask] == 0) and np.all(h[mask] == 0)
+            # the unmasked elements' gradient is what it is without the mask
+            g_free = make(reduction="sum").gradient(y, np.where(mask, 0, x).astype(dtype), w)
+            np.testing.assert_array_equal(g[~mask], g_free[~mask])
+        # the masked class carries weight: +inf for every reduction, finite gradient
+        y2 = y.copy()
+        hit = np.argwhere(mask.reshape(-1) & (x.reshape(-1) == -np.inf))[0, 0]
+        y2.reshape(-1)[hit] = 1
+        for reduction in ("sum", "mean"):
+            v, g = make(reduction=reduction).loss_gradient(y2, x)
+            assert v == np.inf
+            assert np.isfinite(g).all()
+        r = make(reduction="none")(y2, x)
+        assert r[hit // (n // rows)] == np.inf and np.isfinite(np.delete(r, hit // (n // rows))).all()
+        # ... unless the sample has weight 0
+        w0 = np.ones(rows)
+        w0[hit // (n // rows)] = 0.0
+        for reduction in ("sum", "mean", "none"):
+            v, g = make(reduction=reduction).loss_gradient(y2, x, w0)
+            assert np.isfinite(v).all() and np.isfinite(g).all()
+
+
+def test_bce_logits_label_smoothing_masked_is_inf(simd_path):
+    """Label smoothing gives both classes weight, so either infinite logit
+    masks a weighted class: +inf."""
+    x = np.zeros(100)
+    x[40] = -np.inf
+    for dtype in (np.float32, np.float64):
+        loss = fl.BinaryCrossentropy(from_logits=True, label_smoothing=0.1, reduction="sum")
+        v, g = loss.loss_gradient(np.zeros(100, dtype), x.astype(dtype))
+        assert v == np.inf and np.isfinite(g).all()
+        v = loss(np.ones(100, dtype), -x.astype(dtype))
+        assert v == np.inf
+
+
+def _shifted(x):
+    """-inf logits replaced by a finite logit 1000 below the row's minimum:
+    its exp underflows to exactly 0, the same probability as -inf."""
+    fin = np.where(np.isfinite(x), x, np.inf).min(axis=1, keepdims=True)
+    return np.where(np.isneginf(x), fin - 1000.0, x)
+
+
+CATEGORICAL_LOGIT_LOSSES = {
+    "cce": (lambda **k: fl.CategoricalCrossentropy(from_logits=True, **k),
+            lambda y, x: ref_cce(y, x, True)),
+    "cce_smooth_cw0": (lambda **k: fl.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=0.1, class_weight=[1, 1, 0, 1, 1, 1, 0, 1, 1], **k),
+        lambda y, x: ref_cce(y, x, True, 0.1, np.array([1, 1, 0, 1, 1, 1, 0, 1, 1.0]))),
+    "cfocal": (lambda **k: fl.CategoricalFocalCrossentropy(from_logits=True, **k),
+               lambda y, x: ref_cfocal(y, x, True, 2.0, 0.25)),
+    "cfocal_g15": (lambda **k: fl.CategoricalFocalCrossentropy(gamma=1.5, from_logits=True, **k),
+                   lambda y, x: ref_cfocal(y, x, True, 1.5, 0.25)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(CATEGORICAL_LOGIT_LOSSES))
+def test_softmax_logits_minus_inf_masks_a_class(name, dtype, simd_path, rng):
+    """A -inf logit is a class of probability 0: finite loss and gradient
+    where no target weight is on it, +inf (every reduction) where there is;
+    a row of only -inf logits is all masked (never NaN)."""
+    make, ref = CATEGORICAL_LOGIT_LOSSES[name]
+    n, C = 3001, 9
+    x = rng.normal(0, 2, (n, C))
+    lab = rng.integers(0, C, n)
+    lab = np.where(lab == 2, 3, lab)
+    y = np.eye(C)[lab]
+    x[:, 2] = -np.inf                            # class 2 masked everywhere, y = 0 there
+    x[::5, 6] = np.where(lab[::5] == 6, 0.5, -np.inf)
+    xs = _shifted(x)
+    for reduction in ("sum", "mean"):
+        v, g = make(reduction=reduction).loss_gradient(y.astype(dtype), x.astype(dtype))
+        expect = ref(y, xs).sum() / (1 if reduction == "sum" else n)
+        assert np.isfinite(v) and v == pytest.approx(expect, rel=1e-5)
+        assert np.isfinite(g).all()
+        g_shift = make(reduction=reduction).gradient(y.astype(dtype), xs.astype(dtype))
+        np.testing.assert_allclose(g, g_shift, rtol=1e-5, atol=1e-12)
+        assert np.all(g[:, 2] == 0)
+    # label smoothing without a zero class weight puts weight on class 2
+    smoothed = fl.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
+    assert smoothed(y.astype(dtype), x.astype(dtype)) == np.inf
+    # a weighted class masked in one row: +inf for every reduction
+    y2, x2 = y.copy(), x.copy()
+    x2[10, 4] = -np.inf
+    y2[10] = 0.0
+    y2[10, 4] = 1.0
+    x = x2
+    for reduction in ("sum", "mean", "none"):
+        v, g = make(reduction=reduction).loss_gradient(y2.astype(dtype), x.astype(dtype))
+        assert np.isfinite(g).all()
+        if reduction == "none":
+            assert v[10] == np.inf and np.isfinite(np.delete(v, 10)).all()
+        else:
+            assert v == np.inf
+    w = np.ones(n)
+    w[10] = 0.0
+    v, g = make(reduction="mean").loss_gradient(y2.astype(dtype), x.astype(dtype), w)
+    assert np.isfinite(v) and np.isfinite(g).all()
+    # every class masked
+    xm = np.full((2, C), -np.inf, dtype)
+    ym = np.zeros((2, C), dtype)
+    ym[0, 1] = 1.0
+    v, g = make(reduction="none").loss_gradient(ym, xm)
+    smooth = name == "cce_smooth_cw0"            # smoothing weighs every class of row 1
+    assert v[0] == np.inf and v[1] == (np.inf if smooth else 0.0)
+    assert np.isfinite(g).all() and g[0, 1] < 0
+    assert smooth or np.all(np.delete(g, 1, axis=1) == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_logits_minus_inf_masks_a_class(dtype, simd_path, rng):
+    n, C = 3001, 9
+    x = rng.normal(0, 2, (n, C))
+    lab = rng.integers(0, C, n)
+    x[np.arange(n), (lab + 1) % C] = -np.inf      # a wrong class masked in every row
+    loss = fl.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    v, g = loss.loss_gradient(lab, x.astype(dtype))
+    gh, h = fl.SparseCategoricalCrossentropy(from_logits=True).gradient_hessian(
+        lab, x.astype(dtype))
+    assert np.isfinite(v) and v == pytest.approx(ref_sparse(lab, _shifted(x), True).sum(),
+                                                 rel=1e-5)
+    assert np.isfinite(g).all() and np.isfinite(gh).all() and np.isfinite(h).all()
+    # the label's class masked: +inf, unless its class weight (or the
+    # sample weight) is 0 or the row is ignored
+    x[7, lab[7]] = -np.inf
+    for reduction in ("sum", "mean", "none"):
+        v, g = fl.SparseCategoricalCrossentropy(from_logits=True, reduction=reduction
+                                                ).loss_gradient(lab, x.astype(dtype))
+        assert np.isfinite(g).all()
+        assert (v[7] if reduction == "none" else v) == np.inf
+    cw = np.ones(C)
+    cw[lab[7]] = 0.0
+    w = np.ones(n)
+    w[7] = 0.0
+    for kw, sw in [({"class_weight": cw}, None), ({}, w), ({"ignore_index": -5}, None)]:
+        lab2 = lab.copy()
+        if "ignore_index" in kw:
+            lab2[7] = -5
+        for reduction in ("sum", "mean", "none"):
+            v, g = fl.SparseCategoricalCrossentropy(from_logits=True, reduction=reduction, **kw
+                                                    ).loss_gradient(lab2, x.astype(dtype), sw)
+            assert np.isfinite(v).all() and np.isfinite(g).all()
+    xm = np.full((1, C), -np.inf, dtype)
+    v, g = fl.SparseCategoricalCrossentropy(from_logits=True).loss_gradient([3], xm)
+    assert v == np.inf and np.isfinite(g).all()
+
+
 # ------------------------------------- no alignment beyond the element size
 _ALIGN_HARNESS = r"""
 #include "fl_simd.h"

@@ -220,3 +220,47 @@ def test_one_pass_same_bits(make, dtype, simd_path, rng):
                 assert _bits(v) == _bits(loss.loss(yt, yp, w))
                 assert _bits(g) == _bits(loss.gradient(yt, yp, w))
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [2, 13])
+def test_kl_log_input_nan_and_minus_inf(C, dtype, simd_path, rng):
+    """SPEC row 9 / §1: with log_input=True a NaN log-probability propagates
+    even where y_j = 0 (torch's kl_div; was: swallowed, e.g. 0.1 for the
+    example below); a log-probability of -inf (probability 0) adds 0 where
+    y_j = 0 and makes the loss +inf where y_j > 0, for every reduction; the
+    gradient is -y_j (torch's) and stays finite."""
+    assert np.isnan(fl.kl_divergence(np.array([[0, 1]], dtype),
+                                     np.array([[np.nan, -0.1]], dtype), log_input=True))
+    n = 300
+    y = rng.dirichlet(np.ones(C), n)
+    y[:, 0] = 0.0
+    y /= y.sum(axis=1, keepdims=True)
+    f = np.log(rng.dirichlet(np.ones(C), n))
+    f[::3, 0] = -np.inf                          # masked where y = 0: finite
+    loss = fl.KLDivergence(log_input=True, reduction="none")
+    v, g = loss.loss_gradient(y.astype(dtype), f.astype(dtype))
+    expect = ref_kl_log(y, np.where(np.isinf(f), 0.0, f))
+    np.testing.assert_allclose(v, expect, rtol=2e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 1e-14)
+    np.testing.assert_array_equal(g, -y.astype(dtype))
+    fn = f.copy()
+    fn[4, 0] = np.nan                            # NaN where y = 0
+    for reduction in ("mean", "sum", "none"):
+        v, g = fl.KLDivergence(log_input=True, reduction=reduction).loss_gradient(
+            y.astype(dtype), fn.astype(dtype))
+        assert np.isnan(v[4] if reduction == "none" else v)
+        if reduction == "none":
+            assert np.isfinite(np.delete(v, 4)).all()
+    fi = f.copy()
+    fi[7, 1] = -np.inf                           # masked where y > 0: +inf
+    for reduction in ("mean", "sum", "none"):
+        v, g = fl.KLDivergence(log_input=True, reduction=reduction).loss_gradient(
+            y.astype(dtype), fi.astype(dtype))
+        assert (v[7] if reduction == "none" else v) == np.inf
+        assert np.isfinite(g).all()
+        if reduction == "none":
+            assert np.isfinite(np.delete(v, 7)).all()
+    w = np.ones(n)
+    w[7] = 0.0
+    v = fl.KLDivergence(log_input=True, reduction="sum")(y.astype(dtype), fi.astype(dtype), w)
+    assert np.isfinite(v)

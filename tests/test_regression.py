@@ -293,3 +293,24 @@ def test_one_pass_same_bits(name, dtype, simd_path, rng):
                 assert _bits(g) == _bits(g1), np.max(np.abs(g - g1))
                 assert _bits(loss.gradient_hessian(yt, yp, w)[0]) == _bits(g)
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_infinite_loss_reduces_to_inf(dtype, simd_path):
+    """A per-sample loss of +inf (Poisson with log input: exp overflows) makes
+    "sum" and "mean" +inf on every path, weighted or not, also across block
+    boundaries; a weight-0 sample with an infinite loss adds 0."""
+    n = 9000
+    f = np.zeros(n)
+    f[[10, 4500]] = 800.0                       # exp(800) overflows float64
+    y = np.ones(n)
+    for shape in [(n,), (n // 3, 3)]:
+        yt, yp = y.reshape(shape).astype(dtype), f.reshape(shape).astype(dtype)
+        for w in (None, np.ones(shape[0])):
+            for reduction in ("sum", "mean"):
+                assert fl.Poisson(log_input=True, reduction=reduction)(yt, yp, w) == np.inf
+            r = fl.Poisson(log_input=True, reduction="none")(yt, yp, w)
+            assert np.isinf(r).sum() == 2 and not np.isnan(r).any()
+        w = np.ones(shape[0])
+        w[(yp > 50).reshape(shape[0], -1).any(axis=1)] = 0.0
+        v = fl.Poisson(log_input=True, reduction="mean")(yt, yp, w)
+        assert np.isfinite(v)

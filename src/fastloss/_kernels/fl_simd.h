@@ -293,6 +293,10 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
     __m256d cp = _mm256_blendv_pd(d, zd, xpos);                /* sigmoid(-x) */
     __m256d spp = _mm256_add_pd(_mm256_max_pd(x, zero), l1);   /* softplus(x) */
     __m256d spn = _mm256_add_pd(_mm256_max_pd(_mm256_sub_pd(zero, x), zero), l1);
+    /* a term of target weight 0 is 0, also where its softplus is +inf
+     * (x = ±inf), not 0 inf = NaN */
+    spn = _mm256_and_pd(_mm256_cmp_pd(ay, zero, _CMP_NEQ_UQ), spn);
+    spp = _mm256_and_pd(_mm256_cmp_pd(by, zero, _CMP_NEQ_UQ), spp);
     *g = _mm256_mul_pd(gscale, _mm256_fmsub_pd(by, pr, _mm256_mul_pd(ay, cp)));
     *h = _mm256_mul_pd(_mm256_mul_pd(gscale, _mm256_add_pd(ay, by)), _mm256_mul_pd(pr, cp));
     __m256d v = _mm256_fmadd_pd(ay, spn, _mm256_mul_pd(by, spp));
@@ -310,7 +314,9 @@ FL_AVX2 static inline __m256d fl_focal2_f4(__m256d p, __m256d q, __m256d s,
                                            __m256d* d1, __m256d* d2) {
     const __m256d two = _mm256_set1_pd(2.0);
     __m256d qg = _mm256_mul_pd(q, q);
-    __m256d pqs = _mm256_mul_pd(_mm256_mul_pd(p, qg), s);          /* p q^2 s */
+    /* p q^2 s; at x = ±inf p = 0 and s = inf, and p s -> 0 */
+    __m256d sm = _mm256_and_pd(_mm256_cmp_pd(p, _mm256_setzero_pd(), _CMP_NEQ_UQ), s);
+    __m256d pqs = _mm256_mul_pd(_mm256_mul_pd(p, qg), sm);
     __m256d q3 = _mm256_mul_pd(qg, q);
     *d1 = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), pqs), q3);
     *d2 = _mm256_add_pd(_mm256_mul_pd(_mm256_mul_pd(two, pqs),
@@ -339,6 +345,9 @@ FL_AVX2 static inline __m256d fl_focal2_logit4(__m256d y, __m256d x, __m256d pos
     __m256d d1p, d2p, d1n, d2n;
     __m256d fp = fl_focal2_f4(pr, cp, spn, &d1p, &d2p);
     __m256d fn = fl_focal2_f4(cp, pr, spp, &d1n, &d2n);
+    /* a term of weight 0 is 0, also where F is +inf (x = ±inf) */
+    fp = _mm256_and_pd(_mm256_cmp_pd(ay, zero, _CMP_NEQ_UQ), fp);
+    fn = _mm256_and_pd(_mm256_cmp_pd(by, zero, _CMP_NEQ_UQ), fn);
     *g = _mm256_mul_pd(gscale, _mm256_sub_pd(_mm256_mul_pd(ay, d1p), _mm256_mul_pd(by, d1n)));
     *h = _mm256_mul_pd(gscale, _mm256_add_pd(_mm256_mul_pd(ay, d2p), _mm256_mul_pd(by, d2n)));
     __m256d v = _mm256_add_pd(_mm256_mul_pd(ay, fp), _mm256_mul_pd(by, fn));
@@ -346,10 +355,24 @@ FL_AVX2 static inline __m256d fl_focal2_logit4(__m256d y, __m256d x, __m256d pos
     return _mm256_or_pd(v, _mm256_and_pd(nan, x));
 }
 
+/* w l for the block sums: 0 where the weight is 0 and the loss +-inf (a
+ * masked class), where the product would be NaN; NaN losses stay NaN. */
+FL_AVX2 static inline __m256d fl_wmul4(__m256d W, __m256d v) {
+    __m256d p = _mm256_mul_pd(W, v);
+    __m256d inf = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), v),
+                                _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+    __m256d w0 = _mm256_cmp_pd(W, _mm256_setzero_pd(), _CMP_EQ_OQ);
+    return _mm256_andnot_pd(_mm256_and_pd(inf, w0), p);
+}
+
 FL_AVX2 static inline __m256d fl_load4_f(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 FL_AVX2 static inline __m256d fl_load4_d(const double* p) { return _mm256_loadu_pd(p); }
 FL_AVX2 static inline void fl_store4_f(float* p, __m256d v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
 FL_AVX2 static inline void fl_store4_d(double* p, __m256d v) { _mm256_storeu_pd(p, v); }
+
+/* Weights given: w l with fl_wmul4; none (all 1): the plain product, so
+ * the unweighted blocks pay nothing for the weight-0 rule. */
+#define FL_WMUL4(W, V) (w ? fl_wmul4((W), (V)) : _mm256_mul_pd((W), (V)))
 
 /* One block of weighted BCE from logits: Σ w_i l_i over n elements, with
  * gradient/hessian (gscale w_i times the derivative) and per-element w_i l_i
@@ -366,14 +389,14 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     ptrdiff_t i = 0;                                                                       \
     for (; i + 8 <= n; i += 8) {                                                           \
         W = w ? _mm256_loadu_pd(w + i) : one;                                              \
-        v = _mm256_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), P, N, S,             \
+        v = FL_WMUL4(W, ELEM(LOAD(y + i), LOAD(x + i), P, N, S,             \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s0 = _mm256_add_pd(s0, v);                                                         \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
-        v = _mm256_mul_pd(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
+        v = FL_WMUL4(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s1 = _mm256_add_pd(s1, v);                                                         \
         if (g) STORE(g + i + 4, gv);                                                       \
@@ -389,7 +412,7 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm256_loadu_pd(wb);                                                           \
-        v = _mm256_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), P, N, S,                   \
+        v = FL_WMUL4(W, ELEM(LOAD(yb), LOAD(xb), P, N, S,                   \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         _mm256_storeu_pd(buf, v);                                                          \
         _mm256_storeu_pd(gb, gv);                                                          \
@@ -498,13 +521,13 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     ptrdiff_t i = 0;                                                                       \
     for (; i + 8 <= n; i += 8) {                                                           \
         W = w ? _mm256_loadu_pd(w + i) : one;                                              \
-        v = _mm256_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), _mm256_mul_pd(G, W), &gv, &hv)); \
+        v = FL_WMUL4(W, ELEM(LOAD(y + i), LOAD(x + i), _mm256_mul_pd(G, W), &gv, &hv)); \
         s0 = _mm256_add_pd(s0, v);                                                         \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
-        v = _mm256_mul_pd(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), _mm256_mul_pd(G, W),   \
+        v = FL_WMUL4(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), _mm256_mul_pd(G, W),   \
                                   &gv, &hv));                                              \
         s1 = _mm256_add_pd(s1, v);                                                         \
         if (g) STORE(g + i + 4, gv);                                                       \
@@ -520,7 +543,7 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm256_loadu_pd(wb);                                                           \
-        v = _mm256_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), _mm256_mul_pd(G, W), &gv, &hv));     \
+        v = FL_WMUL4(W, ELEM(LOAD(yb), LOAD(xb), _mm256_mul_pd(G, W), &gv, &hv));     \
         _mm256_storeu_pd(buf, v);                                                          \
         _mm256_storeu_pd(gb, gv);                                                          \
         _mm256_storeu_pd(hb, hv);                                                          \
@@ -661,7 +684,10 @@ FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g)
                yv = LOAD(yb); xv = LOAD(xb); }                                             \
         __m256d nz = _mm256_cmp_pd(yv, zero, _CMP_NEQ_UQ);                                 \
         __m256d ly = fl_log4(_mm256_blendv_pd(one, yv, nz));                              \
-        acc = _mm256_add_pd(acc, _mm256_and_pd(nz, _mm256_mul_pd(yv, _mm256_sub_pd(ly, xv)))); \
+        /* y_j = 0: term 0 (x_j = -inf included), NaN if x_j is NaN */                    \
+        __m256d t = _mm256_and_pd(nz, _mm256_mul_pd(yv, _mm256_sub_pd(ly, xv)));         \
+        t = _mm256_or_pd(t, _mm256_and_pd(_mm256_cmp_pd(xv, xv, _CMP_UNORD_Q), xv));     \
+        acc = _mm256_add_pd(acc, t);                                                       \
         if (g) {                                                                           \
             __m256d gv = _mm256_mul_pd(G, yv);                                             \
             if (i + 4 <= C) STORE(g + i, gv);                                              \
@@ -893,6 +919,8 @@ static inline __m128d fl_wbce_logit2_sse2(__m128d y, __m128d x, __m128d pos, __m
     __m128d cp = fl_sel2(xpos, zd, d);
     __m128d spp = _mm_add_pd(_mm_max_pd(x, zero), l1);
     __m128d spn = _mm_add_pd(_mm_max_pd(_mm_sub_pd(zero, x), zero), l1);
+    spn = _mm_and_pd(_mm_cmpneq_pd(ay, zero), spn);       /* weight 0: term 0 */
+    spp = _mm_and_pd(_mm_cmpneq_pd(by, zero), spp);
     *g = _mm_mul_pd(gscale, _mm_sub_pd(_mm_mul_pd(by, pr), _mm_mul_pd(ay, cp)));
     *h = _mm_mul_pd(_mm_mul_pd(gscale, _mm_add_pd(ay, by)), _mm_mul_pd(pr, cp));
     __m128d v = _mm_add_pd(_mm_mul_pd(ay, spn), _mm_mul_pd(by, spp));
@@ -916,6 +944,14 @@ static inline void fl_store2_f(float* p, __m128d v) {
 }
 static inline void fl_store2_d(double* p, __m128d v) { _mm_storeu_pd(p, v); }
 
+static inline __m128d fl_wmul2(__m128d W, __m128d v) {      /* fl_wmul4 */
+    __m128d p = _mm_mul_pd(W, v);
+    __m128d inf = _mm_cmpeq_pd(_mm_andnot_pd(_mm_set1_pd(-0.0), v), _mm_set1_pd(INFINITY));
+    __m128d w0 = _mm_cmpeq_pd(W, _mm_setzero_pd());
+    return _mm_andnot_pd(_mm_and_pd(inf, w0), p);
+}
+#define FL_WMUL2(W, V) (w ? fl_wmul2((W), (V)) : _mm_mul_pd((W), (V)))
+
 #define FL_WBCE_DRIVER_SSE2(NAME, T, LOAD, STORE)                                          \
 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,                   \
                    double pos, double neg, double smooth, double gscale,                   \
@@ -926,14 +962,14 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
     ptrdiff_t i = 0;                                                                       \
     for (; i + 4 <= n; i += 4) {                                                           \
         W = w ? _mm_loadu_pd(w + i) : one;                                                 \
-        v = _mm_mul_pd(W, fl_wbce_logit2_sse2(LOAD(y + i), LOAD(x + i), P, N, S,           \
+        v = FL_WMUL2(W, fl_wbce_logit2_sse2(LOAD(y + i), LOAD(x + i), P, N, S,           \
                                               _mm_mul_pd(G, W), &gv, &hv));                \
         s0 = _mm_add_pd(s0, v);                                                            \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm_loadu_pd(w + i + 2) : one;                                             \
-        v = _mm_mul_pd(W, fl_wbce_logit2_sse2(LOAD(y + i + 2), LOAD(x + i + 2), P, N, S,   \
+        v = FL_WMUL2(W, fl_wbce_logit2_sse2(LOAD(y + i + 2), LOAD(x + i + 2), P, N, S,   \
                                               _mm_mul_pd(G, W), &gv, &hv));                \
         s1 = _mm_add_pd(s1, v);                                                            \
         if (g) STORE(g + i + 2, gv);                                                       \
@@ -949,7 +985,7 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm_loadu_pd(wb);                                                              \
-        v = _mm_mul_pd(W, fl_wbce_logit2_sse2(LOAD(yb), LOAD(xb), P, N, S,                 \
+        v = FL_WMUL2(W, fl_wbce_logit2_sse2(LOAD(yb), LOAD(xb), P, N, S,                 \
                                               _mm_mul_pd(G, W), &gv, &hv));                \
         _mm_storeu_pd(buf, v);                                                             \
         _mm_storeu_pd(gb, gv);                                                             \
@@ -1036,13 +1072,13 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
     ptrdiff_t i = 0;                                                                       \
     for (; i + 4 <= n; i += 4) {                                                           \
         W = w ? _mm_loadu_pd(w + i) : one;                                                 \
-        v = _mm_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), _mm_mul_pd(G, W), &gv, &hv));     \
+        v = FL_WMUL2(W, ELEM(LOAD(y + i), LOAD(x + i), _mm_mul_pd(G, W), &gv, &hv));     \
         s0 = _mm_add_pd(s0, v);                                                            \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm_loadu_pd(w + i + 2) : one;                                             \
-        v = _mm_mul_pd(W, ELEM(LOAD(y + i + 2), LOAD(x + i + 2), _mm_mul_pd(G, W),         \
+        v = FL_WMUL2(W, ELEM(LOAD(y + i + 2), LOAD(x + i + 2), _mm_mul_pd(G, W),         \
                                &gv, &hv));                                                 \
         s1 = _mm_add_pd(s1, v);                                                            \
         if (g) STORE(g + i + 2, gv);                                                       \
@@ -1058,7 +1094,7 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm_loadu_pd(wb);                                                              \
-        v = _mm_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), _mm_mul_pd(G, W), &gv, &hv));           \
+        v = FL_WMUL2(W, ELEM(LOAD(yb), LOAD(xb), _mm_mul_pd(G, W), &gv, &hv));           \
         _mm_storeu_pd(buf, v);                                                             \
         _mm_storeu_pd(gb, gv);                                                             \
         _mm_storeu_pd(hb, hv);                                                             \
@@ -1173,6 +1209,7 @@ static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g) {      
         __m128d nz = _mm_cmpneq_pd(yv, zero);                                              \
         __m128d ly = fl_log2d_sse2(fl_sel2(nz, yv, one));                                  \
         t = _mm_and_pd(nz, _mm_mul_pd(yv, _mm_sub_pd(ly, xv)));                            \
+        t = _mm_or_pd(t, _mm_and_pd(_mm_cmpunord_pd(xv, xv), xv));   /* NaN x_j */         \
         if ((i & 2) == 0) a0 = _mm_add_pd(a0, t); else a1 = _mm_add_pd(a1, t);             \
         if (g) {                                                                           \
             __m128d gv = _mm_mul_pd(G, yv);                                                \

@@ -30,7 +30,7 @@ reduction="none" runs the flat blocks, loss_gradient() the rows).  The
 closed forms run for the other losses and on the "scalar" path.
 """
 from cython.parallel cimport prange
-from libc.math cimport exp, expm1, log, log1p, fabs, copysign, M_LN2
+from libc.math cimport exp, expm1, log, log1p, fabs, copysign, M_LN2, INFINITY
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for,
@@ -246,11 +246,18 @@ cdef inline void _logistic(double x, double* sp_pos, double* sp_neg,
     prob[0] = d if pos else zd
     comp[0] = zd if pos else d
 
+cdef inline double _term(double a, double f) noexcept nogil:
+    """a f, and 0 where the target weight a is 0: a logit of ±inf gives one
+    softplus = +inf (a class of probability exactly 0) and 0 inf would be
+    NaN.  (A select, not a branch.)"""
+    cdef double t = a * f
+    return t if a != 0.0 else 0.0
+
 cdef inline double wbce_logit_loss(double y, double x, const Params* p) noexcept nogil:
     cdef double spp, spn, pr, cp
     _logistic(x, &spp, &spn, &pr, &cp)
     y = y * (1.0 - p.smooth) + 0.5 * p.smooth
-    return p.pos * y * spn + p.neg * (1.0 - y) * spp
+    return _term(p.pos * y, spn) + _term(p.neg * (1.0 - y), spp)
 
 cdef inline double wbce_logit_loss_grad(double y, double x, const Params* p, double* g) noexcept nogil:
     cdef double spp, spn, pr, cp, ay, by
@@ -260,7 +267,7 @@ cdef inline double wbce_logit_loss_grad(double y, double x, const Params* p, dou
     by = p.neg * (1.0 - y)
     # (ay + by) p - ay = by p - ay (1 - p): no cancellation at either end.
     g[0] = by * pr - ay * cp
-    return ay * spn + by * spp
+    return _term(ay, spn) + _term(by, spp)
 
 cdef inline void wbce_logit_grad_hess(double y, double x, const Params* p, double* g, double* h) noexcept nogil:
     cdef double spp, spn, pr, cp, ay, by
@@ -318,27 +325,29 @@ cdef inline void focal_grad_hess(double y, double f, const Params* p, double* g,
 #   F(x) = q^γ s  (= A(σ(x))),  F' = -γ p q^γ s - q^(γ+1),
 #   F'' = γ p q^γ s (γ p - q) + (2γ + 1) p q^(γ+1);
 # the negative term is F(-x): derivative -F'(-x), second derivative F''(-x).
-# No power of a vanishing base is ever divided, so ±1e30 stays finite.
+# No power of a vanishing base is ever divided, so ±1e30 stays finite; at
+# x = ±inf one of p, s is 0 and the other inf, and p s (-> 0) is taken as 0.
 cdef inline double _focal_f(double p, double q, double s, double gamma,
                             double* d1, double* d2) noexcept nogil:
-    cdef double qg = _pow_gamma(q, gamma)
+    cdef double qg = _pow_gamma(q, gamma), ps
     if d1 != NULL:
-        d1[0] = -gamma * p * qg * s - qg * q
+        ps = p * s if p != 0.0 else 0.0
+        d1[0] = -gamma * ps * qg - qg * q
         if d2 != NULL:
-            d2[0] = gamma * p * qg * s * (gamma * p - q) + (2.0 * gamma + 1.0) * p * qg * q
+            d2[0] = gamma * ps * qg * (gamma * p - q) + (2.0 * gamma + 1.0) * p * qg * q
     return qg * s
 
 cdef inline double focal_logit_loss(double y, double x, const Params* p) noexcept nogil:
     cdef double spp, spn, pr, cp
     _logistic(x, &spp, &spn, &pr, &cp)
-    return (p.pos * y * _focal_f(pr, cp, spn, p.gamma, NULL, NULL)
-            + p.neg * (1.0 - y) * _focal_f(cp, pr, spp, p.gamma, NULL, NULL))
+    return (_term(p.pos * y, _focal_f(pr, cp, spn, p.gamma, NULL, NULL))
+            + _term(p.neg * (1.0 - y), _focal_f(cp, pr, spp, p.gamma, NULL, NULL)))
 
 cdef inline double focal_logit_loss_grad(double y, double x, const Params* p, double* g) noexcept nogil:
     cdef double spp, spn, pr, cp, d1p, d1n, v
     _logistic(x, &spp, &spn, &pr, &cp)
-    v = (p.pos * y * _focal_f(pr, cp, spn, p.gamma, &d1p, NULL)
-         + p.neg * (1.0 - y) * _focal_f(cp, pr, spp, p.gamma, &d1n, NULL))
+    v = (_term(p.pos * y, _focal_f(pr, cp, spn, p.gamma, &d1p, NULL))
+         + _term(p.neg * (1.0 - y), _focal_f(cp, pr, spp, p.gamma, &d1n, NULL)))
     g[0] = p.pos * y * d1p - p.neg * (1.0 - y) * d1n
     return v
 
@@ -622,6 +631,15 @@ cdef inline double _flat_block(const Kind* kind, const Params* p,
     return (s[0] + s[1]) + (s[2] + s[3])
 
 
+cdef inline double weighted(double w, double v) noexcept nogil:
+    """w l for the sums: a sample of weight 0 adds 0 even when its loss is
+    +inf (a logit of ±inf against a target that masks it), where the
+    product would be 0 * inf = NaN.  NaN losses still propagate."""
+    if w == 0.0 and fabs(v) == INFINITY:
+        return 0.0
+    return w * v
+
+
 cdef inline double _row_block(const Kind* kind, const Params* p,
                               const floating* y, const floating* f, const double* w,
                               Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k, Mode mode,
@@ -632,11 +650,11 @@ cdef inline double _row_block(const Kind* kind, const Params* p,
     cdef Py_ssize_t i
     for i in range(r0, r1):
         wi = 1.0 if w == NULL else w[i]
-        row = _flat_block(kind, p, y, f, i * k, i * k + k, mode,
-                          scale * wi * inv_k, grad, hess) * inv_k
+        row = weighted(wi, _flat_block(kind, p, y, f, i * k, i * k + k, mode,
+                                       scale * wi * inv_k, grad, hess) * inv_k)
         if rows != NULL:
-            rows[i] = <floating>(wi * row)
-        total += wi * row
+            rows[i] = <floating>row
+        total += row
     return total
 
 

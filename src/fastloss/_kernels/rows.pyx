@@ -151,6 +151,28 @@ cdef inline void _zero(floating* g, Py_ssize_t C) noexcept nogil:
     memset(g, 0, C * sizeof(floating))
 
 
+cdef inline bint _any_nan(const floating* x, Py_ssize_t C) noexcept nogil:
+    if floating is float:
+        return fl_simd.any_nan_f(x, C) != 0
+    else:
+        return fl_simd.any_nan_d(x, C) != 0
+
+
+cdef inline bint _all_masked(const floating* x, Py_ssize_t C, double m) noexcept nogil:
+    """Every logit of the row is -inf (and none is NaN): each class has
+    probability exactly 0, and the softmax's x - max would be -inf + inf."""
+    return m == -INFINITY and not _any_nan(x, C)
+
+
+cdef inline double weighted(double w, double v) noexcept nogil:
+    """w l for the sums: a sample of weight 0 adds 0 even when its loss is
+    +inf (a masked class), where the product would be 0 * inf = NaN.  NaN
+    losses still propagate."""
+    if w == 0.0 and fabs(v) == INFINITY:
+        return 0.0
+    return w * v
+
+
 
 
 
@@ -193,6 +215,17 @@ cdef inline double cce_logit_row(const RParams* p, const floating* y, Py_ssize_t
                                  floating* g, floating* h) noexcept nogil:
     cdef double m = _rmax(x, C), S, lS, t, T = 0.0, v = 0.0, pj, invS
     cdef Py_ssize_t j
+    if _all_masked(x, C, m):
+        # every p_j is 0: -t_j log p_j = +inf where t_j != 0, gradient -t_j
+        for j in range(C):
+            t = _target(p, y, j, C)
+            if t != 0.0:
+                v += t * INFINITY
+            if mode != LOSS:
+                g[j] = <floating>(-gs * t)
+                if mode == GRAD_HESS:
+                    h[j] = 0
+        return v
     S = _expsum(x, C, m, NULL if mode == LOSS else g)
     lS = log(S)
     for j in range(C):
@@ -241,6 +274,14 @@ cdef inline double sce_logit_row(const RParams* p, const floating* y, Py_ssize_t
     cdef double m = _rmax(x, C), S, r, pj, ey
     cdef floating rf
     cdef Py_ssize_t j
+    if _all_masked(x, C, m):
+        # p = 0 everywhere: loss +inf, gradient -onehot(y)
+        if mode != LOSS:
+            _zero(g, C)
+            g[label] = <floating>(-gs)
+            if mode == GRAD_HESS:
+                _zero(h, C)
+        return INFINITY
     if mode == LOSS:
         S = _expsum(x, C, m, NULL)
         return (m - x[label]) + log(S)
@@ -281,11 +322,12 @@ cdef inline double sce_prob_row(const RParams* p, const floating* y, Py_ssize_t 
 # l = -Σ_c u_c (1 - p_c)^γ log p_c with u_c = α y_c.
 # Logits (p = softmax(x), L_c = log p_c exact):
 #   k_c = u_c [(1-p_c)^γ - γ (1-p_c)^(γ-1) p_c L_c],  dl/dx_j = p_j Σ_c k_c - k_j
-# (the bracket's second term tends to 0 as p_c -> 1 for every γ >= 0, and is
-# taken as 0 there).
+# (the bracket's second term tends to 0 as p_c -> 1 for every γ >= 0, and as
+# p_c -> 0 (p log p -> 0: a masked class, logit -inf), and is taken as 0
+# there).
 cdef inline double _focal_k(double u, double pc, double qc, double L, double gamma) noexcept nogil:
     cdef double qg = pow_gamma(qc, gamma)
-    if qc > 0.0 and gamma != 0.0:
+    if qc > 0.0 and gamma != 0.0 and pc != 0.0:
         return u * (qg - gamma * (qg / qc) * pc * L)
     return u * qg
 
@@ -299,6 +341,15 @@ cdef inline double cfocal_logit_row(const RParams* p, const floating* y, Py_ssiz
     # allocation fail.
     cdef double m = _rmax(x, C), S, lS, u, e, pc, qc, L, v = 0.0, K = 0.0, invS
     cdef Py_ssize_t j
+    if _all_masked(x, C, m):
+        # every p_c is 0: -u_c log p_c = +inf where u_c != 0, k_c = u_c
+        for j in range(C):
+            u = p.alpha * y[j]
+            if u != 0.0:
+                v += u * INFINITY
+            if mode != LOSS:
+                g[j] = <floating>(-gs * u)
+        return v
     S = _expsum(x, C, m, g)
     lS = log(S)
     invS = 1.0 / S
@@ -423,7 +474,9 @@ cdef inline double kl_row(const RParams* p, const floating* y, Py_ssize_t label,
     return v
 
 
-# KL, log-probabilities: Σ_j y_j (log y_j - x_j), a term with y_j = 0 is 0.
+# KL, log-probabilities: Σ_j y_j (log y_j - x_j); a term with y_j = 0 is 0
+# (also for x_j = -inf, probability 0) unless x_j is NaN, which propagates as
+# in torch's kl_div.  Gradient -y_j (torch's), whatever x_j.
 cdef inline double kl_log_row(const RParams* p, const floating* y, Py_ssize_t label,
                               const floating* x, Py_ssize_t C, Mode mode, double gs,
                               floating* g, floating* h) noexcept nogil:
@@ -440,6 +493,8 @@ cdef inline double kl_log_row(const RParams* p, const floating* y, Py_ssize_t la
         yc = y[j]
         if yc != 0.0:
             v += yc * (log(yc) - x[j])
+        elif x[j] != x[j]:    # a NaN log-probability propagates (torch kl_div)
+            v += x[j]
         if mode != LOSS:
             g[j] = <floating>(-gs * yc)
     return v
@@ -609,9 +664,10 @@ cdef inline double _block(const Kind* kind, const RParams* p,
                 continue
         v = _row(kind, p, NULL if y == NULL else y + i * C, label, x + i * C, C,
                  mode, scale * wi, g, h)
+        v = weighted(wi, v)
         if rows != NULL:
-            rows[i] = <floating>(wi * v)
-        total += wi * v
+            rows[i] = <floating>v
+        total += v
     free(scratch)
     return total
 
