@@ -107,7 +107,18 @@ static int fl_any_nan_d_base(const double* x, ptrdiff_t n) {
 
 #if FL_X86
 /* ---------------------------------------------------------------- AVX2 */
+/* GCC contracts a * b + c into an FMA wherever the target has one (its
+ * default -ffp-contract=fast), and whether it does depends on the code
+ * around an inlined element function: the main loop and the padded tail of
+ * a block could round the same element differently, and one layout (or
+ * mode) would give other bits than another.  So no implicit contraction in
+ * the AVX2 functions; the explicit _mm256_fmadd_pd stay FMAs.  (Clang
+ * contracts only within one source expression, never across intrinsics.) */
+#if defined(__clang__)
 #define FL_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define FL_AVX2 __attribute__((target("avx2,fma"), optimize("fp-contract=off")))
+#endif
 
 FL_AVX2 static inline __m256 fl_exp8(__m256 x) {
     const __m256 lo = _mm256_set1_ps(-87.3365f);
@@ -310,18 +321,17 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
  * vectorised; other gammas keep the scalar form).  With p = sigmoid(x),
  * q = sigmoid(-x), s = softplus(-x): F = q^2 s, F' = -2 p q^2 s - q^3,
  * F'' = 2 p q^2 s (2 p - q) + 5 p q^3; the negative term is F at -x. */
-FL_AVX2 static inline __m256d fl_focal2_f4(__m256d p, __m256d q, __m256d s,
+FL_AVX2 static inline __m256d fl_focal2_f4(__m256d p, __m256d q, __m256d s, __m256d sm,
                                            __m256d* d1, __m256d* d2) {
     const __m256d two = _mm256_set1_pd(2.0);
     __m256d qg = _mm256_mul_pd(q, q);
-    /* p q^2 s; at x = ±inf p = 0 and s = inf, and p s -> 0 */
-    __m256d sm = _mm256_and_pd(_mm256_cmp_pd(p, _mm256_setzero_pd(), _CMP_NEQ_UQ), s);
+    /* p q^2 s, with sm = s except where p = 0 and s = inf (x = ±inf): 0 */
     __m256d pqs = _mm256_mul_pd(_mm256_mul_pd(p, qg), sm);
     __m256d q3 = _mm256_mul_pd(qg, q);
-    *d1 = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), pqs), q3);
-    *d2 = _mm256_add_pd(_mm256_mul_pd(_mm256_mul_pd(two, pqs),
-                                      _mm256_sub_pd(_mm256_mul_pd(two, p), q)),
-                        _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(5.0), p), q3));
+    /* explicit FMAs (FL_AVX2 turns off the implicit contraction) */
+    *d1 = _mm256_fmsub_pd(_mm256_set1_pd(-2.0), pqs, q3);
+    *d2 = _mm256_fmadd_pd(_mm256_mul_pd(two, pqs), _mm256_fmsub_pd(two, p, q),
+                          _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(5.0), p), q3));
     return _mm256_mul_pd(qg, s);
 }
 
@@ -342,15 +352,27 @@ FL_AVX2 static inline __m256d fl_focal2_logit4(__m256d y, __m256d x, __m256d pos
     __m256d cp = _mm256_blendv_pd(d, zd, xpos);
     __m256d spp = _mm256_add_pd(_mm256_max_pd(x, zero), l1);
     __m256d spn = _mm256_add_pd(_mm256_max_pd(_mm256_sub_pd(zero, x), zero), l1);
-    __m256d d1p, d2p, d1n, d2n;
-    __m256d fp = fl_focal2_f4(pr, cp, spn, &d1p, &d2p);
-    __m256d fn = fl_focal2_f4(cp, pr, spp, &d1n, &d2n);
-    /* a term of weight 0 is 0, also where F is +inf (x = ±inf) */
-    fp = _mm256_and_pd(_mm256_cmp_pd(ay, zero, _CMP_NEQ_UQ), fp);
-    fn = _mm256_and_pd(_mm256_cmp_pd(by, zero, _CMP_NEQ_UQ), fn);
-    *g = _mm256_mul_pd(gscale, _mm256_sub_pd(_mm256_mul_pd(ay, d1p), _mm256_mul_pd(by, d1n)));
-    *h = _mm256_mul_pd(gscale, _mm256_add_pd(_mm256_mul_pd(ay, d2p), _mm256_mul_pd(by, d2n)));
-    __m256d v = _mm256_add_pd(_mm256_mul_pd(ay, fp), _mm256_mul_pd(by, fn));
+    __m256d d1p, d2p, d1n, d2n, smp = spn, smn = spp;
+    /* x = ±inf (rare, one test per 4 lanes): one softplus is +inf where its
+     * sigmoid is 0, and p s -> 0; a term of weight 0 is 0, not 0 inf = NaN.
+     * On finite lanes the masks change no bit, so which lanes share a
+     * vector with an infinite one never matters. */
+    __m256d xinf = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), x),
+                                 _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+    int rare = _mm256_movemask_pd(xinf) != 0;
+    if (__builtin_expect(rare, 0)) {
+        smp = _mm256_and_pd(_mm256_cmp_pd(pr, zero, _CMP_NEQ_UQ), spn);
+        smn = _mm256_and_pd(_mm256_cmp_pd(cp, zero, _CMP_NEQ_UQ), spp);
+    }
+    __m256d fp = fl_focal2_f4(pr, cp, spn, smp, &d1p, &d2p);
+    __m256d fn = fl_focal2_f4(cp, pr, spp, smn, &d1n, &d2n);
+    if (__builtin_expect(rare, 0)) {
+        fp = _mm256_and_pd(_mm256_cmp_pd(ay, zero, _CMP_NEQ_UQ), fp);
+        fn = _mm256_and_pd(_mm256_cmp_pd(by, zero, _CMP_NEQ_UQ), fn);
+    }
+    *g = _mm256_mul_pd(gscale, _mm256_fmsub_pd(ay, d1p, _mm256_mul_pd(by, d1n)));
+    *h = _mm256_mul_pd(gscale, _mm256_fmadd_pd(ay, d2p, _mm256_mul_pd(by, d2n)));
+    __m256d v = _mm256_fmadd_pd(ay, fp, _mm256_mul_pd(by, fn));
     __m256d nan = _mm256_cmp_pd(x, x, _CMP_UNORD_Q);
     return _mm256_or_pd(v, _mm256_and_pd(nan, x));
 }
@@ -359,10 +381,14 @@ FL_AVX2 static inline __m256d fl_focal2_logit4(__m256d y, __m256d x, __m256d pos
  * masked class), where the product would be NaN; NaN losses stay NaN. */
 FL_AVX2 static inline __m256d fl_wmul4(__m256d W, __m256d v) {
     __m256d p = _mm256_mul_pd(W, v);
-    __m256d inf = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), v),
-                                _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
-    __m256d w0 = _mm256_cmp_pd(W, _mm256_setzero_pd(), _CMP_EQ_OQ);
-    return _mm256_andnot_pd(_mm256_and_pd(inf, w0), p);
+    /* only a NaN product can be 0 inf: one predicted test per 4 lanes */
+    if (__builtin_expect(_mm256_movemask_pd(_mm256_cmp_pd(p, p, _CMP_UNORD_Q)) != 0, 0)) {
+        __m256d inf = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), v),
+                                    _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+        __m256d w0 = _mm256_cmp_pd(W, _mm256_setzero_pd(), _CMP_EQ_OQ);
+        p = _mm256_andnot_pd(_mm256_and_pd(inf, w0), p);
+    }
+    return p;
 }
 
 FL_AVX2 static inline __m256d fl_load4_f(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
@@ -372,7 +398,10 @@ FL_AVX2 static inline void fl_store4_d(double* p, __m256d v) { _mm256_storeu_pd(
 
 /* Weights given: w l with fl_wmul4; none (all 1): the plain product, so
  * the unweighted blocks pay nothing for the weight-0 rule. */
-#define FL_WMUL4(W, V) (w ? fl_wmul4((W), (V)) : _mm256_mul_pd((W), (V)))
+#define FL_WMUL4(W, V) fl_wmul4_if(w != NULL, (W), (V))
+FL_AVX2 static inline __m256d fl_wmul4_if(int weighted, __m256d W, __m256d v) {
+    return weighted ? fl_wmul4(W, v) : _mm256_mul_pd(W, v);
+}
 
 /* One block of weighted BCE from logits: Σ w_i l_i over n elements, with
  * gradient/hessian (gscale w_i times the derivative) and per-element w_i l_i
@@ -674,7 +703,7 @@ FL_AVX2 static inline __m256d fl_log4(__m256d x) {
 FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g) {        \
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();                   \
     const __m256d G = _mm256_set1_pd(-gs);                                                 \
-    __m256d acc = zero, yv, xv;                                                            \
+    __m256d acc = zero, nanx = zero, yv, xv;                                               \
     ptrdiff_t i = 0;                                                                       \
     for (; i < C; i += 4) {                                                                \
         T yb[4], xb[4];                                                                    \
@@ -684,10 +713,10 @@ FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g)
                yv = LOAD(yb); xv = LOAD(xb); }                                             \
         __m256d nz = _mm256_cmp_pd(yv, zero, _CMP_NEQ_UQ);                                 \
         __m256d ly = fl_log4(_mm256_blendv_pd(one, yv, nz));                              \
-        /* y_j = 0: term 0 (x_j = -inf included), NaN if x_j is NaN */                    \
-        __m256d t = _mm256_and_pd(nz, _mm256_mul_pd(yv, _mm256_sub_pd(ly, xv)));         \
-        t = _mm256_or_pd(t, _mm256_and_pd(_mm256_cmp_pd(xv, xv, _CMP_UNORD_Q), xv));     \
-        acc = _mm256_add_pd(acc, t);                                                       \
+        /* y_j = 0: term 0 (x_j = -inf included); a NaN x_j anywhere makes   \
+         * the row NaN (noted here, applied once at the end) */                            \
+        acc = _mm256_add_pd(acc, _mm256_and_pd(nz, _mm256_mul_pd(yv, _mm256_sub_pd(ly, xv)))); \
+        nanx = _mm256_or_pd(nanx, _mm256_cmp_pd(xv, xv, _CMP_UNORD_Q));                   \
         if (g) {                                                                           \
             __m256d gv = _mm256_mul_pd(G, yv);                                             \
             if (i + 4 <= C) STORE(g + i, gv);                                              \
@@ -697,6 +726,7 @@ FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g)
     }                                                                                      \
     double buf[4];                                                                         \
     _mm256_storeu_pd(buf, acc);                                                            \
+    if (_mm256_movemask_pd(nanx)) return NAN;                                              \
     return (buf[0] + buf[1]) + (buf[2] + buf[3]);                                          \
 }
 FL_KLLOG_AVX2(fl_kl_log_f_avx2, float, fl_load4_f, fl_store4_f)
@@ -946,11 +976,17 @@ static inline void fl_store2_d(double* p, __m128d v) { _mm_storeu_pd(p, v); }
 
 static inline __m128d fl_wmul2(__m128d W, __m128d v) {      /* fl_wmul4 */
     __m128d p = _mm_mul_pd(W, v);
-    __m128d inf = _mm_cmpeq_pd(_mm_andnot_pd(_mm_set1_pd(-0.0), v), _mm_set1_pd(INFINITY));
-    __m128d w0 = _mm_cmpeq_pd(W, _mm_setzero_pd());
-    return _mm_andnot_pd(_mm_and_pd(inf, w0), p);
+    if (__builtin_expect(_mm_movemask_pd(_mm_cmpunord_pd(p, p)) != 0, 0)) {
+        __m128d inf = _mm_cmpeq_pd(_mm_andnot_pd(_mm_set1_pd(-0.0), v), _mm_set1_pd(INFINITY));
+        __m128d w0 = _mm_cmpeq_pd(W, _mm_setzero_pd());
+        p = _mm_andnot_pd(_mm_and_pd(inf, w0), p);
+    }
+    return p;
 }
-#define FL_WMUL2(W, V) (w ? fl_wmul2((W), (V)) : _mm_mul_pd((W), (V)))
+#define FL_WMUL2(W, V) fl_wmul2_if(w != NULL, (W), (V))
+static inline __m128d fl_wmul2_if(int weighted, __m128d W, __m128d v) {
+    return weighted ? fl_wmul2(W, v) : _mm_mul_pd(W, v);
+}
 
 #define FL_WBCE_DRIVER_SSE2(NAME, T, LOAD, STORE)                                          \
 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,                   \
