@@ -245,15 +245,35 @@ def test_large_unweighted_and_weighted_paths_agree(rng):
 from fastloss._kernels import pointwise as _pointwise  # noqa: E402
 
 
-@pytest.fixture(params=("auto", "baseline", "scalar"))
+_SIMD_MODULES = (_pointwise,)
+
+
+def _simd_paths():
+    """Every vector path this CPU runs: the public list where the package has
+    one, else the kernel modules' own names (auto = AVX2+FMA where the CPU
+    has it, baseline = SSE2, scalar = libm)."""
+    if hasattr(fl, "available_simd_paths"):
+        return tuple(fl.available_simd_paths())
+    return ("auto", "baseline", "scalar")
+
+
+def _set_simd_path(name):
+    if hasattr(fl, "set_simd_path"):
+        fl.set_simd_path(name)
+    else:
+        for module in _SIMD_MODULES:
+            module.set_simd_path(name)
+
+
+@pytest.fixture(params=_simd_paths())
 def simd_path(request):
-    """One vector path of the elementwise kernels (auto: AVX2+FMA where the
-    CPU has it), restored to the detected one afterwards."""
+    """Run the test on one vector path of every kernel module, then restore
+    the default (detected) path whatever happens."""
     try:
-        _pointwise.set_simd_path(request.param)
+        _set_simd_path(request.param)
         yield request.param
     finally:
-        _pointwise.set_simd_path("auto")
+        _set_simd_path("auto")
 
 
 def _bits(a):
