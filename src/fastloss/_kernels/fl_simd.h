@@ -284,9 +284,9 @@ FL_AVX2 static inline __m256d fl_log1p4(__m256d z, __m256d u, __m256d d) {
 /* Weighted binary cross-entropy from logits on 4 doubles (pointwise.pyx
  * wbce_logit_loss_grad / _grad_hess, vectorised): returns the 4 losses,
  * writes the gradients and hessians (times gscale) to *g and *h. */
-FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, __m256d neg,
-                                             __m256d smooth, __m256d gscale, __m256d* g,
-                                             __m256d* h) {
+FL_AVX2 static inline __m256d fl_wbce_logit4_m(__m256d y, __m256d x, __m256d pos, __m256d neg,
+                                               __m256d smooth, __m256d gscale, __m256d* g,
+                                               __m256d* h, const int masked) {
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
     const __m256d sign = _mm256_set1_pd(-0.0);
     __m256d ys = _mm256_fmadd_pd(y, _mm256_sub_pd(one, smooth),
@@ -304,16 +304,28 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
     __m256d cp = _mm256_blendv_pd(d, zd, xpos);                /* sigmoid(-x) */
     __m256d spp = _mm256_add_pd(_mm256_max_pd(x, zero), l1);   /* softplus(x) */
     __m256d spn = _mm256_add_pd(_mm256_max_pd(_mm256_sub_pd(zero, x), zero), l1);
-    /* a term of target weight 0 is 0, also where its softplus is +inf
-     * (x = ±inf), not 0 inf = NaN */
-    spn = _mm256_and_pd(_mm256_cmp_pd(ay, zero, _CMP_NEQ_UQ), spn);
-    spp = _mm256_and_pd(_mm256_cmp_pd(by, zero, _CMP_NEQ_UQ), spp);
+    if (masked) {
+        /* a term of target weight 0 is 0, also where its softplus is +inf
+         * (x = ±inf), not 0 inf = NaN; on finite x no bit changes */
+        spn = _mm256_and_pd(_mm256_cmp_pd(ay, zero, _CMP_NEQ_UQ), spn);
+        spp = _mm256_and_pd(_mm256_cmp_pd(by, zero, _CMP_NEQ_UQ), spp);
+    }
     *g = _mm256_mul_pd(gscale, _mm256_fmsub_pd(by, pr, _mm256_mul_pd(ay, cp)));
     *h = _mm256_mul_pd(_mm256_mul_pd(gscale, _mm256_add_pd(ay, by)), _mm256_mul_pd(pr, cp));
     __m256d v = _mm256_fmadd_pd(ay, spn, _mm256_mul_pd(by, spp));
     /* NaN logits: max() above would have dropped them */
     __m256d nan = _mm256_cmp_pd(x, x, _CMP_UNORD_Q);
     return _mm256_or_pd(v, _mm256_and_pd(nan, x));
+}
+FL_AVX2 static inline __m256d fl_wbce_logit4_fast(__m256d y, __m256d x, __m256d pos,
+                                                  __m256d neg, __m256d smooth, __m256d gscale,
+                                                  __m256d* g, __m256d* h) {
+    return fl_wbce_logit4_m(y, x, pos, neg, smooth, gscale, g, h, 0);
+}
+FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, __m256d neg,
+                                             __m256d smooth, __m256d gscale, __m256d* g,
+                                             __m256d* h) {
+    return fl_wbce_logit4_m(y, x, pos, neg, smooth, gscale, g, h, 1);
 }
 
 
@@ -402,13 +414,39 @@ FL_AVX2 static inline void fl_store4_d(double* p, __m256d v) { _mm256_storeu_pd(
 FL_AVX2 static inline __m256d fl_wmul4_if(int weighted, __m256d W, __m256d v) {
     return weighted ? fl_wmul4(W, v) : _mm256_mul_pd(W, v);
 }
+#define FL_MUL4(W, V) _mm256_mul_pd((W), (V))
+
+/* Each vector block comes in two forms: a fast one without the fix-ups
+ * for infinities (weight 0 times an infinite loss; BCE's zero-weight
+ * softplus at x = ±inf), and one with them.  The fast one runs first; only
+ * a NaN total (0 inf somewhere, or NaN data: rare) reruns the block with
+ * the fix-ups, rewriting every output.  The two give the same bits on every
+ * element whose loss is finite, so an element's result never depends on
+ * the block it shares. */
+#define FL_RERUN_BIN(NAME, T)                                                              \
+FL_AVX2 static double NAME##_avx2(const T* y, const T* x, const double* w, ptrdiff_t n,   \
+                                  double pos, double neg, double smooth, double gscale,    \
+                                  T* g, T* h, T* rows) {                                   \
+    double s = NAME##_fast_avx2(y, x, w, n, pos, neg, smooth, gscale, g, h, rows);         \
+    if (__builtin_expect(s != s, 0))                                                       \
+        s = NAME##_masked_avx2(y, x, w, n, pos, neg, smooth, gscale, g, h, rows);          \
+    return s;                                                                              \
+}
+#define FL_RERUN_PW(NAME, T)                                                               \
+FL_AVX2 static double NAME##_avx2(const T* y, const T* x, const double* w, ptrdiff_t n,   \
+                                  double gscale, T* g, T* h, T* rows) {                    \
+    double s = NAME##_fast_avx2(y, x, w, n, gscale, g, h, rows);                           \
+    if (__builtin_expect(s != s, 0))                                                       \
+        s = NAME##_masked_avx2(y, x, w, n, gscale, g, h, rows);                            \
+    return s;                                                                              \
+}
 
 /* One block of weighted BCE from logits: Σ w_i l_i over n elements, with
  * gradient/hessian (gscale w_i times the derivative) and per-element w_i l_i
  * written where the pointers are not NULL; w NULL means weight 1.  Two
  * running sums over 4 lanes each, then a fixed reduction: the result
  * depends only on the block's data. */
-#define FL_BIN_DRIVER(NAME, T, LOAD, STORE, ELEM)                                          \
+#define FL_BIN_DRIVER(NAME, T, LOAD, STORE, ELEM, WMUL)                                        \
 FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,          \
                            double pos, double neg, double smooth, double gscale,           \
                            T* g, T* h, T* rows) {                                          \
@@ -418,14 +456,14 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     ptrdiff_t i = 0;                                                                       \
     for (; i + 8 <= n; i += 8) {                                                           \
         W = w ? _mm256_loadu_pd(w + i) : one;                                              \
-        v = FL_WMUL4(W, ELEM(LOAD(y + i), LOAD(x + i), P, N, S,             \
+        v = WMUL(W, ELEM(LOAD(y + i), LOAD(x + i), P, N, S,             \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s0 = _mm256_add_pd(s0, v);                                                         \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
-        v = FL_WMUL4(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
+        v = WMUL(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s1 = _mm256_add_pd(s1, v);                                                         \
         if (g) STORE(g + i + 4, gv);                                                       \
@@ -441,7 +479,7 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm256_loadu_pd(wb);                                                           \
-        v = FL_WMUL4(W, ELEM(LOAD(yb), LOAD(xb), P, N, S,                   \
+        v = WMUL(W, ELEM(LOAD(yb), LOAD(xb), P, N, S,                   \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         _mm256_storeu_pd(buf, v);                                                          \
         _mm256_storeu_pd(gb, gv);                                                          \
@@ -457,10 +495,18 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;                                 \
 }
 
-FL_BIN_DRIVER(fl_wbce_logit_f_avx2, float, fl_load4_f, fl_store4_f, fl_wbce_logit4)
-FL_BIN_DRIVER(fl_wbce_logit_d_avx2, double, fl_load4_d, fl_store4_d, fl_wbce_logit4)
-FL_BIN_DRIVER(fl_focal2_logit_f_avx2, float, fl_load4_f, fl_store4_f, fl_focal2_logit4)
-FL_BIN_DRIVER(fl_focal2_logit_d_avx2, double, fl_load4_d, fl_store4_d, fl_focal2_logit4)
+FL_BIN_DRIVER(fl_wbce_logit_f_fast_avx2, float, fl_load4_f, fl_store4_f, fl_wbce_logit4_fast, FL_MUL4)
+FL_BIN_DRIVER(fl_wbce_logit_d_fast_avx2, double, fl_load4_d, fl_store4_d, fl_wbce_logit4_fast, FL_MUL4)
+FL_BIN_DRIVER(fl_wbce_logit_f_masked_avx2, float, fl_load4_f, fl_store4_f, fl_wbce_logit4, FL_WMUL4)
+FL_BIN_DRIVER(fl_wbce_logit_d_masked_avx2, double, fl_load4_d, fl_store4_d, fl_wbce_logit4, FL_WMUL4)
+FL_RERUN_BIN(fl_wbce_logit_f, float)
+FL_RERUN_BIN(fl_wbce_logit_d, double)
+FL_BIN_DRIVER(fl_focal2_logit_f_fast_avx2, float, fl_load4_f, fl_store4_f, fl_focal2_logit4, FL_MUL4)
+FL_BIN_DRIVER(fl_focal2_logit_d_fast_avx2, double, fl_load4_d, fl_store4_d, fl_focal2_logit4, FL_MUL4)
+FL_BIN_DRIVER(fl_focal2_logit_f_masked_avx2, float, fl_load4_f, fl_store4_f, fl_focal2_logit4, FL_WMUL4)
+FL_BIN_DRIVER(fl_focal2_logit_d_masked_avx2, double, fl_load4_d, fl_store4_d, fl_focal2_logit4, FL_WMUL4)
+FL_RERUN_BIN(fl_focal2_logit_f, float)
+FL_RERUN_BIN(fl_focal2_logit_d, double)
 
 
 /* ------------------------------------------- more elementwise vector blocks
@@ -542,7 +588,7 @@ FL_AVX2 static inline __m256d fl_poisson_log4(__m256d y, __m256d x, __m256d G,
     return _mm256_sub_pd(m, _mm256_mul_pd(y, x));
 }
 
-#define FL_PW_DRIVER(NAME, T, LOAD, STORE, ELEM)                                           \
+#define FL_PW_DRIVER(NAME, T, LOAD, STORE, ELEM, WMUL)                                        \
 FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,          \
                            double gscale, T* g, T* h, T* rows) {                           \
     __m256d G = _mm256_set1_pd(gscale), one = _mm256_set1_pd(1.0);                         \
@@ -550,13 +596,13 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     ptrdiff_t i = 0;                                                                       \
     for (; i + 8 <= n; i += 8) {                                                           \
         W = w ? _mm256_loadu_pd(w + i) : one;                                              \
-        v = FL_WMUL4(W, ELEM(LOAD(y + i), LOAD(x + i), _mm256_mul_pd(G, W), &gv, &hv)); \
+        v = WMUL(W, ELEM(LOAD(y + i), LOAD(x + i), _mm256_mul_pd(G, W), &gv, &hv)); \
         s0 = _mm256_add_pd(s0, v);                                                         \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
-        v = FL_WMUL4(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), _mm256_mul_pd(G, W),   \
+        v = WMUL(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), _mm256_mul_pd(G, W),   \
                                   &gv, &hv));                                              \
         s1 = _mm256_add_pd(s1, v);                                                         \
         if (g) STORE(g + i + 4, gv);                                                       \
@@ -572,7 +618,7 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm256_loadu_pd(wb);                                                           \
-        v = FL_WMUL4(W, ELEM(LOAD(yb), LOAD(xb), _mm256_mul_pd(G, W), &gv, &hv));     \
+        v = WMUL(W, ELEM(LOAD(yb), LOAD(xb), _mm256_mul_pd(G, W), &gv, &hv));     \
         _mm256_storeu_pd(buf, v);                                                          \
         _mm256_storeu_pd(gb, gv);                                                          \
         _mm256_storeu_pd(hb, hv);                                                          \
@@ -587,10 +633,18 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;                                 \
 }
 
-FL_PW_DRIVER(fl_logcosh_f_avx2, float, fl_load4_f, fl_store4_f, fl_logcosh4)
-FL_PW_DRIVER(fl_logcosh_d_avx2, double, fl_load4_d, fl_store4_d, fl_logcosh4)
-FL_PW_DRIVER(fl_poisson_log_f_avx2, float, fl_load4_f, fl_store4_f, fl_poisson_log4)
-FL_PW_DRIVER(fl_poisson_log_d_avx2, double, fl_load4_d, fl_store4_d, fl_poisson_log4)
+FL_PW_DRIVER(fl_logcosh_f_fast_avx2, float, fl_load4_f, fl_store4_f, fl_logcosh4, FL_MUL4)
+FL_PW_DRIVER(fl_logcosh_d_fast_avx2, double, fl_load4_d, fl_store4_d, fl_logcosh4, FL_MUL4)
+FL_PW_DRIVER(fl_logcosh_f_masked_avx2, float, fl_load4_f, fl_store4_f, fl_logcosh4, FL_WMUL4)
+FL_PW_DRIVER(fl_logcosh_d_masked_avx2, double, fl_load4_d, fl_store4_d, fl_logcosh4, FL_WMUL4)
+FL_RERUN_PW(fl_logcosh_f, float)
+FL_RERUN_PW(fl_logcosh_d, double)
+FL_PW_DRIVER(fl_poisson_log_f_fast_avx2, float, fl_load4_f, fl_store4_f, fl_poisson_log4, FL_MUL4)
+FL_PW_DRIVER(fl_poisson_log_d_fast_avx2, double, fl_load4_d, fl_store4_d, fl_poisson_log4, FL_MUL4)
+FL_PW_DRIVER(fl_poisson_log_f_masked_avx2, float, fl_load4_f, fl_store4_f, fl_poisson_log4, FL_WMUL4)
+FL_PW_DRIVER(fl_poisson_log_d_masked_avx2, double, fl_load4_d, fl_store4_d, fl_poisson_log4, FL_WMUL4)
+FL_RERUN_PW(fl_poisson_log_f, float)
+FL_RERUN_PW(fl_poisson_log_d, double)
 
 
 /* Hellinger distance of one row (rows.pyx hellinger_row, vectorised):
@@ -703,7 +757,7 @@ FL_AVX2 static inline __m256d fl_log4(__m256d x) {
 FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g) {        \
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();                   \
     const __m256d G = _mm256_set1_pd(-gs);                                                 \
-    __m256d acc = zero, nanx = zero, yv, xv;                                               \
+    __m256d acc = zero, xsum = zero, yv, xv;                                               \
     ptrdiff_t i = 0;                                                                       \
     for (; i < C; i += 4) {                                                                \
         T yb[4], xb[4];                                                                    \
@@ -714,9 +768,10 @@ FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g)
         __m256d nz = _mm256_cmp_pd(yv, zero, _CMP_NEQ_UQ);                                 \
         __m256d ly = fl_log4(_mm256_blendv_pd(one, yv, nz));                              \
         /* y_j = 0: term 0 (x_j = -inf included); a NaN x_j anywhere makes   \
-         * the row NaN (noted here, applied once at the end) */                            \
+         * the row NaN: the lanes' sum of x is NaN then (or with +inf and    \
+         * -inf both present), and only then is the row scanned for one */                \
         acc = _mm256_add_pd(acc, _mm256_and_pd(nz, _mm256_mul_pd(yv, _mm256_sub_pd(ly, xv)))); \
-        nanx = _mm256_or_pd(nanx, _mm256_cmp_pd(xv, xv, _CMP_UNORD_Q));                   \
+        xsum = _mm256_add_pd(xsum, xv);                                                    \
         if (g) {                                                                           \
             __m256d gv = _mm256_mul_pd(G, yv);                                             \
             if (i + 4 <= C) STORE(g + i, gv);                                              \
@@ -726,7 +781,8 @@ FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g)
     }                                                                                      \
     double buf[4];                                                                         \
     _mm256_storeu_pd(buf, acc);                                                            \
-    if (_mm256_movemask_pd(nanx)) return NAN;                                              \
+    if (__builtin_expect(_mm256_movemask_pd(_mm256_cmp_pd(xsum, xsum, _CMP_UNORD_Q)), 0))   \
+        for (ptrdiff_t j = 0; j < C; j++) if (x[j] != x[j]) return NAN;                    \
     return (buf[0] + buf[1]) + (buf[2] + buf[3]);                                          \
 }
 FL_KLLOG_AVX2(fl_kl_log_f_avx2, float, fl_load4_f, fl_store4_f)
