@@ -49,6 +49,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define FL_X86 1
@@ -106,7 +107,18 @@ static int fl_any_nan_d_base(const double* x, ptrdiff_t n) {
 
 #if FL_X86
 /* ---------------------------------------------------------------- AVX2 */
+/* GCC contracts a * b + c into an FMA wherever the target has one (its
+ * default -ffp-contract=fast), and whether it does depends on the code
+ * around an inlined element function: the main loop and the padded tail of
+ * a block could round the same element differently, and one layout (or
+ * mode) would give other bits than another.  So no implicit contraction in
+ * the AVX2 functions; the explicit _mm256_fmadd_pd stay FMAs.  (Clang
+ * contracts only within one source expression, never across intrinsics.) */
+#if defined(__clang__)
 #define FL_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define FL_AVX2 __attribute__((target("avx2,fma"), optimize("fp-contract=off")))
+#endif
 
 FL_AVX2 static inline __m256 fl_exp8(__m256 x) {
     const __m256 lo = _mm256_set1_ps(-87.3365f);
@@ -272,9 +284,9 @@ FL_AVX2 static inline __m256d fl_log1p4(__m256d z, __m256d u, __m256d d) {
 /* Weighted binary cross-entropy from logits on 4 doubles (pointwise.pyx
  * wbce_logit_loss_grad / _grad_hess, vectorised): returns the 4 losses,
  * writes the gradients and hessians (times gscale) to *g and *h. */
-FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, __m256d neg,
-                                             __m256d smooth, __m256d gscale, __m256d* g,
-                                             __m256d* h) {
+FL_AVX2 static inline __m256d fl_wbce_logit4_m(__m256d y, __m256d x, __m256d pos, __m256d neg,
+                                               __m256d smooth, __m256d gscale, __m256d* g,
+                                               __m256d* h, const int masked) {
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
     const __m256d sign = _mm256_set1_pd(-0.0);
     __m256d ys = _mm256_fmadd_pd(y, _mm256_sub_pd(one, smooth),
@@ -292,6 +304,12 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
     __m256d cp = _mm256_blendv_pd(d, zd, xpos);                /* sigmoid(-x) */
     __m256d spp = _mm256_add_pd(_mm256_max_pd(x, zero), l1);   /* softplus(x) */
     __m256d spn = _mm256_add_pd(_mm256_max_pd(_mm256_sub_pd(zero, x), zero), l1);
+    if (masked) {
+        /* a term of target weight 0 is 0, also where its softplus is +inf
+         * (x = ±inf), not 0 inf = NaN; on finite x no bit changes */
+        spn = _mm256_and_pd(_mm256_cmp_pd(ay, zero, _CMP_NEQ_UQ), spn);
+        spp = _mm256_and_pd(_mm256_cmp_pd(by, zero, _CMP_NEQ_UQ), spp);
+    }
     *g = _mm256_mul_pd(gscale, _mm256_fmsub_pd(by, pr, _mm256_mul_pd(ay, cp)));
     *h = _mm256_mul_pd(_mm256_mul_pd(gscale, _mm256_add_pd(ay, by)), _mm256_mul_pd(pr, cp));
     __m256d v = _mm256_fmadd_pd(ay, spn, _mm256_mul_pd(by, spp));
@@ -299,22 +317,33 @@ FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, 
     __m256d nan = _mm256_cmp_pd(x, x, _CMP_UNORD_Q);
     return _mm256_or_pd(v, _mm256_and_pd(nan, x));
 }
+FL_AVX2 static inline __m256d fl_wbce_logit4_fast(__m256d y, __m256d x, __m256d pos,
+                                                  __m256d neg, __m256d smooth, __m256d gscale,
+                                                  __m256d* g, __m256d* h) {
+    return fl_wbce_logit4_m(y, x, pos, neg, smooth, gscale, g, h, 0);
+}
+FL_AVX2 static inline __m256d fl_wbce_logit4(__m256d y, __m256d x, __m256d pos, __m256d neg,
+                                             __m256d smooth, __m256d gscale, __m256d* g,
+                                             __m256d* h) {
+    return fl_wbce_logit4_m(y, x, pos, neg, smooth, gscale, g, h, 1);
+}
 
 
 /* Binary focal from logits with gamma = 2 (pointwise.pyx focal_logit_*,
  * vectorised; other gammas keep the scalar form).  With p = sigmoid(x),
  * q = sigmoid(-x), s = softplus(-x): F = q^2 s, F' = -2 p q^2 s - q^3,
  * F'' = 2 p q^2 s (2 p - q) + 5 p q^3; the negative term is F at -x. */
-FL_AVX2 static inline __m256d fl_focal2_f4(__m256d p, __m256d q, __m256d s,
+FL_AVX2 static inline __m256d fl_focal2_f4(__m256d p, __m256d q, __m256d s, __m256d sm,
                                            __m256d* d1, __m256d* d2) {
     const __m256d two = _mm256_set1_pd(2.0);
     __m256d qg = _mm256_mul_pd(q, q);
-    __m256d pqs = _mm256_mul_pd(_mm256_mul_pd(p, qg), s);          /* p q^2 s */
+    /* p q^2 s, with sm = s except where p = 0 and s = inf (x = ±inf): 0 */
+    __m256d pqs = _mm256_mul_pd(_mm256_mul_pd(p, qg), sm);
     __m256d q3 = _mm256_mul_pd(qg, q);
-    *d1 = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), pqs), q3);
-    *d2 = _mm256_add_pd(_mm256_mul_pd(_mm256_mul_pd(two, pqs),
-                                      _mm256_sub_pd(_mm256_mul_pd(two, p), q)),
-                        _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(5.0), p), q3));
+    /* explicit FMAs (FL_AVX2 turns off the implicit contraction) */
+    *d1 = _mm256_fmsub_pd(_mm256_set1_pd(-2.0), pqs, q3);
+    *d2 = _mm256_fmadd_pd(_mm256_mul_pd(two, pqs), _mm256_fmsub_pd(two, p, q),
+                          _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(5.0), p), q3));
     return _mm256_mul_pd(qg, s);
 }
 
@@ -335,14 +364,43 @@ FL_AVX2 static inline __m256d fl_focal2_logit4(__m256d y, __m256d x, __m256d pos
     __m256d cp = _mm256_blendv_pd(d, zd, xpos);
     __m256d spp = _mm256_add_pd(_mm256_max_pd(x, zero), l1);
     __m256d spn = _mm256_add_pd(_mm256_max_pd(_mm256_sub_pd(zero, x), zero), l1);
-    __m256d d1p, d2p, d1n, d2n;
-    __m256d fp = fl_focal2_f4(pr, cp, spn, &d1p, &d2p);
-    __m256d fn = fl_focal2_f4(cp, pr, spp, &d1n, &d2n);
-    *g = _mm256_mul_pd(gscale, _mm256_sub_pd(_mm256_mul_pd(ay, d1p), _mm256_mul_pd(by, d1n)));
-    *h = _mm256_mul_pd(gscale, _mm256_add_pd(_mm256_mul_pd(ay, d2p), _mm256_mul_pd(by, d2n)));
-    __m256d v = _mm256_add_pd(_mm256_mul_pd(ay, fp), _mm256_mul_pd(by, fn));
+    __m256d d1p, d2p, d1n, d2n, smp = spn, smn = spp;
+    /* x = ±inf (rare, one test per 4 lanes): one softplus is +inf where its
+     * sigmoid is 0, and p s -> 0; a term of weight 0 is 0, not 0 inf = NaN.
+     * On finite lanes the masks change no bit, so which lanes share a
+     * vector with an infinite one never matters. */
+    __m256d xinf = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), x),
+                                 _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+    int rare = _mm256_movemask_pd(xinf) != 0;
+    if (__builtin_expect(rare, 0)) {
+        smp = _mm256_and_pd(_mm256_cmp_pd(pr, zero, _CMP_NEQ_UQ), spn);
+        smn = _mm256_and_pd(_mm256_cmp_pd(cp, zero, _CMP_NEQ_UQ), spp);
+    }
+    __m256d fp = fl_focal2_f4(pr, cp, spn, smp, &d1p, &d2p);
+    __m256d fn = fl_focal2_f4(cp, pr, spp, smn, &d1n, &d2n);
+    if (__builtin_expect(rare, 0)) {
+        fp = _mm256_and_pd(_mm256_cmp_pd(ay, zero, _CMP_NEQ_UQ), fp);
+        fn = _mm256_and_pd(_mm256_cmp_pd(by, zero, _CMP_NEQ_UQ), fn);
+    }
+    *g = _mm256_mul_pd(gscale, _mm256_fmsub_pd(ay, d1p, _mm256_mul_pd(by, d1n)));
+    *h = _mm256_mul_pd(gscale, _mm256_fmadd_pd(ay, d2p, _mm256_mul_pd(by, d2n)));
+    __m256d v = _mm256_fmadd_pd(ay, fp, _mm256_mul_pd(by, fn));
     __m256d nan = _mm256_cmp_pd(x, x, _CMP_UNORD_Q);
     return _mm256_or_pd(v, _mm256_and_pd(nan, x));
+}
+
+/* w l for the block sums: 0 where the weight is 0 and the loss +-inf (a
+ * masked class), where the product would be NaN; NaN losses stay NaN. */
+FL_AVX2 static inline __m256d fl_wmul4(__m256d W, __m256d v) {
+    __m256d p = _mm256_mul_pd(W, v);
+    /* only a NaN product can be 0 inf: one predicted test per 4 lanes */
+    if (__builtin_expect(_mm256_movemask_pd(_mm256_cmp_pd(p, p, _CMP_UNORD_Q)) != 0, 0)) {
+        __m256d inf = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), v),
+                                    _mm256_set1_pd(INFINITY), _CMP_EQ_OQ);
+        __m256d w0 = _mm256_cmp_pd(W, _mm256_setzero_pd(), _CMP_EQ_OQ);
+        p = _mm256_andnot_pd(_mm256_and_pd(inf, w0), p);
+    }
+    return p;
 }
 
 FL_AVX2 static inline __m256d fl_load4_f(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
@@ -350,12 +408,45 @@ FL_AVX2 static inline __m256d fl_load4_d(const double* p) { return _mm256_loadu_
 FL_AVX2 static inline void fl_store4_f(float* p, __m256d v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
 FL_AVX2 static inline void fl_store4_d(double* p, __m256d v) { _mm256_storeu_pd(p, v); }
 
+/* Weights given: w l with fl_wmul4; none (all 1): the plain product, so
+ * the unweighted blocks pay nothing for the weight-0 rule. */
+#define FL_WMUL4(W, V) fl_wmul4_if(w != NULL, (W), (V))
+FL_AVX2 static inline __m256d fl_wmul4_if(int weighted, __m256d W, __m256d v) {
+    return weighted ? fl_wmul4(W, v) : _mm256_mul_pd(W, v);
+}
+#define FL_MUL4(W, V) _mm256_mul_pd((W), (V))
+
+/* Each vector block comes in two forms: a fast one without the fix-ups
+ * for infinities (weight 0 times an infinite loss; BCE's zero-weight
+ * softplus at x = ±inf), and one with them.  The fast one runs first; only
+ * a NaN total (0 inf somewhere, or NaN data: rare) reruns the block with
+ * the fix-ups, rewriting every output.  The two give the same bits on every
+ * element whose loss is finite, so an element's result never depends on
+ * the block it shares. */
+#define FL_RERUN_BIN(NAME, T)                                                              \
+FL_AVX2 static double NAME##_avx2(const T* y, const T* x, const double* w, ptrdiff_t n,   \
+                                  double pos, double neg, double smooth, double gscale,    \
+                                  T* g, T* h, T* rows) {                                   \
+    double s = NAME##_fast_avx2(y, x, w, n, pos, neg, smooth, gscale, g, h, rows);         \
+    if (__builtin_expect(s != s, 0))                                                       \
+        s = NAME##_masked_avx2(y, x, w, n, pos, neg, smooth, gscale, g, h, rows);          \
+    return s;                                                                              \
+}
+#define FL_RERUN_PW(NAME, T)                                                               \
+FL_AVX2 static double NAME##_avx2(const T* y, const T* x, const double* w, ptrdiff_t n,   \
+                                  double gscale, T* g, T* h, T* rows) {                    \
+    double s = NAME##_fast_avx2(y, x, w, n, gscale, g, h, rows);                           \
+    if (__builtin_expect(s != s, 0))                                                       \
+        s = NAME##_masked_avx2(y, x, w, n, gscale, g, h, rows);                            \
+    return s;                                                                              \
+}
+
 /* One block of weighted BCE from logits: Σ w_i l_i over n elements, with
  * gradient/hessian (gscale w_i times the derivative) and per-element w_i l_i
  * written where the pointers are not NULL; w NULL means weight 1.  Two
  * running sums over 4 lanes each, then a fixed reduction: the result
  * depends only on the block's data. */
-#define FL_BIN_DRIVER(NAME, T, LOAD, STORE, ELEM)                                          \
+#define FL_BIN_DRIVER(NAME, T, LOAD, STORE, ELEM, WMUL)                                        \
 FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,          \
                            double pos, double neg, double smooth, double gscale,           \
                            T* g, T* h, T* rows) {                                          \
@@ -365,14 +456,14 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     ptrdiff_t i = 0;                                                                       \
     for (; i + 8 <= n; i += 8) {                                                           \
         W = w ? _mm256_loadu_pd(w + i) : one;                                              \
-        v = _mm256_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), P, N, S,             \
+        v = WMUL(W, ELEM(LOAD(y + i), LOAD(x + i), P, N, S,             \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s0 = _mm256_add_pd(s0, v);                                                         \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
-        v = _mm256_mul_pd(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
+        v = WMUL(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), P, N, S,     \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         s1 = _mm256_add_pd(s1, v);                                                         \
         if (g) STORE(g + i + 4, gv);                                                       \
@@ -388,7 +479,7 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm256_loadu_pd(wb);                                                           \
-        v = _mm256_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), P, N, S,                   \
+        v = WMUL(W, ELEM(LOAD(yb), LOAD(xb), P, N, S,                   \
                                             _mm256_mul_pd(G, W), &gv, &hv));               \
         _mm256_storeu_pd(buf, v);                                                          \
         _mm256_storeu_pd(gb, gv);                                                          \
@@ -404,10 +495,18 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;                                 \
 }
 
-FL_BIN_DRIVER(fl_wbce_logit_f_avx2, float, fl_load4_f, fl_store4_f, fl_wbce_logit4)
-FL_BIN_DRIVER(fl_wbce_logit_d_avx2, double, fl_load4_d, fl_store4_d, fl_wbce_logit4)
-FL_BIN_DRIVER(fl_focal2_logit_f_avx2, float, fl_load4_f, fl_store4_f, fl_focal2_logit4)
-FL_BIN_DRIVER(fl_focal2_logit_d_avx2, double, fl_load4_d, fl_store4_d, fl_focal2_logit4)
+FL_BIN_DRIVER(fl_wbce_logit_f_fast_avx2, float, fl_load4_f, fl_store4_f, fl_wbce_logit4_fast, FL_MUL4)
+FL_BIN_DRIVER(fl_wbce_logit_d_fast_avx2, double, fl_load4_d, fl_store4_d, fl_wbce_logit4_fast, FL_MUL4)
+FL_BIN_DRIVER(fl_wbce_logit_f_masked_avx2, float, fl_load4_f, fl_store4_f, fl_wbce_logit4, FL_WMUL4)
+FL_BIN_DRIVER(fl_wbce_logit_d_masked_avx2, double, fl_load4_d, fl_store4_d, fl_wbce_logit4, FL_WMUL4)
+FL_RERUN_BIN(fl_wbce_logit_f, float)
+FL_RERUN_BIN(fl_wbce_logit_d, double)
+FL_BIN_DRIVER(fl_focal2_logit_f_fast_avx2, float, fl_load4_f, fl_store4_f, fl_focal2_logit4, FL_MUL4)
+FL_BIN_DRIVER(fl_focal2_logit_d_fast_avx2, double, fl_load4_d, fl_store4_d, fl_focal2_logit4, FL_MUL4)
+FL_BIN_DRIVER(fl_focal2_logit_f_masked_avx2, float, fl_load4_f, fl_store4_f, fl_focal2_logit4, FL_WMUL4)
+FL_BIN_DRIVER(fl_focal2_logit_d_masked_avx2, double, fl_load4_d, fl_store4_d, fl_focal2_logit4, FL_WMUL4)
+FL_RERUN_BIN(fl_focal2_logit_f, float)
+FL_RERUN_BIN(fl_focal2_logit_d, double)
 
 
 /* ------------------------------------------- more elementwise vector blocks
@@ -489,7 +588,7 @@ FL_AVX2 static inline __m256d fl_poisson_log4(__m256d y, __m256d x, __m256d G,
     return _mm256_sub_pd(m, _mm256_mul_pd(y, x));
 }
 
-#define FL_PW_DRIVER(NAME, T, LOAD, STORE, ELEM)                                           \
+#define FL_PW_DRIVER(NAME, T, LOAD, STORE, ELEM, WMUL)                                        \
 FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,          \
                            double gscale, T* g, T* h, T* rows) {                           \
     __m256d G = _mm256_set1_pd(gscale), one = _mm256_set1_pd(1.0);                         \
@@ -497,13 +596,13 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     ptrdiff_t i = 0;                                                                       \
     for (; i + 8 <= n; i += 8) {                                                           \
         W = w ? _mm256_loadu_pd(w + i) : one;                                              \
-        v = _mm256_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), _mm256_mul_pd(G, W), &gv, &hv)); \
+        v = WMUL(W, ELEM(LOAD(y + i), LOAD(x + i), _mm256_mul_pd(G, W), &gv, &hv)); \
         s0 = _mm256_add_pd(s0, v);                                                         \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm256_loadu_pd(w + i + 4) : one;                                          \
-        v = _mm256_mul_pd(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), _mm256_mul_pd(G, W),   \
+        v = WMUL(W, ELEM(LOAD(y + i + 4), LOAD(x + i + 4), _mm256_mul_pd(G, W),   \
                                   &gv, &hv));                                              \
         s1 = _mm256_add_pd(s1, v);                                                         \
         if (g) STORE(g + i + 4, gv);                                                       \
@@ -519,7 +618,7 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm256_loadu_pd(wb);                                                           \
-        v = _mm256_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), _mm256_mul_pd(G, W), &gv, &hv));     \
+        v = WMUL(W, ELEM(LOAD(yb), LOAD(xb), _mm256_mul_pd(G, W), &gv, &hv));     \
         _mm256_storeu_pd(buf, v);                                                          \
         _mm256_storeu_pd(gb, gv);                                                          \
         _mm256_storeu_pd(hb, hv);                                                          \
@@ -534,10 +633,18 @@ FL_AVX2 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,
     return ((buf[0] + buf[1]) + (buf[2] + buf[3])) + tail;                                 \
 }
 
-FL_PW_DRIVER(fl_logcosh_f_avx2, float, fl_load4_f, fl_store4_f, fl_logcosh4)
-FL_PW_DRIVER(fl_logcosh_d_avx2, double, fl_load4_d, fl_store4_d, fl_logcosh4)
-FL_PW_DRIVER(fl_poisson_log_f_avx2, float, fl_load4_f, fl_store4_f, fl_poisson_log4)
-FL_PW_DRIVER(fl_poisson_log_d_avx2, double, fl_load4_d, fl_store4_d, fl_poisson_log4)
+FL_PW_DRIVER(fl_logcosh_f_fast_avx2, float, fl_load4_f, fl_store4_f, fl_logcosh4, FL_MUL4)
+FL_PW_DRIVER(fl_logcosh_d_fast_avx2, double, fl_load4_d, fl_store4_d, fl_logcosh4, FL_MUL4)
+FL_PW_DRIVER(fl_logcosh_f_masked_avx2, float, fl_load4_f, fl_store4_f, fl_logcosh4, FL_WMUL4)
+FL_PW_DRIVER(fl_logcosh_d_masked_avx2, double, fl_load4_d, fl_store4_d, fl_logcosh4, FL_WMUL4)
+FL_RERUN_PW(fl_logcosh_f, float)
+FL_RERUN_PW(fl_logcosh_d, double)
+FL_PW_DRIVER(fl_poisson_log_f_fast_avx2, float, fl_load4_f, fl_store4_f, fl_poisson_log4, FL_MUL4)
+FL_PW_DRIVER(fl_poisson_log_d_fast_avx2, double, fl_load4_d, fl_store4_d, fl_poisson_log4, FL_MUL4)
+FL_PW_DRIVER(fl_poisson_log_f_masked_avx2, float, fl_load4_f, fl_store4_f, fl_poisson_log4, FL_WMUL4)
+FL_PW_DRIVER(fl_poisson_log_d_masked_avx2, double, fl_load4_d, fl_store4_d, fl_poisson_log4, FL_WMUL4)
+FL_RERUN_PW(fl_poisson_log_f, float)
+FL_RERUN_PW(fl_poisson_log_d, double)
 
 
 /* Hellinger distance of one row (rows.pyx hellinger_row, vectorised):
@@ -650,7 +757,7 @@ FL_AVX2 static inline __m256d fl_log4(__m256d x) {
 FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g) {        \
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();                   \
     const __m256d G = _mm256_set1_pd(-gs);                                                 \
-    __m256d acc = zero, yv, xv;                                                            \
+    __m256d acc = zero, xsum = zero, yv, xv;                                               \
     ptrdiff_t i = 0;                                                                       \
     for (; i < C; i += 4) {                                                                \
         T yb[4], xb[4];                                                                    \
@@ -660,7 +767,11 @@ FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g)
                yv = LOAD(yb); xv = LOAD(xb); }                                             \
         __m256d nz = _mm256_cmp_pd(yv, zero, _CMP_NEQ_UQ);                                 \
         __m256d ly = fl_log4(_mm256_blendv_pd(one, yv, nz));                              \
+        /* y_j = 0: term 0 (x_j = -inf included); a NaN x_j anywhere makes   \
+         * the row NaN: the lanes' sum of x is NaN then (or with +inf and    \
+         * -inf both present), and only then is the row scanned for one */                \
         acc = _mm256_add_pd(acc, _mm256_and_pd(nz, _mm256_mul_pd(yv, _mm256_sub_pd(ly, xv)))); \
+        xsum = _mm256_add_pd(xsum, xv);                                                    \
         if (g) {                                                                           \
             __m256d gv = _mm256_mul_pd(G, yv);                                             \
             if (i + 4 <= C) STORE(g + i, gv);                                              \
@@ -670,6 +781,8 @@ FL_AVX2 static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g)
     }                                                                                      \
     double buf[4];                                                                         \
     _mm256_storeu_pd(buf, acc);                                                            \
+    if (__builtin_expect(_mm256_movemask_pd(_mm256_cmp_pd(xsum, xsum, _CMP_UNORD_Q)), 0))   \
+        for (ptrdiff_t j = 0; j < C; j++) if (x[j] != x[j]) return NAN;                    \
     return (buf[0] + buf[1]) + (buf[2] + buf[3]);                                          \
 }
 FL_KLLOG_AVX2(fl_kl_log_f_avx2, float, fl_load4_f, fl_store4_f)
@@ -892,6 +1005,8 @@ static inline __m128d fl_wbce_logit2_sse2(__m128d y, __m128d x, __m128d pos, __m
     __m128d cp = fl_sel2(xpos, zd, d);
     __m128d spp = _mm_add_pd(_mm_max_pd(x, zero), l1);
     __m128d spn = _mm_add_pd(_mm_max_pd(_mm_sub_pd(zero, x), zero), l1);
+    spn = _mm_and_pd(_mm_cmpneq_pd(ay, zero), spn);       /* weight 0: term 0 */
+    spp = _mm_and_pd(_mm_cmpneq_pd(by, zero), spp);
     *g = _mm_mul_pd(gscale, _mm_sub_pd(_mm_mul_pd(by, pr), _mm_mul_pd(ay, cp)));
     *h = _mm_mul_pd(_mm_mul_pd(gscale, _mm_add_pd(ay, by)), _mm_mul_pd(pr, cp));
     __m128d v = _mm_add_pd(_mm_mul_pd(ay, spn), _mm_mul_pd(by, spp));
@@ -899,14 +1014,35 @@ static inline __m128d fl_wbce_logit2_sse2(__m128d y, __m128d x, __m128d pos, __m
     return _mm_or_pd(v, _mm_and_pd(nan, x));
 }
 
+/* Two floats in and out through memcpy: a float array is only 4-byte
+ * aligned, and reading it through a double* (movsd from a cast pointer)
+ * was undefined behaviour (misaligned, and a float object read as a
+ * double); gcc turns the 8-byte memcpy into one unaligned movq. */
 static inline __m128d fl_load2_f(const float* p) {
-    return _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double*)p)));
+    double d;
+    memcpy(&d, p, sizeof d);
+    return _mm_cvtps_pd(_mm_castpd_ps(_mm_set_sd(d)));
 }
 static inline __m128d fl_load2_d(const double* p) { return _mm_loadu_pd(p); }
 static inline void fl_store2_f(float* p, __m128d v) {
-    _mm_store_sd((double*)p, _mm_castps_pd(_mm_cvtpd_ps(v)));
+    double d = _mm_cvtsd_f64(_mm_castps_pd(_mm_cvtpd_ps(v)));
+    memcpy(p, &d, sizeof d);
 }
 static inline void fl_store2_d(double* p, __m128d v) { _mm_storeu_pd(p, v); }
+
+static inline __m128d fl_wmul2(__m128d W, __m128d v) {      /* fl_wmul4 */
+    __m128d p = _mm_mul_pd(W, v);
+    if (__builtin_expect(_mm_movemask_pd(_mm_cmpunord_pd(p, p)) != 0, 0)) {
+        __m128d inf = _mm_cmpeq_pd(_mm_andnot_pd(_mm_set1_pd(-0.0), v), _mm_set1_pd(INFINITY));
+        __m128d w0 = _mm_cmpeq_pd(W, _mm_setzero_pd());
+        p = _mm_andnot_pd(_mm_and_pd(inf, w0), p);
+    }
+    return p;
+}
+#define FL_WMUL2(W, V) fl_wmul2_if(w != NULL, (W), (V))
+static inline __m128d fl_wmul2_if(int weighted, __m128d W, __m128d v) {
+    return weighted ? fl_wmul2(W, v) : _mm_mul_pd(W, v);
+}
 
 #define FL_WBCE_DRIVER_SSE2(NAME, T, LOAD, STORE)                                          \
 static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,                   \
@@ -918,14 +1054,14 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
     ptrdiff_t i = 0;                                                                       \
     for (; i + 4 <= n; i += 4) {                                                           \
         W = w ? _mm_loadu_pd(w + i) : one;                                                 \
-        v = _mm_mul_pd(W, fl_wbce_logit2_sse2(LOAD(y + i), LOAD(x + i), P, N, S,           \
+        v = FL_WMUL2(W, fl_wbce_logit2_sse2(LOAD(y + i), LOAD(x + i), P, N, S,           \
                                               _mm_mul_pd(G, W), &gv, &hv));                \
         s0 = _mm_add_pd(s0, v);                                                            \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm_loadu_pd(w + i + 2) : one;                                             \
-        v = _mm_mul_pd(W, fl_wbce_logit2_sse2(LOAD(y + i + 2), LOAD(x + i + 2), P, N, S,   \
+        v = FL_WMUL2(W, fl_wbce_logit2_sse2(LOAD(y + i + 2), LOAD(x + i + 2), P, N, S,   \
                                               _mm_mul_pd(G, W), &gv, &hv));                \
         s1 = _mm_add_pd(s1, v);                                                            \
         if (g) STORE(g + i + 2, gv);                                                       \
@@ -941,7 +1077,7 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm_loadu_pd(wb);                                                              \
-        v = _mm_mul_pd(W, fl_wbce_logit2_sse2(LOAD(yb), LOAD(xb), P, N, S,                 \
+        v = FL_WMUL2(W, fl_wbce_logit2_sse2(LOAD(yb), LOAD(xb), P, N, S,                 \
                                               _mm_mul_pd(G, W), &gv, &hv));                \
         _mm_storeu_pd(buf, v);                                                             \
         _mm_storeu_pd(gb, gv);                                                             \
@@ -1028,13 +1164,13 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
     ptrdiff_t i = 0;                                                                       \
     for (; i + 4 <= n; i += 4) {                                                           \
         W = w ? _mm_loadu_pd(w + i) : one;                                                 \
-        v = _mm_mul_pd(W, ELEM(LOAD(y + i), LOAD(x + i), _mm_mul_pd(G, W), &gv, &hv));     \
+        v = FL_WMUL2(W, ELEM(LOAD(y + i), LOAD(x + i), _mm_mul_pd(G, W), &gv, &hv));     \
         s0 = _mm_add_pd(s0, v);                                                            \
         if (g) STORE(g + i, gv);                                                           \
         if (h) STORE(h + i, hv);                                                           \
         if (rows) STORE(rows + i, v);                                                      \
         W = w ? _mm_loadu_pd(w + i + 2) : one;                                             \
-        v = _mm_mul_pd(W, ELEM(LOAD(y + i + 2), LOAD(x + i + 2), _mm_mul_pd(G, W),         \
+        v = FL_WMUL2(W, ELEM(LOAD(y + i + 2), LOAD(x + i + 2), _mm_mul_pd(G, W),         \
                                &gv, &hv));                                                 \
         s1 = _mm_add_pd(s1, v);                                                            \
         if (g) STORE(g + i + 2, gv);                                                       \
@@ -1050,7 +1186,7 @@ static double NAME(const T* y, const T* x, const double* w, ptrdiff_t n,        
             yb[j] = y[i + j]; xb[j] = x[i + j]; if (w) wb[j] = w[i + j];                   \
         }                                                                                  \
         W = _mm_loadu_pd(wb);                                                              \
-        v = _mm_mul_pd(W, ELEM(LOAD(yb), LOAD(xb), _mm_mul_pd(G, W), &gv, &hv));           \
+        v = FL_WMUL2(W, ELEM(LOAD(yb), LOAD(xb), _mm_mul_pd(G, W), &gv, &hv));           \
         _mm_storeu_pd(buf, v);                                                             \
         _mm_storeu_pd(gb, gv);                                                             \
         _mm_storeu_pd(hb, hv);                                                             \
@@ -1165,6 +1301,7 @@ static double NAME(const T* y, const T* x, ptrdiff_t C, double gs, T* g) {      
         __m128d nz = _mm_cmpneq_pd(yv, zero);                                              \
         __m128d ly = fl_log2d_sse2(fl_sel2(nz, yv, one));                                  \
         t = _mm_and_pd(nz, _mm_mul_pd(yv, _mm_sub_pd(ly, xv)));                            \
+        t = _mm_or_pd(t, _mm_and_pd(_mm_cmpunord_pd(xv, xv), xv));   /* NaN x_j */         \
         if ((i & 2) == 0) a0 = _mm_add_pd(a0, t); else a1 = _mm_add_pd(a1, t);             \
         if (g) {                                                                           \
             __m128d gv = _mm_mul_pd(G, yv);                                                \
