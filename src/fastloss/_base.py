@@ -268,7 +268,8 @@ class KernelOutputs:
         self.mode = _MODES[(want_loss, want_grad, want_hess)]
         self.grad = self.hess = None
         if want_grad:
-            self.grad = gradient_array(out, shape, dtype, (*inputs, w))
+            self.grad = (np.empty(shape, dtype=dtype) if out is None
+                         else gradient_array(out, shape, dtype, (*inputs, w)))
         if want_hess:
             self.hess = np.empty(shape, dtype=dtype)
         self.rows = np.empty(n, dtype=dtype) if (want_loss and reduction == "none") else None

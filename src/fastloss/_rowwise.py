@@ -43,7 +43,7 @@ def sparse_rows(y_true, y_pred, ignore_index=None):
     if yp.size == 0:
         raise ValueError(f"y_pred is empty (shape {yp.shape}); nothing to compute")
     n, C = yp.shape
-    yp = _validate.kernel_array(yp, _validate.work_dtype(yp.dtype))
+    yp = np.ascontiguousarray(yp, dtype=_validate.work_dtype(yp.dtype))
     labels, ignored = _validate.class_indices(y_true, n, C, ignore_index)
     return labels, yp, ignored
 
