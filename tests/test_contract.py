@@ -233,6 +233,29 @@ def test_zero_total_weight_mean_is_zero_with_zero_gradient(cls):
     assert tested, f"{cls.__name__}: no variant takes sample_weight"
 
 
+@pytest.mark.parametrize("cls", CLASSES, ids=IDS)
+def test_nan_sample_weight_propagates(cls):
+    """NaN in the data propagates (SPEC §1), a sample weight included: the
+    one reducer makes no family turn it into "nothing to average"."""
+    spec = spec_of(cls)
+    for i, params in enumerate(variants(cls)):
+        call = make(cls, 450 + i, params, weighted=False)
+        m = call.weight_len()
+        if m is None:
+            continue
+        w = np.ones(m)
+        # on a sample that counts (an ignored one has weight 0 whatever it is given)
+        ig = params.get("ignore_index")
+        lab = np.asarray(call.arrays["y_true"]).reshape(m, -1)
+        w[np.argmax(~(lab == ig).all(axis=1)) if ig is not None else 0] = np.nan
+        call.arrays["sample_weight"] = w
+        for red in spec.reductions:
+            if red == "none":
+                continue
+            value = call.loss(red)(*call.args()[0], **call.args()[1])
+            assert np.isnan(value), (cls.__name__, params, red, value)
+
+
 # ------------------------------------------------------- inputs unmodified
 @pytest.mark.parametrize("cls", CLASSES, ids=IDS)
 def test_inputs_are_never_modified(cls):
