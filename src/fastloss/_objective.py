@@ -135,11 +135,10 @@ class LinearObjective:
         self.kind = kind = target_kind(loss)
         w = _validate.sample_weight(sample_weight, n)
         if kind == "labels":
-            labels = _validate.labels(y, n, "y")
             if n_outputs is None:
+                labels = _validate.labels(y, n, "y")
                 n_outputs = int(labels.max()) + 1 if labels.size else 1
-            if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
-                raise ValueError(f"y holds class indices outside [0, {n_outputs})")
+            labels, _ = _validate.class_indices(y, n, n_outputs, name="y")
             self.target, self.shape = labels, (n, int(n_outputs))
         else:
             yt = np.asarray(y)
@@ -279,9 +278,7 @@ class PerSampleGradHess:
         if raw.ndim == 2 and raw.shape[1] == 1:
             raw = raw[:, 0]
         if raw.ndim == 2 and self.kind != "labels":
-            index = _validate.labels(labels, raw.shape[0], "labels")
-            if index.size and (index.min() < 0 or index.max() >= raw.shape[1]):
-                raise ValueError(f"labels hold class indices outside [0, {raw.shape[1]})")
+            index, _ = _validate.class_indices(labels, raw.shape[0], raw.shape[1], name="labels")
             labels = np.zeros(raw.shape, dtype=raw.dtype)
             labels[np.arange(raw.shape[0]), index] = 1
         elif self.kind == "labels":
