@@ -37,14 +37,29 @@ def _image_units(sample_weight, per_image, B, reduction):
     return unit_weights(reduction, B, _validate.sample_weight(sample_weight, B))
 
 
-def _run_lovasz(yp, labels, B, C, HW, *, hinge, from_logits, ignore, tb0, tb1, tc,
-                gscale, want_grad, out):
+def _lovasz_counts(labels, B, HW, C, per_image, ignore):
+    """(valid pixels per (set, class), number of bad labels); the sets are
+    the images with ``per_image``, otherwise the one set of all pixels."""
+    return _sets.lovasz_counts(labels, B if per_image else 1, HW if per_image else B * HW, C,
+                               ignore is not None, 0 if ignore is None else ignore,
+                               get_num_threads())
+
+
+def _run_lovasz(yp, labels, B, C, HW, *, per_image, ti, tc, gscale, hinge, from_logits,
+                ignore, want_grad, out):
+    """One kernel call over the tasks (set ti[t], class tc[t]); a task's set
+    is its image with ``per_image``, else all B images."""
+    if per_image:
+        tb0, tb1 = ti, ti + 1
+    else:
+        tb0, tb1 = np.zeros_like(ti), np.full_like(ti, B)
     grad = gradient_array(out, yp.shape, yp.dtype, (yp, labels)) if want_grad else None
     losses = _sets.lovasz(
         yp.reshape(-1), labels, B, C, HW, hinge, from_logits, ignore is not None,
         0 if ignore is None else ignore,
-        tb0, tb1, tc, gscale, None if grad is None else grad.reshape(-1),
-        True, get_num_threads())
+        np.ascontiguousarray(tb0, dtype=np.int64), np.ascontiguousarray(tb1, dtype=np.int64),
+        np.ascontiguousarray(tc, dtype=np.int64), np.ascontiguousarray(gscale, dtype=np.float64),
+        None if grad is None else grad.reshape(-1), True, get_num_threads())
     return losses, grad
 
 
@@ -149,12 +164,8 @@ class LovaszSoftmax(Loss):
             for c in self.classes:
                 if not 0 <= c < C:
                     raise ValueError(f"classes holds {c}, outside [0, {C})")
-        nthreads = get_num_threads()
         per_image = self.per_image
-        counts, bad = _sets.lovasz_counts(labels, B if per_image else 1,
-                                          HW if per_image else B * HW, C,
-                                          ignore is not None, 0 if ignore is None else ignore,
-                                          nthreads)
+        counts, bad = _lovasz_counts(labels, B, HW, C, per_image, ignore)
         if bad:
             raise ValueError(f"y_true holds {bad} label(s) outside [0, {C})"
                              + ("" if ignore is None else f" that are not ignore_index={ignore}"))
@@ -172,18 +183,10 @@ class LovaszSoftmax(Loss):
         denom = mult.sum(axis=1)
         ti, tc = np.nonzero(mult)
         tw = mult[ti, tc] / denom[ti]
-        if per_image:
-            tb0, tb1 = ti, ti + 1
-        else:
-            tb0, tb1 = np.zeros_like(ti), np.full_like(ti, B)
-        gscale = tw * iscale[ti]
         losses, grad = _run_lovasz(
-            yp, labels, B, C, HW, hinge=False, from_logits=self.from_logits, ignore=ignore,
-            tb0=np.ascontiguousarray(tb0, dtype=np.int64),
-            tb1=np.ascontiguousarray(tb1, dtype=np.int64),
-            tc=np.ascontiguousarray(tc, dtype=np.int64),
-            gscale=np.ascontiguousarray(gscale, dtype=np.float64),
-            want_grad=want_grad, out=out)
+            yp, labels, B, C, HW, per_image=per_image, ti=ti, tc=tc, gscale=tw * iscale[ti],
+            hinge=False, from_logits=self.from_logits, ignore=ignore, want_grad=want_grad,
+            out=out)
         value = None
         if want_loss:
             image_loss = np.bincount(ti, weights=tw * losses, minlength=counts.shape[0])
@@ -226,25 +229,15 @@ class LovaszHinge(Loss):
         HW = yp.size // B
         ignore = self.ignore_index
         per_image = self.per_image
-        counts, bad = _sets.lovasz_counts(labels, B if per_image else 1,
-                                          HW if per_image else B * HW, 2,
-                                          ignore is not None, 0 if ignore is None else ignore,
-                                          get_num_threads())
+        counts, bad = _lovasz_counts(labels, B, HW, 2, per_image, ignore)
         if bad:
             raise ValueError(f"y_true holds {bad} label(s) not in {{0, 1}}"
                              + ("" if ignore is None else f" and not ignore_index={ignore}"))
         w, iscale, total = _image_units(sample_weight, per_image, B, self.reduction)
         ti = np.flatnonzero(counts.sum(axis=1) > 0)
-        if per_image:
-            tb0, tb1 = ti, ti + 1
-        else:
-            tb0, tb1 = np.zeros_like(ti), np.full_like(ti, B)
         losses, grad = _run_lovasz(
-            yp, labels, B, 1, HW, hinge=True, from_logits=False, ignore=ignore,
-            tb0=np.ascontiguousarray(tb0, dtype=np.int64),
-            tb1=np.ascontiguousarray(tb1, dtype=np.int64),
-            tc=np.zeros(ti.size, dtype=np.int64),
-            gscale=np.ascontiguousarray(iscale[ti], dtype=np.float64),
+            yp, labels, B, 1, HW, per_image=per_image, ti=ti, tc=np.zeros(ti.size, dtype=np.int64),
+            gscale=iscale[ti], hinge=True, from_logits=False, ignore=ignore,
             want_grad=want_grad, out=out)
         value = None
         if want_loss:
