@@ -99,8 +99,12 @@ def test_metadata_is_declared_on_the_classes():
     assert fl.JaccardLoss.target_kind is None and fl.RankNet.target_kind is None
     assert fl.BinaryCrossentropy.link == "sigmoid" and fl.CategoricalCrossentropy.link == "softmax"
     assert fl.Huber.link is None
+    # the registry refuses a class whose metadata the adapters could not read
     with pytest.raises(TypeError, match="target_kind"):
-        type("Bad", (fl.Loss,), {"target_kind": "pixels"})
+        type("Bad", (fl.Loss,), {"target_kind": "pixels", "function_name": "bad_kind_loss"})
+    with pytest.raises(TypeError, match="hessian_needs_logits"):
+        type("Bad", (fl.Loss,), {"hessian_needs_logits": True, "function_name": "bad_h_loss"})
+    assert "bad_kind_loss" not in fl.available() and "bad_h_loss" not in fl.available()
 
 
 # -------------------------------------------------------------- conversions

@@ -26,9 +26,6 @@ from ._threads import get_num_threads
 # SPEC: the probability clip where a loss takes probabilities.
 EPS = 1e-7
 
-TARGET_KINDS = ("elementwise", "labels", "rows", None)
-
-
 class _GradientHessian:
     """``gradient_hessian`` exactly where it works.
 
@@ -96,9 +93,6 @@ class Loss:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.target_kind not in TARGET_KINDS:
-            raise TypeError(f"{cls.__name__}.target_kind must be one of {TARGET_KINDS}, "
-                            f"got {cls.target_kind!r}")
         if cls.has_hessian and "gradient_hessian" not in cls.__dict__:
             cls.gradient_hessian = _GradientHessian()
         # constructor parameter names, once per class (get_params, repr, clone)
