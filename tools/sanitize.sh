@@ -2,7 +2,10 @@
 # The test suite against an AddressSanitizer + UndefinedBehaviorSanitizer
 # build of the kernels, in a venv of its own.  Fails on any sanitizer report.
 #
-#   bash tools/sanitize.sh [extra pytest arguments]
+#   bash tools/sanitize.sh [--repro] [extra pytest arguments]
+#
+# --repro: then also tools/sanitize_repro.py (misaligned arrays and short
+# lengths for every loss on every SIMD path); its findings fail the run too.
 #
 # Environment: FASTLOSS_ASAN_VENV (default .venv-asan), FASTLOSS_ASAN_LOGS
 # (default build/asan-logs).  Nothing is reused from an earlier run: the venv,
@@ -20,6 +23,11 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 stamp() { echo "sanitize: [$(( $(date +%s) - start )) s] $*"; }
 
+REPRO=0
+if [[ "${1:-}" == "--repro" ]]; then
+    REPRO=1
+    shift
+fi
 VENV=${FASTLOSS_ASAN_VENV:-.venv-asan}
 LOGS=${FASTLOSS_ASAN_LOGS:-build/asan-logs}
 BUILD=build/asan
@@ -123,6 +131,12 @@ stamp "test suite under ASan + UBSan"
 set +e
 python -m pytest tests/ -p no:cacheprovider -q "${DESELECT[@]}" "$@"
 status=$?
+repro_status=0
+if [[ $REPRO -eq 1 ]]; then
+    stamp "tools/sanitize_repro.py under ASan + UBSan"
+    python tools/sanitize_repro.py
+    repro_status=$?
+fi
 set -e
 unset LD_PRELOAD
 deactivate
@@ -134,6 +148,10 @@ if [[ -n "$reports" ]]; then
         cat "$f"
     done
     stamp "FAILED: sanitizer reports above (pytest exit status $status)"
+    exit 1
+fi
+if [[ $repro_status -ne 0 ]]; then
+    stamp "FAILED: tools/sanitize_repro.py found the reports listed above"
     exit 1
 fi
 if [[ $status -ne 0 ]]; then
