@@ -118,7 +118,12 @@ def child(variant, path, start_class):
                                   f"result on misaligned arrays", flush=True)
                         if method_name in ("gradient", "loss_gradient"):
                             out = hostile(np.empty(yp.shape, yp.dtype))
-                            got = method(hostile(yt), hostile(yp), out=out, **hcall)
+                            try:
+                                got = method(hostile(yt), hostile(yp), out=out, **hcall)
+                            except ValueError as exc:
+                                if "out" in str(exc) and not out.flags.aligned:
+                                    continue    # refusing it is as good as using it well
+                                raise
                             grad = got[1] if isinstance(got, tuple) else got
                             ref = want[1] if isinstance(want, tuple) else want
                             if not same(ref, grad) or not same(ref, out):
