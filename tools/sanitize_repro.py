@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -178,6 +179,7 @@ def run_group(variant, path, env):
             if line.startswith("DIFFERS"):
                 findings.append((f"[{variant}, {path}] {line}", line, []))
         report = first_report(log_dir)
+        shutil.rmtree(log_dir, ignore_errors=True)
         done = any(line.startswith("done") for line in out)
         if done and proc.returncode in (0, 1) and report is None:
             return findings
