@@ -137,7 +137,7 @@ set +e
 # -v, less the passed and skipped lines: a report ends the process in the
 # middle of a test, and that test's unfinished line is then the last one shown.
 python -m pytest tests/ -p no:cacheprovider -v ${DESELECT[@]+"${DESELECT[@]}"} "$@" 2>&1 \
-    | grep --line-buffered -v -E ' (PASSED|SKIPPED|XFAIL|XPASS) +\[ *[0-9]+%\]$'
+    | grep --line-buffered -v -E ' (PASSED|SKIPPED|XFAIL|XPASS)( \(.*\))? +\[ *[0-9]+%\]$'
 status=${PIPESTATUS[0]}
 repro_status=0
 if [[ $REPRO -eq 1 ]]; then
