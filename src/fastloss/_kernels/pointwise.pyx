@@ -18,7 +18,7 @@ writes, when asked, d/df of ``scale * Σ_i w_i l_i`` (and its diagonal second
 derivative) and the per-row values w_i l_i.
 
 A loss may also give a vectorised form of a whole flat block (one branch in
-``_vector_block``, code in ``fl_simd.h``: AVX2+FMA chosen at run time, SSE2
+``_vector_block``, code in ``simd/pointwise.c``: AVX2+FMA chosen at run time, SSE2
 on any other x86-64; BCE from logits, log-cosh and Poisson with log input;
 binary focal from logits with gamma = 2 on AVX2 only); the
 driver uses it for long flat blocks (unweighted) and for blocks of one-element
@@ -39,51 +39,26 @@ cdef extern from "fl_scalar.h" nogil:
     double pos_part "fl_pos_part"(double x)
     double pos_ind "fl_pos_ind"(double x)
 
-cdef extern from "fl_simd.h" nogil:
-    void fl_simd_init(int mode)
-    const char* fl_simd_name()
-    int fl_has_wbce_logit()
-    double fl_wbce_logit_f(const float* y, const float* x, const double* w, Py_ssize_t n,
-                           double pos, double neg, double smooth, double gscale,
-                           float* g, float* h, float* rows)
-    double fl_wbce_logit_d(const double* y, const double* x, const double* w, Py_ssize_t n,
-                           double pos, double neg, double smooth, double gscale,
-                           double* g, double* h, double* rows)
-    enum:
-        FL_PW_LOGCOSH
-        FL_PW_POISSON_LOG
-    int fl_has_focal2()
-    double fl_focal2_f(const float* y, const float* x, const double* w, Py_ssize_t n,
-                       double pos, double neg, double gscale, float* g, float* h, float* rows)
-    double fl_focal2_d(const double* y, const double* x, const double* w, Py_ssize_t n,
-                       double pos, double neg, double gscale, double* g, double* h,
-                       double* rows)
-    int fl_has_pw(int kind)
-    int fl_hinge_labels_f(const float* y, Py_ssize_t n)
-    int fl_hinge_labels_d(const double* y, Py_ssize_t n)
-    double fl_pw_f(int kind, const float* y, const float* x, const double* w, Py_ssize_t n,
-                   double gscale, float* g, float* h, float* rows)
-    double fl_pw_d(int kind, const double* y, const double* x, const double* w, Py_ssize_t n,
-                   double gscale, double* g, double* h, double* rows)
+from fastloss._kernels cimport simd
+from fastloss._kernels.simd cimport (
+    fl_kernels, FL_PW_BCE_LOGIT, FL_PW_FOCAL2_LOGIT, FL_PW_LOGCOSH, FL_PW_POISSON_LOG)
+from fastloss._kernels import simd as _simd
 
-# Vectorised block forms (AVX2+FMA where the CPU has it, else SSE2; see fl_simd.h).
-fl_simd_init(0)
-
-
-_PATHS = {"auto": 0, "baseline": 1, "scalar": 2}
+# The process's one kernel table (chosen by _kernels/simd.pyx; the pointer
+# stays valid when the path changes).
+cdef const fl_kernels* KT = simd.kernels()
 
 
 def set_simd_path(str name):
-    """Re-detect ("auto"), force the SSE2 vector blocks ("baseline") or the
-    scalar closed forms only ("scalar"); for tests and benchmarks."""
-    if name not in _PATHS:
-        raise ValueError(f"name must be one of {tuple(_PATHS)}, got {name!r}")
-    fl_simd_init(_PATHS[name])
+    """Take vector path `name` (process-wide: every kernel module; "auto",
+    "avx512", "avx2", "sse2" or "baseline" (= "sse2"), "scalar": the
+    closed forms only); for tests and benchmarks."""
+    return _simd.set_path("sse2" if name == "baseline" else name)
 
 
 def simd_path():
-    """The vector path this module's blocks take (its own dispatch state)."""
-    return fl_simd_name().decode()
+    """The vector path this module's blocks take (the process's one path)."""
+    return KT.name.decode()
 
 
 cdef struct Params:
@@ -157,7 +132,7 @@ cdef inline double log_cosh_loss(double y, double f) noexcept nogil:
 cdef inline double log_cosh_loss_grad(double y, double f, double* g) noexcept nogil:
     # tanh(e) = sign(e) (-m) / (1 + z) with m = expm1(-2|e|), z = exp(-2|e|):
     # tanh keeps its digits for tiny e (1 - z would not).  (This scalar form
-    # is the fallback; long blocks take the vector form in fl_simd.h.)
+    # is the fallback; long blocks take the vector form in simd/pointwise.c.)
     cdef double e = f - y, a = fabs(e), m = expm1(-2.0 * a), z = exp(-2.0 * a)
     g[0] = sign_of(e) * (-m) / (1.0 + z)
     return a + log1p(z) - M_LN2
@@ -571,34 +546,23 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
     cdef floating* h = hess + e0 if mode == GRAD_HESS else NULL
     cdef floating* r = NULL if rows == NULL else rows + e0
     cdef const double* we = NULL if w == NULL else w + e0
-    if Kind is WBCELogit:
-        if e1 - e0 >= 64 and fl_has_wbce_logit():
-            if floating is float:
-                total[0] = fl_wbce_logit_f(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
-                                           p.smooth, gscale, g, h, r)
-            else:
-                total[0] = fl_wbce_logit_d(y + e0, f + e0, we, e1 - e0, p.pos, p.neg,
-                                           p.smooth, gscale, g, h, r)
-            return True
-    if Kind is FocalLogit:
-        if p.gamma == 2.0 and e1 - e0 >= 64 and fl_has_focal2():
-            if floating is float:
-                total[0] = fl_focal2_f(y + e0, f + e0, we, e1 - e0, p.pos, p.neg, gscale,
-                                       g, h, r)
-            else:
-                total[0] = fl_focal2_d(y + e0, f + e0, we, e1 - e0, p.pos, p.neg, gscale,
-                                       g, h, r)
-            return True
     cdef int pw = -1
-    if Kind is LogCosh:
+    if Kind is WBCELogit:
+        pw = FL_PW_BCE_LOGIT
+    elif Kind is FocalLogit:
+        if p.gamma == 2.0:
+            pw = FL_PW_FOCAL2_LOGIT
+    elif Kind is LogCosh:
         pw = FL_PW_LOGCOSH
     elif Kind is PoissonLog:
         pw = FL_PW_POISSON_LOG
-    if pw >= 0 and e1 - e0 >= 64 and fl_has_pw(pw):
+    if pw >= 0 and e1 - e0 >= 64 and KT.pw_d[pw] != NULL:
         if floating is float:
-            total[0] = fl_pw_f(pw, y + e0, f + e0, we, e1 - e0, gscale, g, h, r)
+            total[0] = KT.pw_f[pw](y + e0, f + e0, we, e1 - e0, p.pos, p.neg, p.smooth,
+                                  gscale, g, h, r)
         else:
-            total[0] = fl_pw_d(pw, y + e0, f + e0, we, e1 - e0, gscale, g, h, r)
+            total[0] = KT.pw_d[pw](y + e0, f + e0, we, e1 - e0, p.pos, p.neg, p.smooth,
+                                  gscale, g, h, r)
         return True
     return False
 
@@ -762,15 +726,15 @@ def pointwise(int kind, dict params,
 def hinge_label_kind(const floating[::1] y):
     """One pass over hinge labels: 0 when all are in {-1, 1}, 1 when all
     are in {0, 1}, -1 otherwise (replaces four NumPy passes and their
-    temporaries; SSE2 compares, see fl_simd.h)."""
+    temporaries; SSE2 compares, see simd/pointwise.c)."""
     cdef int bad
     if y.shape[0] == 0:
         return 0
     with nogil:
         if floating is float:
-            bad = fl_hinge_labels_f(&y[0], y.shape[0])
+            bad = KT.hinge_labels_f(&y[0], y.shape[0])
         else:
-            bad = fl_hinge_labels_d(&y[0], y.shape[0])
+            bad = KT.hinge_labels_d(&y[0], y.shape[0])
     if not bad & 1:
         return 0
     if not bad & 2:
