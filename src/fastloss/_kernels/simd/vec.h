@@ -406,7 +406,30 @@ FL_INLINE vf64 vf64_andnot(vf64 a, vf64 b) { return vf64_bits_op(a, b, 2); }
 FL_INLINE vf32 vf32_zero(void) { return vf32_set1(0.0f); }
 FL_INLINE vf64 vf64_zero(void) { return vf64_set1(0.0); }
 
-/* the first n (< lanes) elements of p, the other lanes `fill` */
+/* the first n (< lanes) elements of p, the other lanes `fill` (AVX-512:
+ * masked loads, which never touch the lanes past n) */
+#if defined(FL_TARGET_AVX512)
+FL_INLINE vf32 vf32_load_part(const float* p, ptrdiff_t n, float fill) {
+    return _mm512_mask_loadu_ps(vf32_set1(fill), (__mmask16)((1u << n) - 1u), p);
+}
+FL_INLINE void vf32_store_part(float* p, vf32 v, ptrdiff_t n) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), v);
+}
+FL_INLINE vf64 vf64_load_part(const double* p, ptrdiff_t n, double fill) {
+    return _mm512_mask_loadu_pd(vf64_set1(fill), (__mmask8)((1u << n) - 1u), p);
+}
+FL_INLINE void vf64_store_part(double* p, vf64 v, ptrdiff_t n) {
+    _mm512_mask_storeu_pd(p, (__mmask8)((1u << n) - 1u), v);
+}
+FL_INLINE vf64 vf64_load_f32_part(const float* p, ptrdiff_t n, float fill) {
+    __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << n) - 1u), p);
+    return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+}
+FL_INLINE void vf64_store_f32_part(float* p, vf64 v, ptrdiff_t n) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u),
+                          _mm512_castps256_ps512(_mm512_cvtpd_ps(v)));
+}
+#else
 FL_INLINE vf32 vf32_load_part(const float* p, ptrdiff_t n, float fill) {
     float b[FL_NF32];
     for (int j = 0; j < FL_NF32; j++) b[j] = j < n ? p[j] : fill;
@@ -437,6 +460,7 @@ FL_INLINE void vf64_store_f32_part(float* p, vf64 v, ptrdiff_t n) {
     vf64_store_f32(b, v);
     for (ptrdiff_t j = 0; j < n; j++) p[j] = b[j];
 }
+#endif
 
 /* Σ lanes in a fixed pairwise tree */
 FL_INLINE double vf64_hsum(vf64 v) {
@@ -487,17 +511,17 @@ FL_INLINE vf64 vf64_copysign(vf64 a, vf64 s) {
     return vf64_or(vf64_andnot(sign, a), vf64_and(sign, s));
 }
 
-/* lanes where m is set redone by the libm function f (rare lanes: the
- * branch is predictable) */
-#define FL_FIXUP64(r, x, m, f)                                                 \
+/* lanes where `ok` is clear redone by the libm function f (rare lanes:
+ * the branch is predictable) */
+#define FL_FIXUP64(r, x, ok, f)                                                \
     do {                                                                       \
-        if (__builtin_expect(mf64_any(m), 0)) {                                \
+        if (__builtin_expect(!mf64_all(ok), 0)) {                              \
             double xb_[FL_NF64], rb_[FL_NF64], mb_[FL_NF64];                   \
             vf64_store(xb_, x);                                                \
             vf64_store(rb_, r);                                                \
-            vf64_store(mb_, vf64_select(m, vf64_set1(1.0), vf64_zero()));      \
+            vf64_store(mb_, vf64_select(ok, vf64_set1(1.0), vf64_zero()));     \
             for (int j_ = 0; j_ < FL_NF64; j_++)                               \
-                if (mb_[j_] != 0.0) rb_[j_] = f(xb_[j_]);                      \
+                if (mb_[j_] == 0.0) rb_[j_] = f(xb_[j_]);                      \
             r = vf64_load(rb_);                                                \
         }                                                                      \
     } while (0)
@@ -560,10 +584,9 @@ FL_INLINE vf64 fl_exp_nonpos_f64(vf64 x) {
     return fl_exp_core_f64(x, &s, &q);
 }
 FL_INLINE vf64 fl_exp_f64(vf64 x) {
+    /* lanes above 708 (and NaN) by libm: overflow to inf, NaN stays */
     vf64 s, q, e = fl_exp_core_f64(vf64_min(x, vf64_set1(708.0)), &s, &q);
-    /* NaN: min(x, 708) returned 708; put NaN back */
-    e = vf64_select(vf64_unord(x, x), x, e);
-    FL_FIXUP64(e, x, vf64_gt(x, vf64_set1(708.0)), exp);
+    FL_FIXUP64(e, x, vf64_le(x, vf64_set1(708.0)), exp);
     return e;
 }
 /* expm1(x) for x <= 0, and exp(x) in *ex, from one reduction */
@@ -619,7 +642,7 @@ FL_INLINE vf64 fl_log_f64(vf64 x) {
                       vf64_fma(kd, vf64_set1(1.90821492927058770002e-10), fl_log_mid_f64(m)));
     mf64 ok = mf64_and(vf64_ge(x, vf64_set1(2.2250738585072014e-308)),
                        vf64_le(x, vf64_set1(1.7976931348623157e308)));
-    FL_FIXUP64(r, x, vf64_ne(vf64_select(ok, one, vf64_zero()), one), log);
+    FL_FIXUP64(r, x, ok, log);
     return r;
 }
 
