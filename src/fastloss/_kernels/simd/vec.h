@@ -63,6 +63,20 @@
 #error "define exactly one of FL_TARGET_SCALAR, FL_TARGET_SSE2, FL_TARGET_AVX2, FL_TARGET_AVX512"
 #endif
 
+/* Arithmetic of a vector type V of T elements whose intrinsics are OP(name)
+ * (both x86 families below). */
+#define FL_DEF_ARITH(V, T, OP)                                                        \
+FL_INLINE V V##_load(const T* p) { return OP(loadu)(p); }                             \
+FL_INLINE void V##_store(T* p, V v) { OP(storeu)(p, v); }                             \
+FL_INLINE V V##_set1(T a) { return OP(set1)(a); }                                     \
+FL_INLINE V V##_add(V a, V b) { return OP(add)(a, b); }                               \
+FL_INLINE V V##_sub(V a, V b) { return OP(sub)(a, b); }                               \
+FL_INLINE V V##_mul(V a, V b) { return OP(mul)(a, b); }                               \
+FL_INLINE V V##_div(V a, V b) { return OP(div)(a, b); }                               \
+FL_INLINE V V##_max(V a, V b) { return OP(max)(a, b); }                               \
+FL_INLINE V V##_min(V a, V b) { return OP(min)(a, b); }                               \
+FL_INLINE V V##_sqrt(V a) { return OP(sqrt)(a); }
+
 /* ====================================================== per-target section */
 #if defined(FL_TARGET_AVX512)
 #include <immintrin.h>
@@ -75,84 +89,49 @@ typedef __m512 vf32;
 typedef __m512d vf64;
 typedef __mmask16 mf32;
 typedef __mmask8 mf64;
-#define FL_CMP32(a, b, p) _mm512_cmp_ps_mask(a, b, p)
-#define FL_CMP64(a, b, p) _mm512_cmp_pd_mask(a, b, p)
-FL_INLINE vf32 vf32_load(const float* p) { return _mm512_loadu_ps(p); }
-FL_INLINE void vf32_store(float* p, vf32 v) { _mm512_storeu_ps(p, v); }
-FL_INLINE vf32 vf32_set1(float a) { return _mm512_set1_ps(a); }
-FL_INLINE vf32 vf32_add(vf32 a, vf32 b) { return _mm512_add_ps(a, b); }
-FL_INLINE vf32 vf32_sub(vf32 a, vf32 b) { return _mm512_sub_ps(a, b); }
-FL_INLINE vf32 vf32_mul(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
-FL_INLINE vf32 vf32_div(vf32 a, vf32 b) { return _mm512_div_ps(a, b); }
-FL_INLINE vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return _mm512_fmadd_ps(a, b, c); }
-FL_INLINE vf32 vf32_fnma(vf32 a, vf32 b, vf32 c) { return _mm512_fnmadd_ps(a, b, c); }
-FL_INLINE vf32 vf32_max(vf32 a, vf32 b) { return _mm512_max_ps(a, b); }
-FL_INLINE vf32 vf32_min(vf32 a, vf32 b) { return _mm512_min_ps(a, b); }
-FL_INLINE vf32 vf32_sqrt(vf32 a) { return _mm512_sqrt_ps(a); }
-FL_INLINE vf32 vf32_or(vf32 a, vf32 b) {
-    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
-}
-FL_INLINE vf32 vf32_and(vf32 a, vf32 b) {
-    return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
-}
-FL_INLINE vf32 vf32_andnot(vf32 a, vf32 b) {   /* ~a & b */
-    return _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
-}
-FL_INLINE mf32 vf32_lt(vf32 a, vf32 b) { return FL_CMP32(a, b, _CMP_LT_OQ); }
-FL_INLINE mf32 vf32_le(vf32 a, vf32 b) { return FL_CMP32(a, b, _CMP_LE_OQ); }
-FL_INLINE mf32 vf32_gt(vf32 a, vf32 b) { return FL_CMP32(a, b, _CMP_GT_OQ); }
-FL_INLINE mf32 vf32_ge(vf32 a, vf32 b) { return FL_CMP32(a, b, _CMP_GE_OQ); }
-FL_INLINE mf32 vf32_eq(vf32 a, vf32 b) { return FL_CMP32(a, b, _CMP_EQ_OQ); }
-FL_INLINE mf32 vf32_ne(vf32 a, vf32 b) { return FL_CMP32(a, b, _CMP_NEQ_UQ); }
-FL_INLINE mf32 vf32_unord(vf32 a, vf32 b) { return FL_CMP32(a, b, _CMP_UNORD_Q); }
-FL_INLINE vf32 vf32_select(mf32 m, vf32 a, vf32 b) { return _mm512_mask_blend_ps(m, b, a); }
-FL_INLINE vf32 vf32_keep(mf32 m, vf32 a) { return _mm512_maskz_mov_ps(m, a); }
-FL_INLINE mf32 mf32_and(mf32 a, mf32 b) { return (mf32)(a & b); }
-FL_INLINE mf32 mf32_or(mf32 a, mf32 b) { return (mf32)(a | b); }
-FL_INLINE mf32 mf32_none(void) { return 0; }
-FL_INLINE int mf32_any(mf32 m) { return m != 0; }
-FL_INLINE int mf32_all(mf32 m) { return m == 0xFFFF; }
-/* the bits of t shifted left 23 (2^n from a magic-rounded float) */
+/* the operations both lane types share, for V = vf32 / vf64 (T its element,
+ * OP(name) its intrinsic, S its letter, ALL its full mask) */
+#define FL_DEF_LANES512(V, M, T, OP, S, ALL)                                          \
+FL_DEF_ARITH(V, T, OP)                                                                \
+FL_INLINE V V##_fma(V a, V b, V c) { return OP(fmadd)(a, b, c); }                     \
+FL_INLINE V V##_fnma(V a, V b, V c) { return OP(fnmadd)(a, b, c); }                   \
+/* AVX-512F has bitwise operations on integers only */                              \
+FL_INLINE V V##_or(V a, V b) {                                                        \
+    return _mm512_castsi512_##S(_mm512_or_si512(_mm512_cast##S##_si512(a),            \
+                                                 _mm512_cast##S##_si512(b)));          \
+}                                                                                     \
+FL_INLINE V V##_and(V a, V b) {                                                       \
+    return _mm512_castsi512_##S(_mm512_and_si512(_mm512_cast##S##_si512(a),           \
+                                                  _mm512_cast##S##_si512(b)));         \
+}                                                                                     \
+FL_INLINE V V##_andnot(V a, V b) {   /* ~a & b */                                     \
+    return _mm512_castsi512_##S(_mm512_andnot_si512(_mm512_cast##S##_si512(a),        \
+                                                     _mm512_cast##S##_si512(b)));      \
+}                                                                                     \
+FL_INLINE M V##_lt(V a, V b) { return _mm512_cmp_##S##_mask(a, b, _CMP_LT_OQ); }\
+FL_INLINE M V##_le(V a, V b) { return _mm512_cmp_##S##_mask(a, b, _CMP_LE_OQ); }\
+FL_INLINE M V##_gt(V a, V b) { return _mm512_cmp_##S##_mask(a, b, _CMP_GT_OQ); }\
+FL_INLINE M V##_ge(V a, V b) { return _mm512_cmp_##S##_mask(a, b, _CMP_GE_OQ); }\
+FL_INLINE M V##_eq(V a, V b) { return _mm512_cmp_##S##_mask(a, b, _CMP_EQ_OQ); }\
+FL_INLINE M V##_ne(V a, V b) { return _mm512_cmp_##S##_mask(a, b, _CMP_NEQ_UQ); }\
+FL_INLINE M V##_unord(V a, V b) { return _mm512_cmp_##S##_mask(a, b, _CMP_UNORD_Q); }\
+FL_INLINE V V##_select(M m, V a, V b) { return OP(mask_blend)(m, b, a); }             \
+FL_INLINE V V##_keep(M m, V a) { return OP(maskz_mov)(m, a); }                        \
+FL_INLINE M M##_and(M a, M b) { return (M)(a & b); }                                  \
+FL_INLINE M M##_or(M a, M b) { return (M)(a | b); }                                   \
+FL_INLINE M M##_none(void) { return 0; }                                              \
+FL_INLINE int M##_any(M m) { return m != 0; }                                         \
+FL_INLINE int M##_all(M m) { return m == ALL; }
+#define FL_PS512(op) _mm512_##op##_ps
+#define FL_PD512(op) _mm512_##op##_pd
+FL_DEF_LANES512(vf32, mf32, float, FL_PS512, ps, 0xFFFF)
+FL_DEF_LANES512(vf64, mf64, double, FL_PD512, pd, 0xFF)
+FL_INLINE mf64 vf64_nlt(vf64 a, vf64 b) { return _mm512_cmp_pd_mask(a, b, _CMP_NLT_UQ); }
+FL_INLINE mf64 vf64_ngt(vf64 a, vf64 b) { return _mm512_cmp_pd_mask(a, b, _CMP_NGT_UQ); }
+/* the bits of t shifted left 23 / 52 (2^n from a magic-rounded float) */
 FL_INLINE vf32 vf32_shl23(vf32 t) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));
 }
-FL_INLINE vf64 vf64_load(const double* p) { return _mm512_loadu_pd(p); }
-FL_INLINE void vf64_store(double* p, vf64 v) { _mm512_storeu_pd(p, v); }
-FL_INLINE vf64 vf64_set1(double a) { return _mm512_set1_pd(a); }
-FL_INLINE vf64 vf64_add(vf64 a, vf64 b) { return _mm512_add_pd(a, b); }
-FL_INLINE vf64 vf64_sub(vf64 a, vf64 b) { return _mm512_sub_pd(a, b); }
-FL_INLINE vf64 vf64_mul(vf64 a, vf64 b) { return _mm512_mul_pd(a, b); }
-FL_INLINE vf64 vf64_div(vf64 a, vf64 b) { return _mm512_div_pd(a, b); }
-FL_INLINE vf64 vf64_fma(vf64 a, vf64 b, vf64 c) { return _mm512_fmadd_pd(a, b, c); }
-FL_INLINE vf64 vf64_fnma(vf64 a, vf64 b, vf64 c) { return _mm512_fnmadd_pd(a, b, c); }
-FL_INLINE vf64 vf64_max(vf64 a, vf64 b) { return _mm512_max_pd(a, b); }
-FL_INLINE vf64 vf64_min(vf64 a, vf64 b) { return _mm512_min_pd(a, b); }
-FL_INLINE vf64 vf64_sqrt(vf64 a) { return _mm512_sqrt_pd(a); }
-FL_INLINE vf64 vf64_or(vf64 a, vf64 b) {
-    return _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(a), _mm512_castpd_si512(b)));
-}
-FL_INLINE vf64 vf64_and(vf64 a, vf64 b) {
-    return _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a), _mm512_castpd_si512(b)));
-}
-FL_INLINE vf64 vf64_andnot(vf64 a, vf64 b) {
-    return _mm512_castsi512_pd(_mm512_andnot_si512(_mm512_castpd_si512(a), _mm512_castpd_si512(b)));
-}
-FL_INLINE mf64 vf64_lt(vf64 a, vf64 b) { return FL_CMP64(a, b, _CMP_LT_OQ); }
-FL_INLINE mf64 vf64_le(vf64 a, vf64 b) { return FL_CMP64(a, b, _CMP_LE_OQ); }
-FL_INLINE mf64 vf64_gt(vf64 a, vf64 b) { return FL_CMP64(a, b, _CMP_GT_OQ); }
-FL_INLINE mf64 vf64_ge(vf64 a, vf64 b) { return FL_CMP64(a, b, _CMP_GE_OQ); }
-FL_INLINE mf64 vf64_eq(vf64 a, vf64 b) { return FL_CMP64(a, b, _CMP_EQ_OQ); }
-FL_INLINE mf64 vf64_ne(vf64 a, vf64 b) { return FL_CMP64(a, b, _CMP_NEQ_UQ); }
-FL_INLINE mf64 vf64_unord(vf64 a, vf64 b) { return FL_CMP64(a, b, _CMP_UNORD_Q); }
-FL_INLINE mf64 vf64_nlt(vf64 a, vf64 b) { return FL_CMP64(a, b, _CMP_NLT_UQ); }
-FL_INLINE mf64 vf64_ngt(vf64 a, vf64 b) { return FL_CMP64(a, b, _CMP_NGT_UQ); }
-FL_INLINE vf64 vf64_select(mf64 m, vf64 a, vf64 b) { return _mm512_mask_blend_pd(m, b, a); }
-FL_INLINE vf64 vf64_keep(mf64 m, vf64 a) { return _mm512_maskz_mov_pd(m, a); }
-FL_INLINE mf64 mf64_and(mf64 a, mf64 b) { return (mf64)(a & b); }
-FL_INLINE mf64 mf64_or(mf64 a, mf64 b) { return (mf64)(a | b); }
-FL_INLINE mf64 mf64_none(void) { return 0; }
-FL_INLINE int mf64_any(mf64 m) { return m != 0; }
-FL_INLINE int mf64_all(mf64 m) { return m == 0xFF; }
 FL_INLINE vf64 vf64_shl52(vf64 t) {
     return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(t), 52));
 }
@@ -261,61 +240,31 @@ FL_INLINE vf64 vf32_widen(vf32 v, int h) { return _mm_cvtps_pd(h ? _mm_movehl_ps
 #endif
 typedef vf32 mf32;
 typedef vf64 mf64;
-FL_INLINE vf32 vf32_load(const float* p) { return FL_PS(loadu)(p); }
-FL_INLINE void vf32_store(float* p, vf32 v) { FL_PS(storeu)(p, v); }
-FL_INLINE vf32 vf32_set1(float a) { return FL_PS(set1)(a); }
-FL_INLINE vf32 vf32_add(vf32 a, vf32 b) { return FL_PS(add)(a, b); }
-FL_INLINE vf32 vf32_sub(vf32 a, vf32 b) { return FL_PS(sub)(a, b); }
-FL_INLINE vf32 vf32_mul(vf32 a, vf32 b) { return FL_PS(mul)(a, b); }
-FL_INLINE vf32 vf32_div(vf32 a, vf32 b) { return FL_PS(div)(a, b); }
-FL_INLINE vf32 vf32_max(vf32 a, vf32 b) { return FL_PS(max)(a, b); }
-FL_INLINE vf32 vf32_min(vf32 a, vf32 b) { return FL_PS(min)(a, b); }
-FL_INLINE vf32 vf32_sqrt(vf32 a) { return FL_PS(sqrt)(a); }
-FL_INLINE vf32 vf32_or(vf32 a, vf32 b) { return FL_PS(or)(a, b); }
-FL_INLINE vf32 vf32_and(vf32 a, vf32 b) { return FL_PS(and)(a, b); }
-FL_INLINE vf32 vf32_andnot(vf32 a, vf32 b) { return FL_PS(andnot)(a, b); }
-FL_INLINE mf32 vf32_lt(vf32 a, vf32 b) { return FL_CMPPS(a, b, _CMP_LT_OQ); }
-FL_INLINE mf32 vf32_le(vf32 a, vf32 b) { return FL_CMPPS(a, b, _CMP_LE_OQ); }
-FL_INLINE mf32 vf32_gt(vf32 a, vf32 b) { return FL_CMPPS(a, b, _CMP_GT_OQ); }
-FL_INLINE mf32 vf32_ge(vf32 a, vf32 b) { return FL_CMPPS(a, b, _CMP_GE_OQ); }
-FL_INLINE mf32 vf32_eq(vf32 a, vf32 b) { return FL_CMPPS(a, b, _CMP_EQ_OQ); }
-FL_INLINE mf32 vf32_ne(vf32 a, vf32 b) { return FL_CMPPS(a, b, _CMP_NEQ_UQ); }
-FL_INLINE mf32 vf32_unord(vf32 a, vf32 b) { return FL_CMPPS(a, b, _CMP_UNORD_Q); }
-FL_INLINE vf32 vf32_keep(mf32 m, vf32 a) { return FL_PS(and)(m, a); }
-FL_INLINE mf32 mf32_and(mf32 a, mf32 b) { return FL_PS(and)(a, b); }
-FL_INLINE mf32 mf32_or(mf32 a, mf32 b) { return FL_PS(or)(a, b); }
-FL_INLINE mf32 mf32_none(void) { return FL_PS(setzero)(); }
-FL_INLINE int mf32_any(mf32 m) { return FL_PS(movemask)(m) != 0; }
-FL_INLINE int mf32_all(mf32 m) { return FL_PS(movemask)(m) == FL_MASK32_ALL; }
-FL_INLINE vf32 vf32_shl23(vf32 t) { return FL_CAST_SI_PS(FL_SI(slli_epi32)(FL_CAST_PS_SI(t), 23)); }
-FL_INLINE vf64 vf64_load(const double* p) { return FL_PD(loadu)(p); }
-FL_INLINE void vf64_store(double* p, vf64 v) { FL_PD(storeu)(p, v); }
-FL_INLINE vf64 vf64_set1(double a) { return FL_PD(set1)(a); }
-FL_INLINE vf64 vf64_add(vf64 a, vf64 b) { return FL_PD(add)(a, b); }
-FL_INLINE vf64 vf64_sub(vf64 a, vf64 b) { return FL_PD(sub)(a, b); }
-FL_INLINE vf64 vf64_mul(vf64 a, vf64 b) { return FL_PD(mul)(a, b); }
-FL_INLINE vf64 vf64_div(vf64 a, vf64 b) { return FL_PD(div)(a, b); }
-FL_INLINE vf64 vf64_max(vf64 a, vf64 b) { return FL_PD(max)(a, b); }
-FL_INLINE vf64 vf64_min(vf64 a, vf64 b) { return FL_PD(min)(a, b); }
-FL_INLINE vf64 vf64_sqrt(vf64 a) { return FL_PD(sqrt)(a); }
-FL_INLINE vf64 vf64_or(vf64 a, vf64 b) { return FL_PD(or)(a, b); }
-FL_INLINE vf64 vf64_and(vf64 a, vf64 b) { return FL_PD(and)(a, b); }
-FL_INLINE vf64 vf64_andnot(vf64 a, vf64 b) { return FL_PD(andnot)(a, b); }
-FL_INLINE mf64 vf64_lt(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_LT_OQ); }
-FL_INLINE mf64 vf64_le(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_LE_OQ); }
-FL_INLINE mf64 vf64_gt(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_GT_OQ); }
-FL_INLINE mf64 vf64_ge(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_GE_OQ); }
-FL_INLINE mf64 vf64_eq(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_EQ_OQ); }
-FL_INLINE mf64 vf64_ne(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_NEQ_UQ); }
-FL_INLINE mf64 vf64_unord(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_UNORD_Q); }
+/* the operations both lane types share, for V = vf32 / vf64 (T its element,
+ * OP(name) its intrinsic, CMP its compare, ALL its full movemask) */
+#define FL_DEF_LANES(V, M, T, OP, CMP, ALL)                                           \
+FL_DEF_ARITH(V, T, OP)                                                                \
+FL_INLINE V V##_or(V a, V b) { return OP(or)(a, b); }                                 \
+FL_INLINE V V##_and(V a, V b) { return OP(and)(a, b); }                               \
+FL_INLINE V V##_andnot(V a, V b) { return OP(andnot)(a, b); }                         \
+FL_INLINE M V##_lt(V a, V b) { return CMP(a, b, _CMP_LT_OQ); }                        \
+FL_INLINE M V##_le(V a, V b) { return CMP(a, b, _CMP_LE_OQ); }                        \
+FL_INLINE M V##_gt(V a, V b) { return CMP(a, b, _CMP_GT_OQ); }                        \
+FL_INLINE M V##_ge(V a, V b) { return CMP(a, b, _CMP_GE_OQ); }                        \
+FL_INLINE M V##_eq(V a, V b) { return CMP(a, b, _CMP_EQ_OQ); }                        \
+FL_INLINE M V##_ne(V a, V b) { return CMP(a, b, _CMP_NEQ_UQ); }                       \
+FL_INLINE M V##_unord(V a, V b) { return CMP(a, b, _CMP_UNORD_Q); }                   \
+FL_INLINE V V##_keep(M m, V a) { return OP(and)(m, a); }                              \
+FL_INLINE M M##_and(M a, M b) { return OP(and)(a, b); }                               \
+FL_INLINE M M##_or(M a, M b) { return OP(or)(a, b); }                                 \
+FL_INLINE M M##_none(void) { return OP(setzero)(); }                                  \
+FL_INLINE int M##_any(M m) { return OP(movemask)(m) != 0; }                           \
+FL_INLINE int M##_all(M m) { return OP(movemask)(m) == ALL; }
+FL_DEF_LANES(vf32, mf32, float, FL_PS, FL_CMPPS, FL_MASK32_ALL)
+FL_DEF_LANES(vf64, mf64, double, FL_PD, FL_CMPPD, FL_MASK64_ALL)
 FL_INLINE mf64 vf64_nlt(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_NLT_UQ); }
 FL_INLINE mf64 vf64_ngt(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_NGT_UQ); }
-FL_INLINE vf64 vf64_keep(mf64 m, vf64 a) { return FL_PD(and)(m, a); }
-FL_INLINE mf64 mf64_and(mf64 a, mf64 b) { return FL_PD(and)(a, b); }
-FL_INLINE mf64 mf64_or(mf64 a, mf64 b) { return FL_PD(or)(a, b); }
-FL_INLINE mf64 mf64_none(void) { return FL_PD(setzero)(); }
-FL_INLINE int mf64_any(mf64 m) { return FL_PD(movemask)(m) != 0; }
-FL_INLINE int mf64_all(mf64 m) { return FL_PD(movemask)(m) == FL_MASK64_ALL; }
+FL_INLINE vf32 vf32_shl23(vf32 t) { return FL_CAST_SI_PS(FL_SI(slli_epi32)(FL_CAST_PS_SI(t), 23)); }
 FL_INLINE vf64 vf64_shl52(vf64 t) { return FL_CAST_SI_PD(FL_SI(slli_epi64)(FL_CAST_PD_SI(t), 52)); }
 FL_INLINE vf64 vf64_shr52(vf64 t) { return FL_CAST_SI_PD(FL_SI(srli_epi64)(FL_CAST_PD_SI(t), 52)); }
 
@@ -329,60 +278,37 @@ typedef float vf32;
 typedef double vf64;
 typedef int mf32;
 typedef int mf64;
-FL_INLINE vf32 vf32_load(const float* p) { return *p; }
-FL_INLINE void vf32_store(float* p, vf32 v) { *p = v; }
-FL_INLINE vf32 vf32_set1(float a) { return a; }
-FL_INLINE vf32 vf32_add(vf32 a, vf32 b) { return a + b; }
-FL_INLINE vf32 vf32_sub(vf32 a, vf32 b) { return a - b; }
-FL_INLINE vf32 vf32_mul(vf32 a, vf32 b) { return a * b; }
-FL_INLINE vf32 vf32_div(vf32 a, vf32 b) { return a / b; }
-FL_INLINE vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return a * b + c; }
-FL_INLINE vf32 vf32_fnma(vf32 a, vf32 b, vf32 c) { return c - a * b; }
-FL_INLINE vf32 vf32_max(vf32 a, vf32 b) { return a > b ? a : b; }
-FL_INLINE vf32 vf32_min(vf32 a, vf32 b) { return a < b ? a : b; }
-FL_INLINE vf32 vf32_sqrt(vf32 a) { return sqrtf(a); }
-FL_INLINE mf32 vf32_lt(vf32 a, vf32 b) { return a < b; }
-FL_INLINE mf32 vf32_le(vf32 a, vf32 b) { return a <= b; }
-FL_INLINE mf32 vf32_gt(vf32 a, vf32 b) { return a > b; }
-FL_INLINE mf32 vf32_ge(vf32 a, vf32 b) { return a >= b; }
-FL_INLINE mf32 vf32_eq(vf32 a, vf32 b) { return a == b; }
-FL_INLINE mf32 vf32_ne(vf32 a, vf32 b) { return !(a == b); }
-FL_INLINE mf32 vf32_unord(vf32 a, vf32 b) { return a != a || b != b; }
-FL_INLINE vf32 vf32_select(mf32 m, vf32 a, vf32 b) { return m ? a : b; }
-FL_INLINE vf32 vf32_keep(mf32 m, vf32 a) { return m ? a : 0.0f; }
-FL_INLINE mf32 mf32_and(mf32 a, mf32 b) { return a & b; }
-FL_INLINE mf32 mf32_or(mf32 a, mf32 b) { return a | b; }
-FL_INLINE mf32 mf32_none(void) { return 0; }
-FL_INLINE int mf32_any(mf32 m) { return m != 0; }
-FL_INLINE int mf32_all(mf32 m) { return m != 0; }
-FL_INLINE vf64 vf64_load(const double* p) { return *p; }
-FL_INLINE void vf64_store(double* p, vf64 v) { *p = v; }
-FL_INLINE vf64 vf64_set1(double a) { return a; }
-FL_INLINE vf64 vf64_add(vf64 a, vf64 b) { return a + b; }
-FL_INLINE vf64 vf64_sub(vf64 a, vf64 b) { return a - b; }
-FL_INLINE vf64 vf64_mul(vf64 a, vf64 b) { return a * b; }
-FL_INLINE vf64 vf64_div(vf64 a, vf64 b) { return a / b; }
-FL_INLINE vf64 vf64_fma(vf64 a, vf64 b, vf64 c) { return a * b + c; }
-FL_INLINE vf64 vf64_fnma(vf64 a, vf64 b, vf64 c) { return c - a * b; }
-FL_INLINE vf64 vf64_max(vf64 a, vf64 b) { return a > b ? a : b; }
-FL_INLINE vf64 vf64_min(vf64 a, vf64 b) { return a < b ? a : b; }
-FL_INLINE vf64 vf64_sqrt(vf64 a) { return sqrt(a); }
-FL_INLINE mf64 vf64_lt(vf64 a, vf64 b) { return a < b; }
-FL_INLINE mf64 vf64_le(vf64 a, vf64 b) { return a <= b; }
-FL_INLINE mf64 vf64_gt(vf64 a, vf64 b) { return a > b; }
-FL_INLINE mf64 vf64_ge(vf64 a, vf64 b) { return a >= b; }
-FL_INLINE mf64 vf64_eq(vf64 a, vf64 b) { return a == b; }
-FL_INLINE mf64 vf64_ne(vf64 a, vf64 b) { return !(a == b); }
-FL_INLINE mf64 vf64_unord(vf64 a, vf64 b) { return a != a || b != b; }
+#define FL_DEF_LANES1(V, M, T, SQRT)                                                  \
+FL_INLINE V V##_load(const T* p) { return *p; }                                       \
+FL_INLINE void V##_store(T* p, V v) { *p = v; }                                       \
+FL_INLINE V V##_set1(T a) { return a; }                                               \
+FL_INLINE V V##_add(V a, V b) { return a + b; }                                       \
+FL_INLINE V V##_sub(V a, V b) { return a - b; }                                       \
+FL_INLINE V V##_mul(V a, V b) { return a * b; }                                       \
+FL_INLINE V V##_div(V a, V b) { return a / b; }                                       \
+FL_INLINE V V##_fma(V a, V b, V c) { return a * b + c; }                              \
+FL_INLINE V V##_fnma(V a, V b, V c) { return c - a * b; }                             \
+FL_INLINE V V##_max(V a, V b) { return a > b ? a : b; }                               \
+FL_INLINE V V##_min(V a, V b) { return a < b ? a : b; }                               \
+FL_INLINE V V##_sqrt(V a) { return SQRT(a); }                                         \
+FL_INLINE M V##_lt(V a, V b) { return a < b; }                                        \
+FL_INLINE M V##_le(V a, V b) { return a <= b; }                                       \
+FL_INLINE M V##_gt(V a, V b) { return a > b; }                                        \
+FL_INLINE M V##_ge(V a, V b) { return a >= b; }                                       \
+FL_INLINE M V##_eq(V a, V b) { return a == b; }                                       \
+FL_INLINE M V##_ne(V a, V b) { return !(a == b); }                                    \
+FL_INLINE M V##_unord(V a, V b) { return a != a || b != b; }                          \
+FL_INLINE V V##_select(M m, V a, V b) { return m ? a : b; }                           \
+FL_INLINE V V##_keep(M m, V a) { return m ? a : (T)0; }                               \
+FL_INLINE M M##_and(M a, M b) { return a & b; }                                       \
+FL_INLINE M M##_or(M a, M b) { return a | b; }                                        \
+FL_INLINE M M##_none(void) { return 0; }                                              \
+FL_INLINE int M##_any(M m) { return m != 0; }                                         \
+FL_INLINE int M##_all(M m) { return m != 0; }
+FL_DEF_LANES1(vf32, mf32, float, sqrtf)
+FL_DEF_LANES1(vf64, mf64, double, sqrt)
 FL_INLINE mf64 vf64_nlt(vf64 a, vf64 b) { return !(a < b); }
 FL_INLINE mf64 vf64_ngt(vf64 a, vf64 b) { return !(a > b); }
-FL_INLINE vf64 vf64_select(mf64 m, vf64 a, vf64 b) { return m ? a : b; }
-FL_INLINE vf64 vf64_keep(mf64 m, vf64 a) { return m ? a : 0.0; }
-FL_INLINE mf64 mf64_and(mf64 a, mf64 b) { return a & b; }
-FL_INLINE mf64 mf64_or(mf64 a, mf64 b) { return a | b; }
-FL_INLINE mf64 mf64_none(void) { return 0; }
-FL_INLINE int mf64_any(mf64 m) { return m != 0; }
-FL_INLINE int mf64_all(mf64 m) { return m != 0; }
 FL_INLINE vf64 vf64_load_f32(const float* p) { return (double)*p; }
 FL_INLINE void vf64_store_f32(float* p, vf64 v) { *p = (float)v; }
 FL_INLINE vf64 vf32_widen(vf32 v, int h) { (void)h; return (double)v; }
@@ -430,36 +356,23 @@ FL_INLINE void vf64_store_f32_part(float* p, vf64 v, ptrdiff_t n) {
                           _mm512_castps256_ps512(_mm512_cvtpd_ps(v)));
 }
 #else
-FL_INLINE vf32 vf32_load_part(const float* p, ptrdiff_t n, float fill) {
-    float b[FL_NF32];
-    for (int j = 0; j < FL_NF32; j++) b[j] = j < n ? p[j] : fill;
-    return vf32_load(b);
+/* through a buffer: LOAD_PART / STORE_PART of LOAD / STORE, which move NL
+ * elements of type T */
+#define FL_DEF_PART(V, T, NL, LOAD_PART, STORE_PART, LOAD, STORE)                     \
+FL_INLINE V LOAD_PART(const T* p, ptrdiff_t n, T fill) {                              \
+    T b[NL];                                                                          \
+    for (int j = 0; j < NL; j++) b[j] = j < n ? p[j] : fill;                          \
+    return LOAD(b);                                                                   \
+}                                                                                     \
+FL_INLINE void STORE_PART(T* p, V v, ptrdiff_t n) {                                   \
+    T b[NL];                                                                          \
+    STORE(b, v);                                                                      \
+    for (ptrdiff_t j = 0; j < n; j++) p[j] = b[j];                                    \
 }
-FL_INLINE void vf32_store_part(float* p, vf32 v, ptrdiff_t n) {
-    float b[FL_NF32];
-    vf32_store(b, v);
-    for (ptrdiff_t j = 0; j < n; j++) p[j] = b[j];
-}
-FL_INLINE vf64 vf64_load_part(const double* p, ptrdiff_t n, double fill) {
-    double b[FL_NF64];
-    for (int j = 0; j < FL_NF64; j++) b[j] = j < n ? p[j] : fill;
-    return vf64_load(b);
-}
-FL_INLINE void vf64_store_part(double* p, vf64 v, ptrdiff_t n) {
-    double b[FL_NF64];
-    vf64_store(b, v);
-    for (ptrdiff_t j = 0; j < n; j++) p[j] = b[j];
-}
-FL_INLINE vf64 vf64_load_f32_part(const float* p, ptrdiff_t n, float fill) {
-    float b[FL_NF64];
-    for (int j = 0; j < FL_NF64; j++) b[j] = j < n ? p[j] : fill;
-    return vf64_load_f32(b);
-}
-FL_INLINE void vf64_store_f32_part(float* p, vf64 v, ptrdiff_t n) {
-    float b[FL_NF64];
-    vf64_store_f32(b, v);
-    for (ptrdiff_t j = 0; j < n; j++) p[j] = b[j];
-}
+FL_DEF_PART(vf32, float, FL_NF32, vf32_load_part, vf32_store_part, vf32_load, vf32_store)
+FL_DEF_PART(vf64, double, FL_NF64, vf64_load_part, vf64_store_part, vf64_load, vf64_store)
+FL_DEF_PART(vf64, float, FL_NF64, vf64_load_f32_part, vf64_store_f32_part,
+            vf64_load_f32, vf64_store_f32)
 #endif
 
 /* Σ lanes in a fixed pairwise tree */
