@@ -42,6 +42,14 @@ def ref_poisson_log(y, f):
     return np.exp(f) - y * f, np.exp(f) - y, np.exp(f)
 
 
+def ref_pinball(q):
+    def ref(y, f):
+        e = y - f
+        return (np.where(e >= 0, q * e, (1 - q) * (-e)),
+                np.where(e > 0, -q, np.where(e < 0, 1 - q, 0.0)), np.zeros_like(f))
+    return ref
+
+
 CASES = {
     "mse": (fl.MeanSquaredError, {}, ref_mse, "real"),
     "mae": (fl.MeanAbsoluteError, {}, ref_mae, "real"),
@@ -50,9 +58,11 @@ CASES = {
     "log_cosh": (fl.LogCosh, {}, ref_log_cosh, "real"),
     "poisson": (fl.Poisson, {}, ref_poisson, "rate"),
     "poisson_log": (fl.Poisson, {"log_input": True}, ref_poisson_log, "real"),
+    "pinball": (fl.PinballLoss, {"quantile": 0.3}, ref_pinball(0.3), "real"),
 }
 FUNCTIONS = {fl.MeanSquaredError: fl.mean_squared_error, fl.MeanAbsoluteError: fl.mae,
-             fl.Huber: fl.huber, fl.LogCosh: fl.log_cosh, fl.Poisson: fl.poisson}
+             fl.Huber: fl.huber, fl.LogCosh: fl.log_cosh, fl.Poisson: fl.poisson,
+             fl.PinballLoss: fl.pinball_loss}
 
 
 def make_data(rng, kind, shape):

@@ -1,9 +1,9 @@
-"""Regression losses: MSE, MAE, Huber, Log-Cosh, Poisson.
+"""Regression losses: MSE, MAE, Huber, Log-Cosh, Poisson, Pinball (quantile).
 
 All are elementwise: for y_pred of shape (n,) each element is a sample; for
 (n, k) a sample's loss is the mean over its k outputs (Keras' convention;
 with unit weights the "mean" reduction then equals torch's mean over all
-elements).  All five have ``gradient_hessian``.
+elements).  All have ``gradient_hessian``.
 """
 from __future__ import annotations
 
@@ -40,6 +40,22 @@ _DOCS = {
     Computed as ``|e| + log1p(exp(-2|e|)) - log 2`` so it stays finite and
     exact for any error (no overflow at |e| = 1e4).  Gradient ``tanh(e)``,
     hessian ``sech²(e)``.  Agrees with ``keras.losses.LogCosh``.
+    """,
+
+    "PinballLoss": """Pinball (quantile) loss at quantile ``q``, ``e = y - ŷ``:
+
+    ``q e`` where ``y ≥ ŷ``, else ``(1 - q)(ŷ - y)``.  Gradient ``-q`` where
+    ``y > ŷ``, ``1 - q`` where ``y < ŷ``, 0 at ties (as the subgradient
+    scikit-learn's ``PinballLoss`` uses away from ties); hessian 0.
+
+    ``quantile`` is a float in (0, 1) (default 0.5: half the absolute
+    error), or a 1-D array of k values for ``(n, k)`` input: column j uses
+    ``quantile[j]``, so several quantiles are fitted in one pass.  A sample's
+    loss is the mean over its k columns, as for every elementwise loss; the
+    length of an array ``quantile`` is checked against ``y_pred`` at call
+    time.  Agrees with ``sklearn.metrics.mean_pinball_loss(alpha=q)`` (for k
+    columns with one q each: the mean over columns of the per-column
+    values).  Alias ``QuantileLoss`` / ``quantile_loss``.
     """,
 }
 
