@@ -517,3 +517,4 @@ def test_float32_lanes_hard_soft_and_special_labels(path, loss_name, rng):
     v, g = loss.loss_gradient(y32, xn)
     assert np.isnan(v[[5, 1001]]).all() and np.isnan(g[[5, 1001]]).all()
     assert np.isfinite(np.delete(v, [5, 1001])).all()
+
