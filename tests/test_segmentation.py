@@ -635,3 +635,168 @@ def test_lovasz_softmax_from_logits_matches_torch(dtype):
     assert grad.dtype == dtype
     assert value == pytest.approx(ref.item(), rel=tol)
     np.testing.assert_allclose(grad, tz.grad.numpy(), rtol=tol, atol=tol * 0.1)
+
+
+# ------------------------------------------------- messages, limits, -inf, NaN
+def _forms(cls, **params):
+    """Every public way to evaluate a loss: (name, fun(y, p) -> (value, grad))."""
+    loss = cls(**params)
+    fn = {fl.LovaszSoftmax: fl.lovasz_softmax, fl.LovaszHinge: fl.lovasz_hinge}[cls]
+    return {
+        "call": lambda y, p: (loss(y, p), None),
+        "loss": lambda y, p: (loss.loss(y, p), None),
+        "gradient": lambda y, p: (None, loss.gradient(y, p)),
+        "loss_gradient": lambda y, p: loss.loss_gradient(y, p),
+        "function": lambda y, p: (fn(y, p, **params), None),
+    }
+
+
+FORMS = ["call", "loss", "gradient", "loss_gradient", "function"]
+
+
+def _peak_bytes(fun):
+    """Peak bytes traced while fun() ran (NumPy reports its buffers)."""
+    import tracemalloc
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        fun()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("cls", [fl.LovaszSoftmax, fl.LovaszHinge])
+def test_lovasz_ragged_y_pred_names_y_pred(cls, form):
+    f = _forms(cls)[form]
+    with pytest.raises(ValueError, match="y_pred"):
+        f([0, 1], [[0.5, 0.5], [1.0]])
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("layout", ["softmax_pc", "softmax_bchw", "hinge"])
+def test_lovasz_over_2_31_elements_names_y_pred_without_copying(layout, form):
+    """Too many elements for the kernel's 31-bit addresses: a ValueError naming
+    y_pred, raised before y_pred or y_true is copied (stride-0 views here;
+    a copy would be gigabytes)."""
+    if layout == "softmax_pc":
+        cls, P = fl.LovaszSoftmax, 2**31 // 2 + 1
+        yp = np.broadcast_to(np.float32(0.5), (P, 2))
+        yt = np.broadcast_to(np.int64(0), (P,))
+    elif layout == "softmax_bchw":
+        cls = fl.LovaszSoftmax
+        yp = np.broadcast_to(np.float32(0.5), (1, 2, 2**15, 2**15))
+        yt = np.broadcast_to(np.int64(0), (1, 2**15, 2**15))
+    else:
+        cls = fl.LovaszHinge
+        yp = np.broadcast_to(np.float32(0.5), (2, 2**30))
+        yt = np.broadcast_to(np.int64(1), (2, 2**30))
+    assert yp.size > 2**31 - 1
+    f = _forms(cls)[form]
+
+    def run():
+        with pytest.raises(ValueError, match="y_pred"):
+            f(yt, yp)
+
+    assert _peak_bytes(run) < 16 * 2**20
+
+
+@pytest.mark.parametrize("per_image", [False, True])
+def test_lovasz_softmax_masked_class_logits_finite(per_image):
+    """A logit of -inf is a probability of exactly 0 (a masked class): loss
+    and gradient finite and equal to the definition with p = 0 (also at a
+    pixel whose own label is masked: its error is 1)."""
+    rng = np.random.default_rng(30)
+    z, labels = seg_data(rng, B=2, C=4, H=3, W=4, logits=True)
+    labels = np.minimum(labels, 2)               # class 3: never a target
+    z[:, 3] = -np.inf
+    z[0, labels[0, 1, 2], 1, 2] = -np.inf        # one pixel's own label masked
+    loss = fl.LovaszSoftmax(classes="all", per_image=per_image, from_logits=True)
+    value, grad = loss.loss_gradient(labels, z)
+    ref_value, ref_grad = np_lovasz_softmax(z, labels, "all", per_image, from_logits=True)
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    assert value == pytest.approx(ref_value, rel=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-14)
+    assert np.all(grad[np.isinf(z)] == 0.0)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_lovasz_softmax_all_masked_pixel_is_inf_never_nan(form):
+    """A valid pixel of only -inf logits has no distribution: its label is
+    masked, so the loss is +inf and the gradient 0, never NaN."""
+    rng = np.random.default_rng(31)
+    z, labels = seg_data(rng, B=2, C=3, H=3, W=3, logits=True)
+    z[1, :, 2, 0] = -np.inf
+    value, grad = _forms(fl.LovaszSoftmax, from_logits=True)[form](labels, z)
+    if value is not None:
+        assert value == np.inf
+    if grad is not None:
+        assert not np.any(np.isnan(grad)) and not np.any(grad)
+
+
+def test_lovasz_softmax_all_masked_pixel_per_image():
+    # only its image is +inf; the other image's loss and gradient are unchanged
+    rng = np.random.default_rng(32)
+    z, labels = seg_data(rng, B=2, C=3, H=3, W=3, logits=True)
+    finite_z = z.copy()
+    z[1, :, 2, 0] = -np.inf
+    loss = fl.LovaszSoftmax(per_image=True, from_logits=True, reduction="none")
+    per = loss(labels, z)
+    assert per[1] == np.inf and per[0] == pytest.approx(loss(labels, finite_z)[0], rel=1e-14)
+    mean = fl.LovaszSoftmax(per_image=True, from_logits=True)
+    value, grad = mean.loss_gradient(labels, z)
+    assert value == np.inf
+    assert not np.any(np.isnan(grad)) and not np.any(grad[1])
+    np.testing.assert_allclose(grad[0], mean.gradient(labels, finite_z)[0], rtol=1e-14)
+
+
+@pytest.mark.parametrize("bad", [-np.inf, np.nan])
+def test_lovasz_softmax_ignored_pixel_may_hold_anything(bad):
+    rng = np.random.default_rng(33)
+    z, labels = seg_data(rng, B=2, C=3, H=3, W=3, logits=True)
+    labels[0, 1, 1] = 255
+    ref = fl.LovaszSoftmax(ignore_index=255, from_logits=True).loss_gradient(labels, z)
+    z[0, :, 1, 1] = bad
+    value, grad = fl.LovaszSoftmax(ignore_index=255, from_logits=True).loss_gradient(labels, z)
+    assert value == ref[0]
+    assert np.all(grad[0, :, 1, 1] == 0.0)
+    np.testing.assert_array_equal(grad, ref[1])
+
+
+def test_lovasz_softmax_nan_logit_propagates():
+    rng = np.random.default_rng(34)
+    z, labels = seg_data(rng, B=2, C=3, H=3, W=3, logits=True)
+    z[1, 2, 0, 1] = np.nan
+    for per_image in (False, True):
+        value, grad = fl.LovaszSoftmax(per_image=per_image, from_logits=True).loss_gradient(
+            labels, z)
+        assert np.isnan(value)
+        assert np.any(np.isnan(grad))
+    z[1, :, 0, 1] = [-np.inf, np.nan, -np.inf]   # NaN beside -inf: not a masked pixel
+    assert np.isnan(fl.lovasz_softmax(labels, z, from_logits=True))
+    probs, labels = seg_data(rng, B=1, C=3, H=2, W=2)
+    probs[0, labels[0, 0, 0], 0, 0] = np.nan
+    value, grad = fl.LovaszSoftmax().loss_gradient(labels, probs)
+    assert np.isnan(value) and np.isnan(grad[0, labels[0, 0, 0], 0, 0])
+
+
+@pytest.mark.parametrize("per_image", [False, True])
+def test_lovasz_hinge_infinite_logits_inf_not_nan(per_image):
+    """An infinite error (logit +inf on background, -inf on foreground) makes
+    the loss +inf, never inf * 0 = NaN; the gradient stays finite."""
+    x = np.array([[np.inf, np.inf, 0.3, -0.2], [0.5, -0.5, 1.0, -np.inf]])
+    y = np.array([[0, 0, 0, 0], [1, 0, 1, 1]])       # image 0: no foreground
+    value, grad = fl.LovaszHinge(per_image=per_image).loss_gradient(y, x)
+    assert value == np.inf
+    assert np.all(np.isfinite(grad))
+    # the finite entries' gradient is the reference's (sort order fixed by the errors)
+    xf = np.where(np.isinf(x), np.sign(x) * 1e6, x)
+    _, ref_grad = np_lovasz_hinge(xf, y, per_image)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-15)
+    x[0, 2] = np.nan
+    assert np.isnan(fl.lovasz_hinge(y, x, per_image=per_image))

@@ -25,7 +25,14 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ helpers
-def _float_array(x, name):
+# The Lovász kernel carries element addresses in 31 bits of its sort payload.
+_LOVASZ_MAX_ELEMENTS = 2**31 - 1
+
+
+def _float_array(x, name, max_size=None):
+    """x as a C-contiguous float32/float64 array.  The size limit is checked
+    on the caller's array as given (a broadcast view costs nothing), before
+    any copy or conversion could allocate gigabytes."""
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -34,6 +41,9 @@ def _float_array(x, name):
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); nothing to compute")
+    if max_size is not None and arr.size > max_size:
+        raise ValueError(f"{name} has {arr.size} elements (shape {arr.shape}); this loss "
+                         f"handles at most {max_size}")
     return np.ascontiguousarray(arr, dtype=_validate.work_dtype(arr.dtype))
 
 
@@ -133,6 +143,19 @@ class LovaszSoftmax(Loss):
     float64 from float32 errors for float32 input (the sort keys are the
     float32 errors, as the reference sorts them); where the reference raises
     (C = 1 with ``classes`` "present"/"all") this computes the one class.
+    At most 2**31 - 1 elements in ``y_pred`` (a ValueError naming y_pred,
+    raised before anything is copied).
+
+    Non-finite input: NaN in a value the loss uses (a probability of a
+    chosen class at a valid pixel, or any logit of a valid pixel) makes the
+    loss NaN; values at ignored pixels and of classes left out are not used.
+    With ``from_logits=True`` a logit of -inf is a probability of exactly 0
+    (a masked class): loss and gradient stay finite, also when the masked
+    class is the pixel's label (its error is then 1).  A valid pixel whose
+    logits are all -inf has no distribution; it is treated as its true
+    class masked: the loss of every set (image with ``per_image``) holding
+    it is +inf and that set's gradient 0, never NaN.  Ignored pixels may
+    hold any logits.
     """
 
     function_name = "lovasz_softmax"
@@ -160,7 +183,7 @@ class LovaszSoftmax(Loss):
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        yp = _float_array(y_pred, "y_pred")
+        yp = _float_array(y_pred, "y_pred", _LOVASZ_MAX_ELEMENTS)
         if yp.ndim == 4:
             B, C, H, W = yp.shape
             HW = H * W
@@ -238,7 +261,10 @@ class LovaszHinge(Loss):
     autograd (sort permutation constant, ``relu'(0) = 0``).
 
     reduction and sample_weight: as :class:`LovaszSoftmax` (units = images
-    with ``per_image=True``; one unit otherwise).
+    with ``per_image=True``; one unit otherwise).  At most 2**31 - 1
+    elements.  NaN in a logit of a valid pixel makes the loss NaN; a logit
+    of ±inf whose error is +inf (-inf on a foreground pixel, +inf on a
+    background one) makes the loss +inf, never NaN, with a finite gradient.
     """
 
     function_name = "lovasz_hinge"
@@ -250,7 +276,7 @@ class LovaszHinge(Loss):
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        yp = _float_array(y_pred, "y_pred")
+        yp = _float_array(y_pred, "y_pred", _LOVASZ_MAX_ELEMENTS)
         labels = _validate.labels(y_true, yp.shape).reshape(-1)
         B = yp.shape[0]
         HW = yp.size // B

@@ -20,14 +20,17 @@ derivative) and the per-row values w_i l_i.
 A loss may also give a vectorised form of a whole flat block (one branch in
 ``_vector_block``, code in ``simd/pointwise.c``: AVX2+FMA chosen at run time, SSE2
 on any other x86-64; BCE from logits, log-cosh and Poisson with log input;
-binary focal from logits with gamma = 2 on AVX2 only); the
-driver uses it for long flat blocks (unweighted) and for blocks of one-element
-rows (1-D input with sample weights or reduction="none"), and falls back to
-the closed forms everywhere else (non-x86 CPUs, weighted rows of k > 1
-elements, short blocks, hessians of losses without a vector form).
+binary focal from logits with gamma = 2 on AVX2 only).  Where a loss has one
+on the path in use, the driver takes it for every element: flat blocks,
+blocks of one-element rows, and each row of k > 1 elements (weighted or with
+per-row output), however short.  One formula per element is what makes
+loss(), loss_gradient() and gradient() agree bit for bit whatever the
+reduction (the layout a mode takes differs: gradient() with
+reduction="none" runs the flat blocks, loss_gradient() the rows).  The
+closed forms run for the other losses and on the "scalar" path.
 """
 from cython.parallel cimport prange
-from libc.math cimport exp, expm1, log, log1p, fabs, copysign, M_LN2
+from libc.math cimport exp, expm1, log, log1p, fabs, copysign, M_LN2, INFINITY
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for,
@@ -38,6 +41,7 @@ from fastloss._kernels._common cimport (
 cdef extern from "fl_scalar.h" nogil:
     double pos_part "fl_pos_part"(double x)
     double pos_ind "fl_pos_ind"(double x)
+    double _pow_gamma "fl_pow_gamma"(double q, double gamma)
 
 from fastloss._kernels cimport simd
 from fastloss._kernels.simd cimport (
@@ -223,11 +227,18 @@ cdef inline void _logistic(double x, double* sp_pos, double* sp_neg,
     prob[0] = d if pos else zd
     comp[0] = zd if pos else d
 
+cdef inline double _term(double a, double f) noexcept nogil:
+    """a f, and 0 where the target weight a is 0: a logit of ±inf gives one
+    softplus = +inf (a class of probability exactly 0) and 0 inf would be
+    NaN.  (A select, not a branch.)"""
+    cdef double t = a * f
+    return t if a != 0.0 else 0.0
+
 cdef inline double wbce_logit_loss(double y, double x, const Params* p) noexcept nogil:
     cdef double spp, spn, pr, cp
     _logistic(x, &spp, &spn, &pr, &cp)
     y = y * (1.0 - p.smooth) + 0.5 * p.smooth
-    return p.pos * y * spn + p.neg * (1.0 - y) * spp
+    return _term(p.pos * y, spn) + _term(p.neg * (1.0 - y), spp)
 
 cdef inline double wbce_logit_loss_grad(double y, double x, const Params* p, double* g) noexcept nogil:
     cdef double spp, spn, pr, cp, ay, by
@@ -237,7 +248,7 @@ cdef inline double wbce_logit_loss_grad(double y, double x, const Params* p, dou
     by = p.neg * (1.0 - y)
     # (ay + by) p - ay = by p - ay (1 - p): no cancellation at either end.
     g[0] = by * pr - ay * cp
-    return ay * spn + by * spp
+    return _term(ay, spn) + _term(by, spp)
 
 cdef inline void wbce_logit_grad_hess(double y, double x, const Params* p, double* g, double* h) noexcept nogil:
     cdef double spp, spn, pr, cp, ay, by
@@ -295,40 +306,29 @@ cdef inline void focal_grad_hess(double y, double f, const Params* p, double* g,
 #   F(x) = q^γ s  (= A(σ(x))),  F' = -γ p q^γ s - q^(γ+1),
 #   F'' = γ p q^γ s (γ p - q) + (2γ + 1) p q^(γ+1);
 # the negative term is F(-x): derivative -F'(-x), second derivative F''(-x).
-# No power of a vanishing base is ever divided, so ±1e30 stays finite.
-cdef inline double _pow_gamma(double q, double gamma) noexcept nogil:
-    """q ** gamma; the usual integer exponents by multiplication (exact to
-    the rounding of a product, where libm pow costs ~20 ns an element)."""
-    if gamma == 2.0:
-        return q * q
-    if gamma == 1.0:
-        return q
-    if gamma == 0.0:
-        return 1.0
-    if gamma == 3.0:
-        return q * q * q
-    return q ** gamma
-
+# No power of a vanishing base is ever divided, so ±1e30 stays finite; at
+# x = ±inf one of p, s is 0 and the other inf, and p s (-> 0) is taken as 0.
 cdef inline double _focal_f(double p, double q, double s, double gamma,
                             double* d1, double* d2) noexcept nogil:
-    cdef double qg = _pow_gamma(q, gamma)
+    cdef double qg = _pow_gamma(q, gamma), ps
     if d1 != NULL:
-        d1[0] = -gamma * p * qg * s - qg * q
+        ps = p * s if p != 0.0 else 0.0
+        d1[0] = -gamma * ps * qg - qg * q
         if d2 != NULL:
-            d2[0] = gamma * p * qg * s * (gamma * p - q) + (2.0 * gamma + 1.0) * p * qg * q
+            d2[0] = gamma * ps * qg * (gamma * p - q) + (2.0 * gamma + 1.0) * p * qg * q
     return qg * s
 
 cdef inline double focal_logit_loss(double y, double x, const Params* p) noexcept nogil:
     cdef double spp, spn, pr, cp
     _logistic(x, &spp, &spn, &pr, &cp)
-    return (p.pos * y * _focal_f(pr, cp, spn, p.gamma, NULL, NULL)
-            + p.neg * (1.0 - y) * _focal_f(cp, pr, spp, p.gamma, NULL, NULL))
+    return (_term(p.pos * y, _focal_f(pr, cp, spn, p.gamma, NULL, NULL))
+            + _term(p.neg * (1.0 - y), _focal_f(cp, pr, spp, p.gamma, NULL, NULL)))
 
 cdef inline double focal_logit_loss_grad(double y, double x, const Params* p, double* g) noexcept nogil:
     cdef double spp, spn, pr, cp, d1p, d1n, v
     _logistic(x, &spp, &spn, &pr, &cp)
-    v = (p.pos * y * _focal_f(pr, cp, spn, p.gamma, &d1p, NULL)
-         + p.neg * (1.0 - y) * _focal_f(cp, pr, spp, p.gamma, &d1n, NULL))
+    v = (_term(p.pos * y, _focal_f(pr, cp, spn, p.gamma, &d1p, NULL))
+         + _term(p.neg * (1.0 - y), _focal_f(cp, pr, spp, p.gamma, &d1n, NULL)))
     g[0] = p.pos * y * d1p - p.neg * (1.0 - y) * d1n
     return v
 
@@ -532,8 +532,8 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
                                Py_ssize_t e0, Py_ssize_t e1, Mode mode, double gscale,
                                floating* grad, floating* hess, floating* rows,
                                double* total) noexcept nogil:
-    """Optional SIMD form of a loss over elements e0..e1, each its own
-    sample's only element (k = 1 rows, or a flat unweighted block): writes
+    """Optional SIMD form of a loss over elements e0..e1 (k = 1 rows, a
+    flat unweighted block, or one row of k elements): writes
     Σ w_e l_e to total, gscale w_e dl/df and the hessian as `mode` asks and,
     when `rows` is not NULL, w_e l_e.  `w` (NULL: all 1) and `rows` are
     indexed like y and f.  Returns False when the loss has no vector form
@@ -541,6 +541,11 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
 
     A vector form computes the same closed form in float64 lanes (float32
     data is widened), so it differs from the scalar one by rounding only.
+    Where a loss has a vector form on the path in use it is taken for every
+    block, however short (lanes are independent, a short block is a padded
+    tail): an element's value and derivatives then never depend on the
+    layout, the reduction or the mode (loss_gradient() is bit for bit
+    (loss(), gradient()), gradient_hessian()[0] is gradient()).
     """
     cdef floating* g = NULL if mode == LOSS else grad + e0
     cdef floating* h = hess + e0 if mode == GRAD_HESS else NULL
@@ -556,7 +561,7 @@ cdef inline bint _vector_block(const Kind* kind, const Params* p,
         pw = FL_PW_LOGCOSH
     elif Kind is PoissonLog:
         pw = FL_PW_POISSON_LOG
-    if pw >= 0 and e1 - e0 >= 64 and KT.pw_d[pw] != NULL:
+    if pw >= 0 and KT.pw_d[pw] != NULL:
         if floating is float:
             total[0] = KT.pw_f[pw](y + e0, f + e0, we, e1 - e0, p.pos, p.neg, p.smooth,
                                   gscale, g, h, r)
@@ -596,6 +601,15 @@ cdef inline double _flat_block(const Kind* kind, const Params* p,
     return (s[0] + s[1]) + (s[2] + s[3])
 
 
+cdef inline double weighted(double w, double v) noexcept nogil:
+    """w l for the sums: a sample of weight 0 adds 0 even when its loss is
+    +inf (a logit of ±inf against a target that masks it), where the
+    product would be 0 * inf = NaN.  NaN losses still propagate."""
+    if w == 0.0 and fabs(v) == INFINITY:
+        return 0.0
+    return w * v
+
+
 cdef inline double _row_block(const Kind* kind, const Params* p,
                               const floating* y, const floating* f, const double* w,
                               Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k, Mode mode,
@@ -606,11 +620,11 @@ cdef inline double _row_block(const Kind* kind, const Params* p,
     cdef Py_ssize_t i
     for i in range(r0, r1):
         wi = 1.0 if w == NULL else w[i]
-        row = _flat_block(kind, p, y, f, i * k, i * k + k, mode,
-                          scale * wi * inv_k, grad, hess) * inv_k
+        row = weighted(wi, _flat_block(kind, p, y, f, i * k, i * k + k, mode,
+                                       scale * wi * inv_k, grad, hess) * inv_k)
         if rows != NULL:
-            rows[i] = <floating>(wi * row)
-        total += wi * row
+            rows[i] = <floating>row
+        total += row
     return total
 
 

@@ -8,7 +8,7 @@ every (image, class) is one independent sort, each writing its own slot of
 the loss array and its own elements of the gradient.
 """
 from cython.parallel cimport prange, threadid
-from libc.math cimport exp, log, fabs, NAN
+from libc.math cimport exp, log, fabs, NAN, INFINITY
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
@@ -199,16 +199,20 @@ def overlap(const floating[::1] y_true, const floating[::1] y_pred,
     d(Σ_c class_scale[c] L_c)/d y_pred.
     """
     cdef Py_ssize_t total = y_pred.shape[0]
-    if (total < 1 or y_true.shape[0] != total or C < 1 or inner < 1 or total % (C * inner)
-            or row_len < 1):
-        raise ValueError("overlap: inconsistent sizes")
+    if total < 1:
+        raise ValueError("overlap: y_pred is empty")
+    if y_true.shape[0] != total:
+        raise ValueError("overlap: y_true and y_pred differ in length")
+    if C < 1 or inner < 1 or row_len < 1 or total % (C * inner):
+        raise ValueError("overlap: C, inner and row_len must be >= 1 and C * inner "
+                         "must divide the length of y_pred")
     if sample_weight is not None and (row_len < 1 or total % row_len
                                       or sample_weight.shape[0] != total // row_len):
         raise ValueError("overlap: sample_weight does not match the rows")
     if class_scale.shape[0] != C:
         raise ValueError("overlap: class_scale must hold C entries")
     if grad is not None and grad.shape[0] != total:
-        raise ValueError("overlap: grad has the wrong size")
+        raise ValueError("overlap: grad must hold as many elements as y_pred")
     cdef Py_ssize_t nb = overlap_n_blocks(total, C)
     partial_arr = np.empty(3 * C * nb, dtype=np.float64)
     cdef double[::1] partial = partial_arr
@@ -253,176 +257,363 @@ def overlap(const floating[::1] y_true, const floating[::1] y_pred,
 # Loss = Σ W∘O / Σ W∘E with O = Yᵀ P (weighted rows) and E = h qᵀ / Σw:
 #   Num = Σ_i w_i Σ_b W[y_i, b] P_ib
 #   Den = Σ_b v_b q_b / Σw,  v_b = Σ_a h_a W_ab,  h = Σ_i w_i e_{y_i},  q = Σ_i w_i P_i
-# so one pass needs only 2C + 1 accumulators per block (no C×C per thread);
 # dL/dP_ib = w_i (W[y_i, b] - L v_b / Σw) / Den, then through the softmax.
+#
+# Every W this loss knows depends on |a - b| only, so W is never stored: a
+# table f[d] = W at distance d (C entries) gives any entry, and v = hᵀW has a
+# closed form in O(C) (recurrences over running sums, below).  A C×C matrix
+# would be 298 GiB at C = 200 000 for an input of a few megabytes.
+cdef enum KappaWeights:
+    KAPPA_NONE = 0          # W = 1 - I
+    KAPPA_LINEAR = 1        # |a - b| / (C - 1)
+    KAPPA_QUADRATIC = 2     # (a - b)² / (C - 1)²
 
-cdef inline double _softmax_row(const floating* z, Py_ssize_t C, double* out) noexcept nogil:
-    """out = softmax(z) in float64."""
+# Rows per block: at least this many, so the per-block class sums (C of
+# them) stay a small fraction of the input even when one row is wider than
+# a whole BLOCK_ELEMENTS block.
+cdef enum:
+    KAPPA_MIN_ROWS = 64
+
+
+cdef inline Py_ssize_t _kappa_rows_per_block(Py_ssize_t C) noexcept nogil:
+    cdef Py_ssize_t r = BLOCK_ELEMENTS // C
+    if r < KAPPA_MIN_ROWS:
+        r = KAPPA_MIN_ROWS
+    return r
+
+
+def kappa_n_blocks(Py_ssize_t n, Py_ssize_t C):
+    cdef Py_ssize_t rpb = _kappa_rows_per_block(C)
+    return (n + rpb - 1) // rpb
+
+
+cdef void _kappa_table(int kind, Py_ssize_t C, double* fm) noexcept nogil:
+    """fm[C - 1 + k] = W at signed distance k, k = -(C-1)..C-1 (2C - 1
+    entries; the same doubles the C×C matrix held: d / (C - 1),
+    d² / (C - 1)²).  Row a of W is then the contiguous &fm[C - 1 - a]."""
+    cdef Py_ssize_t k, d
+    cdef double m1 = <double>(C - 1), m2 = <double>(C - 1) * <double>(C - 1)
+    for k in range(2 * C - 1):
+        d = k - (C - 1)
+        if d < 0:
+            d = -d
+        if kind == KAPPA_NONE or d == 0:     # d = 0 also for C = 1, not 0 / 0
+            fm[k] = 0.0 if d == 0 else 1.0
+        elif kind == KAPPA_LINEAR:
+            fm[k] = <double>d / m1
+        else:
+            fm[k] = (<double>d * <double>d) / m2
+
+
+cdef void _kappa_v(int kind, const double* h, Py_ssize_t C, double* v) noexcept nogil:
+    """v_b = Σ_a h_a W_ab in O(C), from running sums of non-negative terms
+    only (no 'total minus part' cancellation):
+      none:      Σ_{a<b} h_a + Σ_{a>b} h_a
+      linear:    (Lt(b) + Rt(b)) / (C-1),    Lt(b) = Σ_{a<b} h_a (b-a),
+                 Lt(b+1) = Lt(b) + Σ_{a≤b} h_a, Rt mirrored
+      quadratic: (Lq(b) + Rq(b)) / (C-1)²,   Lq(b) = Σ_{a<b} h_a (b-a)²,
+                 Lq(b+1) = Lq(b) + 2 Lt(b) + Σ_{a≤b} h_a, Rq mirrored
+    """
+    cdef Py_ssize_t b
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, m
+    if C == 1:
+        v[0] = 0.0                       # W = 0 for one class, whatever the kind
+        return
+    # left halves, ascending: on entry to b, s0 = Σ_{a<b} h_a, s1 = Lt(b), s2 = Lq(b)
+    for b in range(C):
+        if kind == KAPPA_NONE:
+            v[b] = s0
+        elif kind == KAPPA_LINEAR:
+            v[b] = s1
+        else:
+            v[b] = s2
+        s0 = s0 + h[b]
+        s2 = s2 + 2.0 * s1 + s0
+        s1 = s1 + s0
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    for b in range(C - 1, -1, -1):
+        if kind == KAPPA_NONE:
+            v[b] = v[b] + s0
+        elif kind == KAPPA_LINEAR:
+            v[b] = v[b] + s1
+        else:
+            v[b] = v[b] + s2
+        s0 = s0 + h[b]
+        s2 = s2 + 2.0 * s1 + s0
+        s1 = s1 + s0
+    if kind == KAPPA_LINEAR:
+        m = <double>(C - 1)
+        for b in range(C):
+            v[b] = v[b] / m
+    elif kind == KAPPA_QUADRATIC:
+        m = <double>(C - 1) * <double>(C - 1)
+        for b in range(C):
+            v[b] = v[b] / m
+
+
+cdef inline bint _softmax_row(const floating* z, Py_ssize_t C, double* out) noexcept nogil:
+    """out = softmax(z) in float64; a logit of -inf is a probability of
+    exactly 0.  Returns False for a row of only -inf logits (no distribution:
+    out is all 0), True otherwise (NaN logits give NaN probabilities)."""
     cdef double m = z[0], s = 0.0
     cdef Py_ssize_t c
     for c in range(1, C):
         if z[c] > m:
             m = z[c]
+    if m == -INFINITY:
+        for c in range(C):
+            if z[c] != z[c]:             # a NaN the max skipped: propagate it
+                for c in range(C):
+                    out[c] = NAN
+                return True
+        for c in range(C):
+            out[c] = 0.0
+        return False
     for c in range(C):
         out[c] = exp(z[c] - m)
         s += out[c]
     for c in range(C):
         out[c] = out[c] / s
-    return s
+    return True
 
 
-def kappa_n_blocks(Py_ssize_t n, Py_ssize_t C):
-    cdef Py_ssize_t rpb = BLOCK_ELEMENTS // C if C < BLOCK_ELEMENTS else 1
-    return (n + rpb - 1) // rpb
+ctypedef fused src_t:
+    float
+    double
+
+
+cdef inline double _w_dot(const double* wrow, const src_t* p, Py_ssize_t C) noexcept nogil:
+    """Σ_c W[a, c] p_c for the row wrow of W."""
+    cdef double t = 0.0
+    cdef Py_ssize_t c
+    for c in range(C):
+        t = t + wrow[c] * p[c]
+    return t
 
 
 def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::1] sample_weight,
-          Py_ssize_t n, Py_ssize_t C, const double[::1] W, bint from_logits,
+          Py_ssize_t n, Py_ssize_t C, int weights, bint from_logits,
           floating[::1] grad, int nthreads):
     """Soft kappa loss Σ W∘O / Σ W∘E of n rows of C probabilities (or logits).
 
-    Labels must already be checked to lie in [0, C).  Returns (loss, Σw);
-    the loss is 0 with a zero gradient when Σw = 0 or Σ W∘E = 0.
+    weights: 0 (W = 1 - I), 1 (linear), 2 (quadratic).  Memory O(C) beyond
+    the arrays given, plus 2C per thread and 2C + 3 per block of at least
+    64 rows (at most 1/32 of y_pred): no C×C array is formed.  Returns
+    (loss, Σw); the loss is 0 with a zero gradient when Σw = 0 or
+    Σ W∘E = 0, and +inf with a zero gradient when a row of weight > 0 has
+    only -inf logits (from_logits).
     """
-    if n < 1 or C < 1 or labels.shape[0] != n or y_pred.shape[0] != n * C or W.shape[0] != C * C:
-        raise ValueError("kappa: inconsistent sizes")
+    if n < 1 or C < 1:
+        raise ValueError("kappa: y_pred must have n >= 1 rows of C >= 1 classes")
+    if labels.shape[0] != n:
+        raise ValueError("kappa: labels must hold n entries")
+    if y_pred.shape[0] != n * C:
+        raise ValueError("kappa: y_pred must hold n * C entries")
+    if weights < KAPPA_NONE or weights > KAPPA_QUADRATIC:
+        raise ValueError(f"kappa: unknown weights kind {weights}")
     if sample_weight is not None and sample_weight.shape[0] != n:
         raise ValueError("kappa: sample_weight must hold n entries")
     if grad is not None and grad.shape[0] != n * C:
-        raise ValueError("kappa: grad has the wrong size")
+        raise ValueError("kappa: grad must hold n * C entries")
     cdef Py_ssize_t k
     for k in range(n):
         if labels[k] < 0 or labels[k] >= C:
-            raise ValueError("kappa: label out of range")
-    cdef Py_ssize_t rpb = BLOCK_ELEMENTS // C if C < BLOCK_ELEMENTS else 1
+            raise ValueError(f"kappa: labels holds {labels[k]}, outside [0, {C})")
+    cdef Py_ssize_t rpb = _kappa_rows_per_block(C)
     cdef Py_ssize_t nb = (n + rpb - 1) // rpb
     cdef int nt = threads_for(n * C, MIN_PARALLEL_ELEMENTS, nthreads)
-    # per block: h (C), q (C), num, Σw  -> stored stat-major for combine_blocks
-    partial_arr = np.empty((2 * C + 2) * nb, dtype=np.float64)
-    rowbuf_arr = np.empty(max(nt, 1) * C, dtype=np.float64)
-    v_arr = np.empty(C, dtype=np.float64)
+    if nt > nb:
+        nt = <int>nb
+    # Per block, stat-major for combine_blocks: h (C), q (C), num, Σw,
+    # masked weight.  A block accumulates h and q in its thread's own
+    # contiguous buffer and stores them once at its end.
+    partial_arr = np.empty((2 * C + 3) * nb, dtype=np.float64)
+    rowbuf_arr = np.empty(nt * C if from_logits else 1, dtype=np.float64)
+    accbuf_arr = np.empty(nt * 2 * C, dtype=np.float64)
+    vecs_arr = np.empty(4 * C, dtype=np.float64)      # f (2C - 1), v, u
     cdef double[::1] partial = partial_arr
     cdef double[::1] rowbuf = rowbuf_arr
-    cdef double[::1] v = v_arr
+    cdef double[::1] accbuf = accbuf_arr
+    cdef double[::1] vecs = vecs_arr
+    cdef double* f = &vecs[0]
+    cdef double* v = &vecs[2 * C]
+    cdef double* u = &vecs[3 * C]
+    cdef const double* wrow
     cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
     cdef Py_ssize_t b, i, r0, r1, c, a, tid
-    cdef double wi, num, den, sw, L, t, scale, dot
+    cdef double wi, num, den, sw, masked, L, t, scale, dot
     cdef double* pr
+    cdef double* acc
     cdef const floating* row
     with nogil:
+        _kappa_table(weights, C, f)
         for b in prange(nb, schedule="static", num_threads=nt):
             tid = threadid()
-            pr = &rowbuf[tid * C]
-            for c in range(2 * C + 2):
-                partial[c * nb + b] = 0.0
+            pr = &rowbuf[tid * C] if from_logits else NULL
+            acc = &accbuf[tid * 2 * C]
+            for c in range(2 * C):
+                acc[c] = 0.0
+            num = 0.0
+            sw = 0.0
+            masked = 0.0
             r0 = b * rpb
             r1 = min(r0 + rpb, n)
             for i in range(r0, r1):
                 wi = 1.0 if w == NULL else w[i]
+                a = labels[i]
                 row = &y_pred[i * C]
                 if from_logits:
-                    _softmax_row(row, C, pr)
+                    if not _softmax_row(row, C, pr):
+                        # No distribution in this row: its true class is
+                        # masked (+inf loss) unless the row weighs nothing.
+                        masked = masked + wi
+                        continue
+                    for c in range(C):
+                        acc[C + c] += wi * pr[c]
+                    num = num + wi * _w_dot(&f[C - 1 - a], pr, C)
                 else:
                     for c in range(C):
-                        pr[c] = row[c]
-                a = labels[i]
-                partial[a * nb + b] += wi
-                t = 0.0
-                for c in range(C):
-                    partial[(C + c) * nb + b] += wi * pr[c]
-                    t = t + W[a * C + c] * pr[c]
-                partial[(2 * C) * nb + b] += wi * t
-                partial[(2 * C + 1) * nb + b] += wi
+                        acc[C + c] += wi * row[c]
+                    num = num + wi * _w_dot(&f[C - 1 - a], row, C)
+                acc[a] += wi
+                sw = sw + wi
+            for c in range(2 * C):
+                partial[c * nb + b] = acc[c]
+            partial[2 * C * nb + b] = num
+            partial[(2 * C + 1) * nb + b] = sw
+            partial[(2 * C + 2) * nb + b] = masked
         num = combine_blocks(&partial[2 * C * nb], nb)
         sw = combine_blocks(&partial[(2 * C + 1) * nb], nb)
+        masked = combine_blocks(&partial[(2 * C + 2) * nb], nb)
         for c in range(C):
-            v[c] = 0.0
-        for a in range(C):
-            t = combine_blocks(&partial[a * nb], nb)          # h_a
-            for c in range(C):
-                v[c] += t * W[a * C + c]
+            u[c] = combine_blocks(&partial[c * nb], nb)         # h, for now
+        _kappa_v(weights, u, C, v)
         den = 0.0
         for c in range(C):
             den += v[c] * combine_blocks(&partial[(C + c) * nb], nb)
         if sw > 0.0:
             den = den / sw
-        if sw == 0.0 or (den == 0.0 and num == 0.0):
+        if masked != 0.0:
+            L = masked * INFINITY        # +inf (NaN for a NaN weight)
+            scale = 0.0
+        elif sw == 0.0 or (den == 0.0 and num == 0.0):
             L = 0.0
             scale = 0.0
         else:
             L = num / den
             scale = 1.0 / den
         if grad is not None:
+            for c in range(C):
+                u[c] = L * v[c] / sw if scale != 0.0 else 0.0
             for b in prange(nb, schedule="static", num_threads=nt):
                 tid = threadid()
-                pr = &rowbuf[tid * C]
+                pr = &rowbuf[tid * C] if from_logits else NULL
                 r0 = b * rpb
                 r1 = min(r0 + rpb, n)
                 for i in range(r0, r1):
                     wi = (1.0 if w == NULL else w[i]) * scale
                     a = labels[i]
+                    wrow = &f[C - 1 - a]
                     row = &y_pred[i * C]
-                    if from_logits:
+                    if scale == 0.0:
+                        for c in range(C):
+                            grad[i * C + c] = 0
+                    elif from_logits:
                         _softmax_row(row, C, pr)
-                        # g_c = w (W[a,c] - L v_c / Σw) / Den, then softmax chain
+                        # g_c = w (W[a,c] - L v_c / Σw) / Den, then the softmax chain
                         dot = 0.0
                         for c in range(C):
-                            t = wi * (W[a * C + c] - L * v[c] / sw) if scale != 0.0 else 0.0
+                            t = wi * (wrow[c] - u[c])
                             dot = dot + t * pr[c]
                             grad[i * C + c] = <floating>t
                         for c in range(C):
                             grad[i * C + c] = <floating>(pr[c] * (grad[i * C + c] - dot))
                     else:
                         for c in range(C):
-                            if scale != 0.0:
-                                grad[i * C + c] = <floating>(wi * (W[a * C + c] - L * v[c] / sw))
-                            else:
-                                grad[i * C + c] = 0
+                            grad[i * C + c] = <floating>(wi * (wrow[c] - u[c]))
     return L, sw
 
 
 def kappa_hard(const int64_t[::1] a_idx, const int64_t[::1] b_idx, const double[::1] sample_weight,
-               Py_ssize_t C, const double[::1] W, int nthreads):
+               Py_ssize_t C, int weights, int nthreads):
     """Cohen's kappa of two label-index arrays (indices in [0, C)).
 
     Returns 1 - Σ W∘O / Σ W∘E (NaN when Σ W∘E = 0, as scikit-learn).
+    Memory O(n + C) beyond the arrays given: blocks hold at least 2C
+    samples, so their 2C histogram sums never outnumber the samples; no
+    C×C array is formed.
     """
     cdef Py_ssize_t n = a_idx.shape[0]
-    if n < 1 or b_idx.shape[0] != n or W.shape[0] != C * C:
-        raise ValueError("kappa_hard: inconsistent sizes")
+    if n < 1:
+        raise ValueError("kappa_hard: a_idx is empty")
+    if b_idx.shape[0] != n:
+        raise ValueError("kappa_hard: b_idx must hold as many entries as a_idx")
+    if C < 1:
+        raise ValueError("kappa_hard: C must be >= 1")
+    if weights < KAPPA_NONE or weights > KAPPA_QUADRATIC:
+        raise ValueError(f"kappa_hard: unknown weights kind {weights}")
     if sample_weight is not None and sample_weight.shape[0] != n:
         raise ValueError("kappa_hard: sample_weight must hold n entries")
     cdef Py_ssize_t k
     for k in range(n):
-        if a_idx[k] < 0 or a_idx[k] >= C or b_idx[k] < 0 or b_idx[k] >= C:
-            raise ValueError("kappa_hard: label index out of range")
+        if a_idx[k] < 0 or a_idx[k] >= C:
+            raise ValueError(f"kappa_hard: a_idx holds {a_idx[k]}, outside [0, {C})")
+        if b_idx[k] < 0 or b_idx[k] >= C:
+            raise ValueError(f"kappa_hard: b_idx holds {b_idx[k]}, outside [0, {C})")
     cdef Py_ssize_t rpb = BLOCK_ELEMENTS
+    if rpb < 2 * C:
+        rpb = 2 * C
     cdef Py_ssize_t nb = (n + rpb - 1) // rpb
     cdef int nt = threads_for(n, MIN_PARALLEL_ELEMENTS, nthreads)
-    partial_arr = np.zeros((2 * C + 2) * nb, dtype=np.float64)
+    if nt > nb:
+        nt = <int>nb
+    # per block, stat-major: h (C), g (C), num, Σw
+    partial_arr = np.empty((2 * C + 2) * nb, dtype=np.float64)
+    accbuf_arr = np.empty(nt * 2 * C, dtype=np.float64)
+    vecs_arr = np.empty(4 * C, dtype=np.float64)       # f (2C - 1), h, v
     cdef double[::1] partial = partial_arr
+    cdef double[::1] accbuf = accbuf_arr
+    cdef double[::1] vecs = vecs_arr
+    cdef double* f = &vecs[0]
+    cdef double* h = &vecs[2 * C]
+    cdef double* v = &vecs[3 * C]
+    cdef double* acc
     cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
-    cdef Py_ssize_t b, i, r0, r1, a, c
-    cdef double wi, num, den, sw, t
+    cdef Py_ssize_t b, i, r0, r1, a, c, tid
+    cdef double wi, num, den, sw
     with nogil:
+        _kappa_table(weights, C, f)
         for b in prange(nb, schedule="static", num_threads=nt):
+            tid = threadid()
+            acc = &accbuf[tid * 2 * C]
+            for c in range(2 * C):
+                acc[c] = 0.0
+            num = 0.0
+            sw = 0.0
             r0 = b * rpb
             r1 = min(r0 + rpb, n)
             for i in range(r0, r1):
                 wi = 1.0 if w == NULL else w[i]
                 a = a_idx[i]
                 c = b_idx[i]
-                partial[a * nb + b] += wi
-                partial[(C + c) * nb + b] += wi
-                partial[(2 * C) * nb + b] += wi * W[a * C + c]
-                partial[(2 * C + 1) * nb + b] += wi
+                acc[a] += wi
+                acc[C + c] += wi
+                num = num + wi * f[C - 1 - a + c]
+                sw = sw + wi
+            for c in range(2 * C):
+                partial[c * nb + b] = acc[c]
+            partial[2 * C * nb + b] = num
+            partial[(2 * C + 1) * nb + b] = sw
         num = combine_blocks(&partial[2 * C * nb], nb)
         sw = combine_blocks(&partial[(2 * C + 1) * nb], nb)
-        den = 0.0
         for a in range(C):
-            t = combine_blocks(&partial[a * nb], nb)
-            for c in range(C):
-                den += t * W[a * C + c] * combine_blocks(&partial[(C + c) * nb], nb)
+            h[a] = combine_blocks(&partial[a * nb], nb)
+        _kappa_v(weights, h, C, v)
+        den = 0.0
+        for c in range(C):
+            den += v[c] * combine_blocks(&partial[(C + c) * nb], nb)
         if sw > 0.0:
             den = den / sw
     if den == 0.0:
@@ -541,8 +732,12 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
 
     Writes gscale * d(loss)/d(pred) (d/d(probabilities) when from_logits, the
     softmax chain comes later) at the class-c elements of valid pixels.
+    A valid pixel whose logits are all -inf (lse = -inf) has no distribution:
+    its true class is masked, so the task's loss is +inf and its gradient 0
+    (unless a NaN is also present, which propagates).
     """
     cdef Py_ssize_t b, hw, q, n = 0, gts = 0, k, off, addr
+    cdef bint masked = False, has_nan = False
     cdef int64_t target = 1 if hinge else c
     cdef int64_t L
     cdef uint32_t fg, base, pk
@@ -564,8 +759,12 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
             if hinge:
                 e = 1.0 - pred[addr] * (2.0 * fg - 1.0)
             elif from_logits:
-                p = exp(pred[addr] - lse[q])
-                e = fabs(fg - p)
+                if lse[q] == -INFINITY:
+                    masked = True
+                    e = 1.0          # placeholder: the task's loss is +inf
+                else:
+                    p = exp(pred[addr] - lse[q])
+                    e = fabs(fg - p)
             else:
                 e = fabs(fg - <double>pred[addr])
             if floating is float:
@@ -574,8 +773,15 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
                 k64[n] = _key64(e)
             pay[n] = base | (fg << 31)
             n += 1
+            if from_logits and e != e:
+                has_nan = True
     if n == 0:
         return 0.0
+    if masked and not has_nan:
+        if grad != NULL:
+            for k in range(n):
+                grad[(pay[k] & ADDR_MASK) + off] = 0
+        return INFINITY
     if floating is float:
         where = _radix_sort(k32, pay, <uint32_t*>keys2, pay2, n, counts)
         if where:
@@ -603,8 +809,12 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
         g = J - Jprev
         Jprev = J
         if hinge:
+            # g = 0 terms add nothing; skipping them keeps an infinite error
+            # (a ±inf logit) from making inf * 0 = NaN.  The first term has
+            # g > 0, so an infinite error still gives +inf.
             if e > 0.0:
-                loss += e * g
+                if g != 0.0:
+                    loss += e * g
             elif e != e:
                 loss += e
             if grad != NULL:
@@ -615,19 +825,20 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
             loss += e * g
             if grad != NULL:
                 addr = (pk & ADDR_MASK) + off
-                # d|fg - p|/dp = -sign(fg - p), 0 where p == fg
+                # d|fg - p|/dp = -sign(fg - p), 0 where p == fg; NaN at a NaN
                 if from_logits:
-                    dsign = 0.0 if not (e > 0.0) else (-1.0 if fg else 1.0)
+                    dsign = (-1.0 if fg else 1.0) if e > 0.0 else (0.0 if e == 0.0 else e)
                 else:
                     p = pred[addr]
-                    dsign = (-1.0 if fg > p else (1.0 if fg < p else 0.0))
+                    dsign = -1.0 if fg > p else (1.0 if fg < p else (0.0 if fg == p else p))
                 grad[addr] = <floating>(gscale * g * dsign)
     return loss
 
 
 cdef void _lse_pass(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssize_t C,
                     Py_ssize_t HW, double* lse, int nthreads) noexcept nogil:
-    """lse[q] = log Σ_c exp(z_c) of every pixel."""
+    """lse[q] = log Σ_c exp(z_c) of every pixel: -inf for a pixel of only
+    -inf logits (not -inf - -inf = NaN), NaN if a logit is NaN."""
     cdef Py_ssize_t P = B * HW, q, b, hw, c
     cdef double m, s, x
     cdef const floating* zz
@@ -642,15 +853,26 @@ cdef void _lse_pass(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssiz
             if x > m:
                 m = x
         s = 0.0
-        for c in range(C):
-            s = s + exp(zz[c * HW] - m)
-        lse[q] = m + log(s)
+        if m == -INFINITY:
+            for c in range(C):
+                x = zz[c * HW]
+                if x != x:
+                    s = x
+            lse[q] = -INFINITY if s == 0.0 else s
+        else:
+            for c in range(C):
+                s = s + exp(zz[c * HW] - m)
+            lse[q] = m + log(s)
 
 
 cdef void _softmax_chain(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssize_t C,
-                         Py_ssize_t HW, const double* lse, floating* grad,
-                         int nthreads) noexcept nogil:
-    """grad (holding dL/dp) becomes dL/dz = p ⊙ (dL/dp - <dL/dp, p>) per pixel."""
+                         Py_ssize_t HW, const double* lse, bint has_ignore, int64_t ignore,
+                         floating* grad, int nthreads) noexcept nogil:
+    """grad (holding dL/dp) becomes dL/dz = p ⊙ (dL/dp - <dL/dp, p>) per pixel.
+
+    Ignored pixels and pixels of only -inf logits (lse = -inf: their tasks'
+    losses are +inf with a zero gradient) get 0 without computing p, which
+    may be NaN there (0 * NaN = NaN)."""
     cdef Py_ssize_t P = B * HW, q, b, hw, c
     cdef double s, p
     cdef const floating* zz
@@ -661,12 +883,16 @@ cdef void _softmax_chain(const floating* z, const int64_t* lab, Py_ssize_t B, Py
         hw = q - b * HW
         zz = &z[b * C * HW + hw]
         gg = &grad[b * C * HW + hw]
-        s = 0.0
-        for c in range(C):
-            s = s + exp(zz[c * HW] - lse[q]) * gg[c * HW]
-        for c in range(C):
-            p = exp(zz[c * HW] - lse[q])
-            gg[c * HW] = <floating>(p * (gg[c * HW] - s))
+        if (has_ignore and lab[q] == ignore) or lse[q] == -INFINITY:
+            for c in range(C):
+                gg[c * HW] = 0
+        else:
+            s = 0.0
+            for c in range(C):
+                s = s + exp(zz[c * HW] - lse[q]) * gg[c * HW]
+            for c in range(C):
+                p = exp(zz[c * HW] - lse[q])
+                gg[c * HW] = <floating>(p * (gg[c * HW] - s))
 
 
 def lovasz_counts(const int64_t[::1] labels, Py_ssize_t B, Py_ssize_t HW, Py_ssize_t ncls,
@@ -674,7 +900,7 @@ def lovasz_counts(const int64_t[::1] labels, Py_ssize_t B, Py_ssize_t HW, Py_ssi
     """Per-image class counts of the valid labels, shape (B, ncls), and the
     number of labels outside [0, ncls) that are not ignore_index."""
     if labels.shape[0] != B * HW:
-        raise ValueError("lovasz_counts: labels has the wrong size")
+        raise ValueError("lovasz_counts: labels must hold B * HW entries")
     counts_arr = np.zeros((B, ncls), dtype=np.int64)
     bad_arr = np.zeros(B, dtype=np.int64)
     cdef int64_t[:, ::1] counts = counts_arr
@@ -705,15 +931,20 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
     given) receives Σ_t task_gscale[t] d(loss_t)/d(pred), chained through
     the softmax when from_logits."""
     cdef Py_ssize_t N = pred.shape[0], ntasks = task_c.shape[0], t, maxp = 0, tid
-    if labels.shape[0] != B * HW or N != B * C * HW or N >= <Py_ssize_t>ADDR_MASK:
-        raise ValueError("lovasz: inconsistent sizes (or more than 2**31 - 1 elements)")
+    # Element addresses travel in 31 bits of the sort payload.
+    if N > <Py_ssize_t>ADDR_MASK:
+        raise ValueError(f"lovasz: pred has {N} elements, more than 2**31 - 1")
+    if N != B * C * HW:
+        raise ValueError("lovasz: pred must hold B * C * HW elements")
+    if labels.shape[0] != B * HW:
+        raise ValueError("lovasz: labels must hold B * HW entries")
     if task_b0.shape[0] != ntasks or task_b1.shape[0] != ntasks or task_gscale.shape[0] != ntasks:
-        raise ValueError("lovasz: task arrays differ in length")
+        raise ValueError("lovasz: task_b0, task_b1, task_c and task_gscale differ in length")
     if grad is not None and grad.shape[0] != N:
-        raise ValueError("lovasz: grad has the wrong size")
+        raise ValueError("lovasz: grad must hold as many elements as pred")
     for t in range(ntasks):
         if not (0 <= task_b0[t] < task_b1[t] <= B) or not (0 <= task_c[t] < C):
-            raise ValueError("lovasz: task out of range")
+            raise ValueError(f"lovasz: task {t} (task_b0, task_b1, task_c) is out of range")
         maxp = max(maxp, (task_b1[t] - task_b0[t]) * HW)
     losses_arr = np.zeros(ntasks, dtype=np.float64)
     if ntasks == 0:
@@ -760,5 +991,6 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
                                      <void*>&keys2[tid * maxp], &pay2[tid * maxp],
                                      &rc[tid * 8 * RADIX])
         if g != NULL and from_logits:
-            _softmax_chain(&pred[0], &labels[0], B, C, HW, &lse[0], g, nthreads)
+            _softmax_chain(&pred[0], &labels[0], B, C, HW, &lse[0], has_ignore, ignore,
+                           g, nthreads)
     return losses_arr
