@@ -12,7 +12,11 @@ of a shared machine; a process builds the case's full-size data
 (``fastloss._bench.cases``, the inputs of ``python -m fastloss bench``), then
 times ``loss_gradient`` on each path in turn (``fastloss.set_simd_path``):
 one warm-up call, then the minimum of ``--calls`` calls.  The table shows the
-median over rounds of those minima and new / old.
+median over rounds of those minima and the median over rounds of new / old
+(each round's pair ran back to back: the ratio survives the load of other
+processes better than either time).  ``--threads`` (default 1) sets
+OMP_NUM_THREADS for both: on a shared machine a parallel region waits for its
+slowest thread, which mostly measures the neighbours.
 
 A path a build does not have (an older build without AVX-512 kernels) is
 timed on that build's widest path instead, marked ``*``: the "avx512" row
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -55,9 +60,11 @@ print(json.dumps(out))
 """
 
 
-def run_one(python, case, paths, calls):
+def run_one(python, case, paths, calls, threads):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    env.pop("FASTLOSS_SIMD", None)
     done = subprocess.run([python, "-c", WORKER, case, ",".join(paths), str(calls)],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{python} {case}: {done.stderr.strip()[-400:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -71,6 +78,7 @@ def main(argv=None):
     parser.add_argument("--paths", nargs="+", default=["avx512", "avx2", "sse2"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="also write the raw timings here")
     args = parser.parse_args(argv)
 
@@ -80,7 +88,7 @@ def main(argv=None):
         for i, case in enumerate(args.cases):
             order = ("old", "new") if (r + i) % 2 == 0 else ("new", "old")
             for build in order:
-                res = run_one(getattr(args, build), case, args.paths, args.calls)
+                res = run_one(getattr(args, build), case, args.paths, args.calls, args.threads)
                 for path, (t, u) in res.items():
                     times[build][case][path].append(t)
                     used[build][path] = u
@@ -89,13 +97,15 @@ def main(argv=None):
     for path in args.paths:
         mark = "" if used["old"].get(path) == path else "*"
         print(f"\npath {path} (old build on {used['old'].get(path)}{mark}, new on "
-              f"{used['new'].get(path)}); median of {args.rounds} process minima")
-        print(f"| case | old ms | new ms | new/old |")
-        print(f"|---|---:|---:|---:|")
+              f"{used['new'].get(path)}); {args.threads} thread(s); medians of "
+              f"{args.rounds} rounds")
+        print("| case | old ms | new ms | new/old (median of round ratios) |")
+        print("|---|---:|---:|---:|")
         for case in args.cases:
-            o = statistics.median(times["old"][case][path]) * 1e3
-            n = statistics.median(times["new"][case][path]) * 1e3
-            print(f"| {case} | {o:.2f} | {n:.2f} | {n / o:.3f} |")
+            old, new = times["old"][case][path], times["new"][case][path]
+            ratio = statistics.median(n / o for n, o in zip(new, old))
+            print(f"| {case} | {statistics.median(old) * 1e3:.2f} | "
+                  f"{statistics.median(new) * 1e3:.2f} | {ratio:.3f} |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"times": times, "used": used}, fh)

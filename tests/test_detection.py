@@ -184,3 +184,25 @@ def test_deterministic_across_threads_and_out():
     out = np.empty_like(p)
     assert loss.gradient(t, p, sample_weight=w, out=out) is out
     np.testing.assert_array_equal(out, g1)
+
+
+def _bits(a):
+    a = np.asarray(a)
+    return a.dtype.str, a.shape, a.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_pass_same_bits(dtype):
+    """SPEC §1: loss_gradient() is (loss(), gradient()) bit for bit for every
+    reduction, weights or not, one block or several (the box kernel has no
+    vector path, so this holds on every SIMD path alike)."""
+    rng = np.random.default_rng(4)
+    for n in (7, 3001):
+        t = np.concatenate([boxes(rng, n), degenerate_pairs()[:, 0]]).astype(dtype)
+        p = np.concatenate([boxes(rng, n), degenerate_pairs()[:, 1]]).astype(dtype)
+        for reduction in ("mean", "sum", "none"):
+            loss = fl.GIoULoss(reduction=reduction)
+            for w in (None, rng.random(t.shape[0])):
+                v, g = loss.loss_gradient(t, p, w)
+                assert _bits(v) == _bits(loss.loss(t, p, w))
+                assert _bits(g) == _bits(loss.gradient(t, p, w))

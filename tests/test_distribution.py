@@ -174,3 +174,113 @@ def test_bad_input():
         fl.KLDivergence()(np.array([["a", "b"]]), np.ones((1, 2)))
     assert isinstance(fl.get("kl_divergence", log_input=True), fl.KLDivergence)
     assert isinstance(fl.get("HellingerDistance"), fl.HellingerDistance)
+
+
+# ------------------------------------------------ reliability: every SIMD path
+from fastloss._kernels import rows as _rows  # noqa: E402
+
+
+_SIMD_MODULES = (_rows,)
+
+
+def _simd_paths():
+    """Every vector path this CPU runs: the public list where the package has
+    one, else the kernel modules' own names (auto = AVX2+FMA where the CPU
+    has it, baseline = SSE2, scalar = libm)."""
+    if hasattr(fl, "available_simd_paths"):
+        return tuple(fl.available_simd_paths())
+    return ("auto", "baseline", "scalar")
+
+
+def _set_simd_path(name):
+    if hasattr(fl, "set_simd_path"):
+        fl.set_simd_path(name)
+    else:
+        for module in _SIMD_MODULES:
+            module.set_simd_path(name)
+
+
+@pytest.fixture(params=_simd_paths())
+def simd_path(request):
+    """Run the test on one vector path of every kernel module, then restore
+    the default (detected) path whatever happens."""
+    try:
+        _set_simd_path(request.param)
+        yield request.param
+    finally:
+        _set_simd_path("auto")
+
+
+def _bits(a):
+    a = np.asarray(a)
+    return a.dtype.str, a.shape, a.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("make", [lambda r: fl.KLDivergence(reduction=r),
+                                  lambda r: fl.KLDivergence(log_input=True, reduction=r),
+                                  lambda r: fl.CosineSimilarityLoss(reduction=r),
+                                  lambda r: fl.HellingerDistance(reduction=r)],
+                         ids=["kl", "kl_log", "cosine", "hellinger"])
+def test_one_pass_same_bits(make, dtype, simd_path, rng):
+    """SPEC §1: loss_gradient() is (loss(), gradient()) bit for bit, for every
+    reduction, 1-D and 2-D input, weights or not, on every path."""
+    for shape in [(41,), (903, 13), (5, 1000)]:
+        y = rng.dirichlet(np.ones(shape[-1]), shape[:-1] or None)
+        y[..., 1] = 0.0
+        f = rng.dirichlet(np.ones(shape[-1]), shape[:-1] or None)
+        if make("mean").get_params().get("log_input"):
+            f = np.log(f)
+        n = shape[0] if len(shape) == 2 else 1
+        for reduction in ("mean", "sum", "none"):
+            loss = make(reduction)
+            for w in (None, rng.uniform(0, 2, n)):
+                yt, yp = y.astype(dtype), f.astype(dtype)
+                v, g = loss.loss_gradient(yt, yp, w)
+                assert _bits(v) == _bits(loss.loss(yt, yp, w))
+                assert _bits(g) == _bits(loss.gradient(yt, yp, w))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [2, 13])
+def test_kl_log_input_nan_and_minus_inf(C, dtype, simd_path, rng):
+    """SPEC row 9 / §1: with log_input=True a NaN log-probability propagates
+    even where y_j = 0 (torch's kl_div; was: swallowed, e.g. 0.1 for the
+    example below); a log-probability of -inf (probability 0) adds 0 where
+    y_j = 0 and makes the loss +inf where y_j > 0, for every reduction; the
+    gradient is -y_j (torch's) and stays finite."""
+    assert np.isnan(fl.kl_divergence(np.array([[0, 1]], dtype),
+                                     np.array([[np.nan, -0.1]], dtype), log_input=True))
+    n = 300
+    y = rng.dirichlet(np.ones(C), n)
+    y[:, 0] = 0.0
+    y /= y.sum(axis=1, keepdims=True)
+    f = np.log(rng.dirichlet(np.ones(C), n))
+    f[::3, 0] = -np.inf                          # masked where y = 0: finite
+    loss = fl.KLDivergence(log_input=True, reduction="none")
+    v, g = loss.loss_gradient(y.astype(dtype), f.astype(dtype))
+    expect = ref_kl_log(y, np.where(np.isinf(f), 0.0, f))
+    np.testing.assert_allclose(v, expect, rtol=2e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 1e-14)
+    np.testing.assert_array_equal(g, -y.astype(dtype))
+    fn = f.copy()
+    fn[4, 0] = np.nan                            # NaN where y = 0
+    for reduction in ("mean", "sum", "none"):
+        v, g = fl.KLDivergence(log_input=True, reduction=reduction).loss_gradient(
+            y.astype(dtype), fn.astype(dtype))
+        assert np.isnan(v[4] if reduction == "none" else v)
+        if reduction == "none":
+            assert np.isfinite(np.delete(v, 4)).all()
+    fi = f.copy()
+    fi[7, 1] = -np.inf                           # masked where y > 0: +inf
+    for reduction in ("mean", "sum", "none"):
+        v, g = fl.KLDivergence(log_input=True, reduction=reduction).loss_gradient(
+            y.astype(dtype), fi.astype(dtype))
+        assert (v[7] if reduction == "none" else v) == np.inf
+        assert np.isfinite(g).all()
+        if reduction == "none":
+            assert np.isfinite(np.delete(v, 7)).all()
+    w = np.ones(n)
+    w[7] = 0.0
+    v = fl.KLDivergence(log_input=True, reduction="sum")(y.astype(dtype), fi.astype(dtype), w)
+    assert np.isfinite(v)

@@ -517,3 +517,25 @@ def test_float32_lanes_hard_soft_and_special_labels(path, loss_name, rng):
     v, g = loss.loss_gradient(y32, xn)
     assert np.isnan(v[[5, 1001]]).all() and np.isnan(g[[5, 1001]]).all()
     assert np.isfinite(np.delete(v, [5, 1001])).all()
+
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("k", [3, 5, 16])
+def test_float32_lanes_same_bits_in_every_layout(path, k, rng):
+    """An element takes float32 or float64 lanes by its own label only, so
+    gradient() (flat blocks) and loss_gradient() / gradient_hessian() (rows of
+    k elements) give it the same bits, however rows and vectors align."""
+    n = 3001
+    x = rng.normal(0, 4, (n, k)).astype(np.float32)
+    y = rng.integers(0, 2, (n, k)).astype(np.float32)
+    y[::7, 1] = 0.25                                   # soft labels here and there
+    w = rng.uniform(0, 2, n)
+    fl.set_simd_path(path)
+    for loss in (fl.BinaryCrossentropy(from_logits=True, reduction="none"),
+                 fl.BinaryFocalCrossentropy(gamma=2.0, from_logits=True, reduction="none")):
+        for sw in (None, w):
+            v, g = loss.loss_gradient(y, x, sw)
+            np.testing.assert_array_equal(loss.gradient(y, x, sw), g)
+            np.testing.assert_array_equal(loss.gradient_hessian(y, x, sw)[0], g)
+            np.testing.assert_array_equal(loss(y, x, sw), v)

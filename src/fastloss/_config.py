@@ -96,6 +96,8 @@ def _cpu_features() -> tuple:
 # The names FASTLOSS_SIMD and set_simd_path take: "auto" and the paths of
 # _kernels/simd.pyx, the one module that owns the choice for the process.
 SIMD_PATHS = ("auto", "avx512", "avx2", "sse2", "scalar")
+# earlier kernel modules' names for the same paths
+_REPORTED = {"avx2+fma": "avx2", "baseline": "sse2"}
 
 
 def _simd_owner():
@@ -156,7 +158,8 @@ def simd_paths_in_use() -> dict:
         if not callable(report):
             continue
         try:
-            found[label] = str(report())
+            name = str(report())
+            found[label] = _REPORTED.get(name, name)
         except Exception as exc:  # a report must never break show_config
             found[label] = f"unknown ({type(exc).__name__}: {exc})"
     return found

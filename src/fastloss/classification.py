@@ -16,6 +16,15 @@ where the clip is active the gradient (and hessian) is 0, the derivative of
 the clipped function.  With ``from_logits=True`` nothing is clipped: the
 log-sigmoid / log-softmax forms used are exact and finite for any finite
 logit (±1e4 in float32, ±1e30 in float64).
+
+Infinite logits (SPEC §1): a logit of -inf is a probability of exactly 0, a
+masked class (for the binary losses +inf masks the negative class).  Loss
+and gradient stay finite while the target gives the masked class no weight
+(a ``class_weight`` of 0 included; label smoothing gives every class
+weight); otherwise the sample's loss is +inf, and so are ``"sum"`` and
+``"mean"``, while the gradient stays finite.  A row of only -inf logits has
+every class masked.  A sample of weight 0 adds 0 even then.  NaN in the
+data propagates to the loss and the gradient.
 """
 from __future__ import annotations
 

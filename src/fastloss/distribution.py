@@ -40,8 +40,11 @@ class KLDivergence(_DenseRowLoss):
     in the factor too); gradient ``-ỹ_j / ŷ_j``, 0 where ŷ is clipped.
 
     ``log_input=True``: ŷ are log-probabilities, ``l = Σ_j y_j (log y_j - ŷ_j)``
-    with terms where ``y_j = 0`` equal to 0 (torch's ``kl_div``);
-    gradient ``-y_j``.  Our ``"mean"`` is torch's ``reduction="batchmean"``.
+    with terms where ``y_j = 0`` equal to 0 (torch's ``kl_div``), unless
+    ``ŷ_j`` is NaN: NaN propagates.  A log-probability of -inf (probability
+    0) adds 0 where ``y_j = 0`` and makes the loss +inf where ``y_j > 0``.
+    Gradient ``-y_j`` (torch's, whatever ŷ_j).  Our ``"mean"`` is torch's
+    ``reduction="batchmean"``.
     """
 
     function_name = "kl_divergence"

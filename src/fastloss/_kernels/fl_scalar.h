@@ -6,6 +6,7 @@
  * on sorted ones).  Integer masks on the IEEE bits keep it branch-free. */
 #ifndef FASTLOSS_FL_SCALAR_H
 #define FASTLOSS_FL_SCALAR_H
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -45,5 +46,20 @@ static inline double fl_pos_part(double x)
     double r = x > 0.0 ? x : 0.0;
     if (__builtin_expect(x != x, 0)) r = x;
     return r;
+}
+
+/* q ** gamma for q >= 0 (a probability or its complement): the usual
+ * integer exponents by multiplication (exact to the rounding of a product,
+ * where libm pow costs ~20 ns an element), any other exponent by C pow().
+ * Always a real function call (never Cython's `**`, whose complex-power
+ * path raised inside noexcept nogil kernels and was swallowed).  NaN
+ * propagates; 0 ** 0 = 1 as in pow(). */
+static inline double fl_pow_gamma(double q, double gamma)
+{
+    if (gamma == 2.0) return q * q;
+    if (gamma == 1.0) return q;
+    if (gamma == 0.0) return 1.0;
+    if (gamma == 3.0) return q * q * q;
+    return pow(q, gamma);
 }
 #endif

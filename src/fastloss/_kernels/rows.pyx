@@ -22,11 +22,15 @@ the CPU has it, else libm (``simd_path()`` says which).
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt, fabs, fmax, INFINITY, NAN
+from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 from fastloss._kernels._common cimport (
     floating, MIN_PARALLEL_ELEMENTS, threads_for, rows_per_block, combine_blocks,
     clip_prob, check_buffers, Mode, LOSS, LOSS_GRAD, GRAD, GRAD_HESS)
+
+cdef extern from "fl_scalar.h" nogil:
+    double pow_gamma "fl_pow_gamma"(double q, double gamma)
 
 from fastloss._kernels cimport simd
 from fastloss._kernels.simd cimport fl_kernels, FL_MATH_EXP_NONPOS, FL_MATH_LOG
@@ -107,8 +111,43 @@ cdef inline double _expsum(const floating* x, Py_ssize_t C, double m,
         return KT.expsum_d(x, C, m, out)
 
 
+cdef inline double _exp1(floating xj, double m) noexcept nogil:
+    """exp(x_j - m) with the bits _expsum gives that term (the same
+    subtraction in the array's type, the same vector exp, lane by lane)."""
+    cdef floating d, e
+    if floating is float:
+        d = xj - <float>m
+        KT.math_f[FL_MATH_EXP_NONPOS](&d, 1, &e)
+    else:
+        d = xj - m
+        KT.math_d[FL_MATH_EXP_NONPOS](&d, 1, &e)
+    return e
+
+
 cdef inline void _zero(floating* g, Py_ssize_t C) noexcept nogil:
     memset(g, 0, C * sizeof(floating))
+
+
+cdef inline bint _any_nan(const floating* x, Py_ssize_t C) noexcept nogil:
+    if floating is float:
+        return KT.any_nan_f(x, C) != 0
+    else:
+        return KT.any_nan_d(x, C) != 0
+
+
+cdef inline bint _all_masked(const floating* x, Py_ssize_t C, double m) noexcept nogil:
+    """Every logit of the row is -inf (and none is NaN): each class has
+    probability exactly 0, and the softmax's x - max would be -inf + inf."""
+    return m == -INFINITY and not _any_nan(x, C)
+
+
+cdef inline double weighted(double w, double v) noexcept nogil:
+    """w l for the sums: a sample of weight 0 adds 0 even when its loss is
+    +inf (a masked class), where the product would be 0 * inf = NaN.  NaN
+    losses still propagate."""
+    if w == 0.0 and fabs(v) == INFINITY:
+        return 0.0
+    return w * v
 
 
 
@@ -153,6 +192,17 @@ cdef inline double cce_logit_row(const RParams* p, const floating* y, Py_ssize_t
                                  floating* g, floating* h) noexcept nogil:
     cdef double m = _rmax(x, C), S, lS, t, T = 0.0, v = 0.0, pj, invS
     cdef Py_ssize_t j
+    if _all_masked(x, C, m):
+        # every p_j is 0: -t_j log p_j = +inf where t_j != 0, gradient -t_j
+        for j in range(C):
+            t = _target(p, y, j, C)
+            if t != 0.0:
+                v += t * INFINITY
+            if mode != LOSS:
+                g[j] = <floating>(-gs * t)
+                if mode == GRAD_HESS:
+                    h[j] = 0
+        return v
     S = _expsum(x, C, m, NULL if mode == LOSS else g)
     lS = log(S)
     for j in range(C):
@@ -161,6 +211,8 @@ cdef inline double cce_logit_row(const RParams* p, const floating* y, Py_ssize_t
         if t != 0.0:          # 0 log 0 = 0, even for a -inf logit
             # -log p_j = (m - x_j) + log S: the large terms cancel first
             v += t * ((m - x[j]) + lS)
+    if S != S:                # a NaN logit: NaN even where every t_j is 0
+        v = S
     if mode != LOSS:
         invS = 1.0 / S
         for j in range(C):
@@ -199,19 +251,30 @@ cdef inline double sce_logit_row(const RParams* p, const floating* y, Py_ssize_t
     cdef double m = _rmax(x, C), S, r, pj, ey
     cdef floating rf
     cdef Py_ssize_t j
+    if _all_masked(x, C, m):
+        # p = 0 everywhere: loss +inf, gradient -onehot(y)
+        if mode != LOSS:
+            _zero(g, C)
+            g[label] = <floating>(-gs)
+            if mode == GRAD_HESS:
+                _zero(h, C)
+        return INFINITY
     if mode == LOSS:
         S = _expsum(x, C, m, NULL)
         return (m - x[label]) + log(S)
     S = _expsum(x, C, m, g)
     ey = g[label]
     r = gs / S
+    # One gradient formula for every mode (gradient_hessian()[0] must equal
+    # gradient() bit for bit): e_j times r rounded to the array's type, a
+    # product the compiler vectorises in float32.
+    rf = <floating>r
     if mode == GRAD_HESS:
         for j in range(C):
             pj = g[j] / S
             h[j] = <floating>(gs * pj * (1.0 - pj))
-            g[j] = <floating>(r * g[j])
+            g[j] = g[j] * rf
     else:
-        rf = <floating>r
         for j in range(C):
             g[j] = g[j] * rf
     g[label] = <floating>(r * (ey - S))
@@ -236,11 +299,12 @@ cdef inline double sce_prob_row(const RParams* p, const floating* y, Py_ssize_t 
 # l = -Σ_c u_c (1 - p_c)^γ log p_c with u_c = α y_c.
 # Logits (p = softmax(x), L_c = log p_c exact):
 #   k_c = u_c [(1-p_c)^γ - γ (1-p_c)^(γ-1) p_c L_c],  dl/dx_j = p_j Σ_c k_c - k_j
-# (the bracket's second term tends to 0 as p_c -> 1 for every γ >= 0, and is
-# taken as 0 there).
+# (the bracket's second term tends to 0 as p_c -> 1 for every γ >= 0, and as
+# p_c -> 0 (p log p -> 0: a masked class, logit -inf), and is taken as 0
+# there).
 cdef inline double _focal_k(double u, double pc, double qc, double L, double gamma) noexcept nogil:
-    cdef double qg = qc ** gamma
-    if qc > 0.0 and gamma != 0.0:
+    cdef double qg = pow_gamma(qc, gamma)
+    if qc > 0.0 and gamma != 0.0 and pc != 0.0:
         return u * (qg - gamma * (qg / qc) * pc * L)
     return u * qg
 
@@ -248,22 +312,37 @@ cdef inline double _focal_k(double u, double pc, double qc, double L, double gam
 cdef inline double cfocal_logit_row(const RParams* p, const floating* y, Py_ssize_t label,
                                     const floating* x, Py_ssize_t C, Mode mode, double gs,
                                     floating* g, floating* h) noexcept nogil:
+    # In LOSS mode the driver lends a scratch row as `g`, so every mode reads
+    # the same e_j from the same vector exp (loss() equals
+    # loss_gradient()[0] bit for bit); _exp1 gives the same bits should that
+    # allocation fail.
     cdef double m = _rmax(x, C), S, lS, u, e, pc, qc, L, v = 0.0, K = 0.0, invS
     cdef Py_ssize_t j
-    S = _expsum(x, C, m, NULL if mode == LOSS else g)
+    if _all_masked(x, C, m):
+        # every p_c is 0: -u_c log p_c = +inf where u_c != 0, k_c = u_c
+        for j in range(C):
+            u = p.alpha * y[j]
+            if u != 0.0:
+                v += u * INFINITY
+            if mode != LOSS:
+                g[j] = <floating>(-gs * u)
+        return v
+    S = _expsum(x, C, m, g)
     lS = log(S)
     invS = 1.0 / S
     for j in range(C):
         u = p.alpha * y[j]
         if u == 0.0:
             continue
-        e = exp(x[j] - m) if mode == LOSS else g[j]
+        e = g[j] if g != NULL else _exp1(x[j], m)
         pc = e * invS
         qc = (S - e) * invS          # 1 - p_c without cancellation
         L = (x[j] - m) - lS
-        v -= u * (qc ** p.gamma) * L
+        v -= u * pow_gamma(qc, p.gamma) * L
         if mode != LOSS:
             K += _focal_k(u, pc, qc, L, p.gamma)
+    if S != S:                # a NaN logit: NaN even where every u_c is 0
+        v = S
     if mode != LOSS:
         for j in range(C):
             e = g[j]
@@ -291,7 +370,7 @@ cdef inline double cfocal_prob_row(const RParams* p, const floating* y, Py_ssize
         if u != 0.0:
             q = clip_prob(x[j] / S, p.eps, &inside)
             r = 1.0 - q
-            qg = r ** p.gamma
+            qg = pow_gamma(r, p.gamma)
             lq = log(q)
             v -= u * qg * lq
             if inside:
@@ -372,7 +451,9 @@ cdef inline double kl_row(const RParams* p, const floating* y, Py_ssize_t label,
     return v
 
 
-# KL, log-probabilities: Σ_j y_j (log y_j - x_j), a term with y_j = 0 is 0.
+# KL, log-probabilities: Σ_j y_j (log y_j - x_j); a term with y_j = 0 is 0
+# (also for x_j = -inf, probability 0) unless x_j is NaN, which propagates as
+# in torch's kl_div.  Gradient -y_j (torch's), whatever x_j.
 cdef inline double kl_log_row(const RParams* p, const floating* y, Py_ssize_t label,
                               const floating* x, Py_ssize_t C, Mode mode, double gs,
                               floating* g, floating* h) noexcept nogil:
@@ -389,6 +470,8 @@ cdef inline double kl_log_row(const RParams* p, const floating* y, Py_ssize_t la
         yc = y[j]
         if yc != 0.0:
             v += yc * (log(yc) - x[j])
+        elif x[j] != x[j]:    # a NaN log-probability propagates (torch kl_div)
+            v += x[j]
         if mode != LOSS:
             g[j] = <floating>(-gs * yc)
     return v
@@ -533,6 +616,13 @@ cdef inline double _block(const Kind* kind, const RParams* p,
     cdef Py_ssize_t i, label = 0
     cdef floating* g = NULL
     cdef floating* h = NULL
+    cdef floating* scratch = NULL
+    if Kind is CFocalLogit:
+        # The row reads its e_j back from the gradient row; loss() has none,
+        # so it gets a scratch row (one per block, so per thread).
+        if grad == NULL:
+            scratch = <floating*>malloc(C * sizeof(floating))
+            g = scratch           # NULL if malloc failed: the row then uses _exp1
     for i in range(r0, r1):
         wi = 1.0 if w == NULL else w[i]
         if grad != NULL:
@@ -551,9 +641,11 @@ cdef inline double _block(const Kind* kind, const RParams* p,
                 continue
         v = _row(kind, p, NULL if y == NULL else y + i * C, label, x + i * C, C,
                  mode, scale * wi, g, h)
+        v = weighted(wi, v)
         if rows != NULL:
-            rows[i] = <floating>(wi * v)
-        total += wi * v
+            rows[i] = <floating>v
+        total += v
+    free(scratch)
     return total
 
 
