@@ -336,7 +336,8 @@ class ElementwiseLoss(WithHessian, Loss):
 def table_losses(module, docs):
     """The public classes and functions of `module` that the elementwise
     table (``_kernels/pointwise.pyx.tp``, ``pointwise.LOSSES``) defines:
-    {public name: class or function}, ``docs`` giving each class's docstring.
+    {public name: class or function}, ``docs`` giving each class's docstring
+    by kind.
 
     Such a class is exactly its kind: its constructor parameters are the
     kind's record (checked by ``pointwise.check``, defaults from the row),
@@ -348,7 +349,7 @@ def table_losses(module, docs):
         if mod != module:
             continue
         cls = _table_class(kind, module, cls_name, fn_name, aliases, defaults,
-                           docs[cls_name])
+                           docs[kind])
         out[cls_name] = cls
         fn = loss_function(cls)
         out[fn_name] = fn

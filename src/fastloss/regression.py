@@ -13,21 +13,21 @@ from ._base import ElementwiseLoss, loss_function, table_losses
 # The classes that are exactly one elementwise kind come from their row of the
 # kernel table (_kernels/pointwise.pyx.tp): kind, parameters (checked by the
 # kernel module), defaults, names and aliases.  Only their documentation is
-# written here.
+# written here, by kind.
 _DOCS = {
-    "MeanSquaredError": """Mean squared error, ``l = (y - ŷ)²``.
+    "squared_error": """Mean squared error, ``l = (y - ŷ)²``.
 
     Gradient ``2(ŷ - y)``, hessian 2 (times the reduction's weight scale).
     Agrees with ``keras.losses.MeanSquaredError`` and ``torch.nn.functional.mse_loss``.
     """,
 
-    "MeanAbsoluteError": """Mean absolute error, ``l = |y - ŷ|``.
+    "absolute_error": """Mean absolute error, ``l = |y - ŷ|``.
 
     Gradient ``sign(ŷ - y)``, 0 where ŷ == y (as torch's ``l1_loss``);
     hessian 0.  Agrees with ``keras.losses.MeanAbsoluteError`` and ``torch.nn.functional.l1_loss``.
     """,
 
-    "Huber": """Huber loss with threshold ``delta`` (> 0), ``e = ŷ - y``:
+    "huber": """Huber loss with threshold ``delta`` (> 0), ``e = ŷ - y``:
 
     ``½e²`` where ``|e| ≤ δ``, else ``δ(|e| - ½δ)``.  Gradient ``e`` inside,
     ``δ sign(e)`` outside; hessian 1 inside, 0 outside (at ``|e| = δ`` the
@@ -35,14 +35,14 @@ _DOCS = {
     ``torch.nn.functional.huber_loss``.
     """,
 
-    "LogCosh": """Log-cosh loss, ``l = log cosh(ŷ - y)``.
+    "log_cosh": """Log-cosh loss, ``l = log cosh(ŷ - y)``.
 
     Computed as ``|e| + log1p(exp(-2|e|)) - log 2`` so it stays finite and
     exact for any error (no overflow at |e| = 1e4).  Gradient ``tanh(e)``,
     hessian ``sech²(e)``.  Agrees with ``keras.losses.LogCosh``.
     """,
 
-    "PinballLoss": """Pinball (quantile) loss at quantile ``q``, ``e = y - ŷ``:
+    "pinball": """Pinball (quantile) loss at quantile ``q``, ``e = y - ŷ``:
 
     ``q e`` where ``y ≥ ŷ``, else ``(1 - q)(ŷ - y)``.  Gradient ``-q`` where
     ``y > ŷ``, ``1 - q`` where ``y < ŷ``, 0 at ties (as the subgradient
