@@ -156,6 +156,7 @@ def test_imported_from_site_packages_not_the_source_tree():
     assert os.path.realpath(fl.__file__).startswith(site + os.sep)
     package = Path(fl.__file__).parent
     assert not list(package.rglob("*.pyx")) and not list(package.rglob("*.pxd"))
+    assert not list(package.rglob("*.pyx.tp"))
     assert _kernel_binaries()
 
 

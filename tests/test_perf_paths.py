@@ -1,8 +1,8 @@
 """Fast paths of tests/... kernels agree with the scalar closed forms and with
 float64 NumPy references; they are deterministic across thread counts.
 
-Every vector block (AVX2+FMA where the CPU has it, SSE2 "baseline") is run
-next to the forced "scalar" path on inputs long enough to take it (blocks of
+Every vector block, on every path this CPU has (AVX-512F, AVX2+FMA, SSE2;
+simd/vec.h), is run next to the forced "scalar" path on inputs long enough to take it (blocks of
 >= 64 elements, > MIN_PARALLEL_ELEMENTS elements for the parallel driver).
 """
 import numpy as np
@@ -11,7 +11,8 @@ import pytest
 import fastloss as fl
 from fastloss._kernels import pointwise
 
-PATHS = ("auto", "baseline", "scalar")
+PATHS = tuple(fl.available_simd_paths())      # widest first, "scalar" last
+VECTOR_PATHS = PATHS[:-1]
 N_PAR = 70_001          # > MIN_PARALLEL_ELEMENTS, odd: a vector tail too
 
 
@@ -20,7 +21,7 @@ def _on_path(path, fn):
         pointwise.set_simd_path(path)
         return fn()
     finally:
-        pointwise.set_simd_path("auto")
+        fl.set_simd_path("auto")
 
 
 def _log_cosh_ref(y, f):
@@ -73,7 +74,7 @@ def test_vector_blocks_match_scalar_and_reference(name, make, ref, gen, dtype, r
         np.testing.assert_allclose(h, scale * ww * hv, rtol=tol, atol=tol * scale, err_msg=p)
     # the vector paths differ from the scalar closed form by rounding only
     (vs, gs), (_, hs) = res["scalar"]
-    for p in ("auto", "baseline"):
+    for p in VECTOR_PATHS:
         (v, g), (_, h) = res[p]
         # absolute slack for per-row values that cancel to ~0 (both forms do)
         np.testing.assert_allclose(v, vs, rtol=1e-13 if dtype == np.float64 else 1e-6,
@@ -103,7 +104,7 @@ def test_vector_exp_any_argument_and_special_values():
     f[::97] = [700.0, 708.5, 709.7, 709.79, 800.0, -708.0, -708.5, -745.0, 0.0, 1e-300, 5.0][:len(f[::97])]
     y = np.zeros_like(f)
     loss = fl.Poisson(log_input=True, reduction="none")
-    for p in ("auto", "baseline"):
+    for p in VECTOR_PATHS:
         with np.errstate(over="ignore"):
             v, g = _on_path(p, lambda: loss.loss_gradient(y, f))
             want = np.exp(f)
@@ -113,7 +114,7 @@ def test_vector_exp_any_argument_and_special_values():
         assert np.all(np.abs(v[want <= 2.3e-308]) <= 2.3e-308)
     f2 = np.full(200, 1.0)
     f2[7] = np.nan
-    for p in ("auto", "baseline"):
+    for p in VECTOR_PATHS:
         v, g = _on_path(p, lambda: loss.loss_gradient(np.ones(200), f2))
         assert np.isnan(v[7]) and np.isnan(g[7]) and np.all(np.isfinite(np.delete(g, 7)))
         lc = fl.LogCosh(reduction="none")
@@ -173,7 +174,7 @@ def _on_rows_path(path, fn):
         rows.set_simd_path(path)
         return fn()
     finally:
-        rows.set_simd_path("auto")
+        fl.set_simd_path("auto")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -233,7 +234,7 @@ def test_vector_log_accuracy(rng):
                         np.exp(rng.uniform(-700, 700, 200_000)),
                         [1.0, 2.0, np.sqrt(2), 0.5, 1 - 2**-53, 1 + 2**-52]])
     exact = np.log(x.astype(np.longdouble))
-    for path in ("auto", "baseline"):
+    for path in VECTOR_PATHS:
         out = np.empty_like(x)
         _on_rows_path(path, lambda: rows.log_array(x, out))
         ulp = np.abs((out - exact) / np.spacing(np.abs(out)))
@@ -379,7 +380,7 @@ def test_focal_logit_gamma2_vector_block(dtype, reduction, weighted, rng):
            for p in PATHS}
     (vs, gs), (ghs, hs) = res["scalar"]
     rt = 1e-6 if dtype == np.float32 else 1e-12
-    for p in ("auto", "baseline"):
+    for p in VECTOR_PATHS:
         (v, g), (gh, h) = res[p]
         np.testing.assert_allclose(v, vs, rtol=rt, atol=rt * np.max(np.abs(vs)), err_msg=p)
         np.testing.assert_allclose(g, gs, rtol=rt, atol=rt * np.max(np.abs(gs)), err_msg=p)
@@ -387,7 +388,7 @@ def test_focal_logit_gamma2_vector_block(dtype, reduction, weighted, rng):
         np.testing.assert_allclose(h, hs, rtol=rt, atol=rt * np.max(np.abs(hs)), err_msg=p)
     # and the float64 reference (finite differences for the derivatives)
     lv, lg, lh = _focal_logit_ref(y, x, 0.25, 2.0)
-    (v, g), (_, h) = res["auto"]
+    (v, g), (_, h) = res[PATHS[0]]
     ww = np.ones(n) if w is None else w
     scale = {"mean": 1.0 / (ww.sum() if weighted else n), "sum": 1.0, "none": 1.0}[reduction]
     want_v = ww * lv if reduction == "none" else np.sum(ww * lv) * scale
@@ -415,3 +416,126 @@ def test_focal_logit_vector_block_special_values_and_threads(rng):
             out.append(fl.BinaryFocalCrossentropy(from_logits=True).loss_gradient(big_y, big_x))
     assert out[0][0] == out[1][0]
     np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+# -------------------------------------------- the vector functions (simd/vec.h)
+def _math_domain(name, dtype, rng):
+    f32 = dtype == np.float32
+    if name == "exp_nonpos":
+        lo = -87.3 if f32 else -708.3
+        x = np.concatenate([np.linspace(lo, 0, 300_001), -rng.exponential(3, 100_000)])
+        return x[x >= lo]
+    if name == "exp":
+        return np.concatenate([np.linspace(-708.3, 709.7, 300_001), rng.normal(0, 5, 100_000)])
+    if name == "log":
+        span = 80 if f32 else 700
+        return np.concatenate([rng.uniform(1e-12, 1, 200_000),
+                               np.exp(rng.uniform(-span, span, 200_000)),
+                               np.linspace(0.5, 2, 100_001),
+                               [1.0, 2.0, np.sqrt(2), 0.5, 1 - 2**-53, 1 + 2**-52]])
+    if name == "log1p_unit":
+        return np.concatenate([np.linspace(0, 1, 300_001), np.exp(rng.uniform(-60, 0, 100_000))])
+    return np.concatenate([np.linspace(-708.3, 0, 300_001),          # expm1_nonpos
+                           -np.exp(rng.uniform(-40, 3, 100_000))])
+
+
+_MATH_REF = {"exp_nonpos": np.exp, "exp": np.exp, "log": np.log, "log1p_unit": np.log1p,
+             "expm1_nonpos": np.expm1}
+# the bounds vec.h's header states (measured values there)
+_MATH_ULP = {"exp_nonpos": 2.0, "exp": 2.0, "log": 2.5, "log1p_unit": 3.0,
+             "expm1_nonpos": 2.0}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(_MATH_REF))
+def test_vector_math_accuracy(path, dtype, name, rng):
+    """Each vector function of each path against a long-double reference, in
+    ulp of the exact result rounded to the dtype."""
+    from fastloss._kernels import simd
+    x = _math_domain(name, dtype, rng).astype(dtype)
+    out = np.empty_like(x)
+    fl.set_simd_path(path)
+    if not simd.apply(name, x, out):
+        assert dtype == np.float32 and name in ("exp", "log", "expm1_nonpos")
+        return
+    ref = _MATH_REF[name](x.astype(np.longdouble))
+    ok = np.abs(ref) >= np.finfo(dtype).tiny            # flushed results: absolute error
+    ulp = np.abs((out[ok] - ref[ok]) / np.spacing(np.abs(ref[ok]).astype(dtype)))
+    assert float(ulp.max()) <= _MATH_ULP[name], (path, float(ulp.max()))
+    assert np.all(np.abs(out[~ok] - ref[~ok].astype(np.float64)) <= np.finfo(dtype).tiny)
+    special = np.array([np.nan, -np.inf, -1e30, 0.0], dtype=dtype)
+    sout = np.empty_like(special)
+    if name in ("exp_nonpos", "exp"):
+        simd.apply(name, special, sout)
+        assert np.isnan(sout[0]) and sout[1] == 0 and sout[2] == 0 and sout[3] == 1
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("loss_name", ["bce", "focal", "balanced"])
+def test_float32_lanes_hard_soft_and_special_labels(path, loss_name, rng):
+    """float32 BCE / focal (gamma 2) / balanced CE from logits take float32
+    lanes where a vector's labels are all 0 or 1 and float64 lanes elsewhere:
+    blocks mixing both, special logits, against a float64 reference and the
+    scalar closed forms; loss/gradient/hessian modes agree bit for bit."""
+    n = 4099
+    x = rng.normal(0, 4, n)
+    x[:8] = [0.0, -0.0, 30.0, -30.0, 90.0, -90.0, 1e-30, -1e-30]
+    y = rng.integers(0, 2, n).astype(np.float64)
+    y[1000:1100] = rng.uniform(0, 1, 100)         # soft labels: float64 lanes there
+    y[2003] = 0.5
+    make = {"bce": lambda: fl.BinaryCrossentropy(from_logits=True, pos_weight=1.7,
+                                                 reduction="none"),
+            "focal": lambda: fl.BinaryFocalCrossentropy(gamma=2.0, alpha=0.3, from_logits=True,
+                                                        reduction="none"),
+            "balanced": lambda: fl.BalancedCrossentropy(beta=0.3, from_logits=True,
+                                                        reduction="none")}[loss_name]
+    loss = make()
+    y32, x32 = y.astype(np.float32), x.astype(np.float32)
+    fl.set_simd_path("scalar")
+    vs, gs = loss.loss_gradient(y32, x32)
+    _, hs = loss.gradient_hessian(y32, x32)
+    fl.set_simd_path(path)
+    v, g = loss.loss_gradient(y32, x32)
+    g2, h = loss.gradient_hessian(y32, x32)
+    np.testing.assert_array_equal(loss(y32, x32), v)
+    np.testing.assert_array_equal(loss.gradient(y32, x32), g)
+    np.testing.assert_array_equal(g2, g)
+    for got, want in ((v, vs), (g, gs), (h, hs)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * np.max(np.abs(want)))
+    if loss_name != "focal":
+        # float64 reference: l = a y softplus(-x) + b (1 - y) softplus(x)
+        a, b = (1.7, 1.0) if loss_name == "bce" else (0.3, 0.7)
+        y64, x64 = y32.astype(np.float64), x32.astype(np.float64)
+        want = a * y64 * np.logaddexp(0, -x64) + b * (1 - y64) * np.logaddexp(0, x64)
+        sig = 1 / (1 + np.exp(-x64))
+        want_g = b * (1 - y64) * sig - a * y64 * (1 - sig)
+        np.testing.assert_allclose(v, want, rtol=2e-6, atol=1e-30)
+        np.testing.assert_allclose(g, want_g, rtol=2e-6, atol=1e-7 * np.abs(want_g).max())
+    xn = x32.copy()
+    xn[[5, 1001]] = np.nan
+    v, g = loss.loss_gradient(y32, xn)
+    assert np.isnan(v[[5, 1001]]).all() and np.isnan(g[[5, 1001]]).all()
+    assert np.isfinite(np.delete(v, [5, 1001])).all()
+
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("k", [3, 5, 16])
+def test_float32_lanes_same_bits_in_every_layout(path, k, rng):
+    """An element takes float32 or float64 lanes by its own label only, so
+    gradient() (flat blocks) and loss_gradient() / gradient_hessian() (rows of
+    k elements) give it the same bits, however rows and vectors align."""
+    n = 3001
+    x = rng.normal(0, 4, (n, k)).astype(np.float32)
+    y = rng.integers(0, 2, (n, k)).astype(np.float32)
+    y[::7, 1] = 0.25                                   # soft labels here and there
+    w = rng.uniform(0, 2, n)
+    fl.set_simd_path(path)
+    for loss in (fl.BinaryCrossentropy(from_logits=True, reduction="none"),
+                 fl.BinaryFocalCrossentropy(gamma=2.0, from_logits=True, reduction="none")):
+        for sw in (None, w):
+            v, g = loss.loss_gradient(y, x, sw)
+            np.testing.assert_array_equal(loss.gradient(y, x, sw), g)
+            np.testing.assert_array_equal(loss.gradient_hessian(y, x, sw)[0], g)
+            np.testing.assert_array_equal(loss(y, x, sw), v)

@@ -42,6 +42,14 @@ def ref_poisson_log(y, f):
     return np.exp(f) - y * f, np.exp(f) - y, np.exp(f)
 
 
+def ref_pinball(q):
+    def ref(y, f):
+        e = y - f
+        return (np.where(e >= 0, q * e, (1 - q) * (-e)),
+                np.where(e > 0, -q, np.where(e < 0, 1 - q, 0.0)), np.zeros_like(f))
+    return ref
+
+
 CASES = {
     "mse": (fl.MeanSquaredError, {}, ref_mse, "real"),
     "mae": (fl.MeanAbsoluteError, {}, ref_mae, "real"),
@@ -50,9 +58,11 @@ CASES = {
     "log_cosh": (fl.LogCosh, {}, ref_log_cosh, "real"),
     "poisson": (fl.Poisson, {}, ref_poisson, "rate"),
     "poisson_log": (fl.Poisson, {"log_input": True}, ref_poisson_log, "real"),
+    "pinball": (fl.PinballLoss, {"quantile": 0.3}, ref_pinball(0.3), "real"),
 }
 FUNCTIONS = {fl.MeanSquaredError: fl.mean_squared_error, fl.MeanAbsoluteError: fl.mae,
-             fl.Huber: fl.huber, fl.LogCosh: fl.log_cosh, fl.Poisson: fl.poisson}
+             fl.Huber: fl.huber, fl.LogCosh: fl.log_cosh, fl.Poisson: fl.poisson,
+             fl.PinballLoss: fl.pinball_loss}
 
 
 def make_data(rng, kind, shape):
@@ -239,6 +249,63 @@ def test_large_unweighted_and_weighted_paths_agree(rng):
         b, gb = loss.loss_gradient(y, f, sample_weight=ones)
         assert a == pytest.approx(b, rel=1e-13)
         np.testing.assert_allclose(ga, gb, rtol=1e-14)
+
+
+# ------------------------------------------------ the elementwise kernel table
+def _raw_kernel_call(kind, params, n=8, k=1):
+    """One direct call of the elementwise kernel (what run_pointwise does)."""
+    from fastloss._kernels import pointwise
+    y = np.linspace(-1.0, 1.0, n * k)
+    f = np.linspace(1.0, -1.0, n * k)
+    return pointwise.pointwise(pointwise.KINDS.index(kind), params, y, f, None, n, k, 0, 1.0,
+                               None, None, None, np.empty(pointwise.n_blocks(n, k)), 1)
+
+
+def test_kernel_rejects_unknown_and_missing_parameters():
+    # The old kernel read params.get("delta", 1.0): a misspelt or forgotten key
+    # silently ran with a default.  Every key is checked against the kind's record.
+    assert _raw_kernel_call("huber", {"delta": 0.5}) == pytest.approx(
+        sum(fl.huber(np.linspace(-1, 1, 8), np.linspace(1, -1, 8), delta=0.5, reduction="none")))
+    with pytest.raises(ValueError, match="missing.*delta"):
+        _raw_kernel_call("huber", {})
+    with pytest.raises(ValueError, match="unknown.*delt"):
+        _raw_kernel_call("huber", {"delta": 1.0, "delt": 2.0})
+    with pytest.raises(ValueError, match="unknown.*eps"):
+        _raw_kernel_call("squared_error", {"eps": 1e-7})
+    with pytest.raises(ValueError, match="delta"):
+        _raw_kernel_call("huber", {"delta": -1.0})
+    with pytest.raises(TypeError, match="hinge01"):
+        _raw_kernel_call("hinge", {"hinge01": 1.0})
+
+
+def test_every_kind_has_a_record_and_every_class_names_a_kind():
+    from fastloss._base import ElementwiseLoss
+    from fastloss._kernels import pointwise
+    assert set(pointwise.PARAMS) == set(pointwise.KINDS)
+    for cls in fl._registry.loss_classes():
+        if issubclass(cls, ElementwiseLoss):
+            assert cls.__new__(cls).__class__._kind is not ElementwiseLoss._kind
+    for kind, (module, cls_name, fn_name, aliases, defaults) in pointwise.LOSSES.items():
+        cls = getattr(fl, cls_name)
+        assert cls.__module__ == f"fastloss.{module}" and cls.__doc__
+        assert getattr(fl, fn_name).__name__ == fn_name
+        assert set(defaults) == {name for name, _, _ in pointwise.PARAMS[kind]}
+        assert cls()._kernel_params().keys() == set(defaults)
+        assert cls().get_params() == {**defaults, "reduction": "mean"}
+
+
+def test_table_classes_take_positional_and_keyword_parameters():
+    y, f = np.array([0.0, 0.0]), np.array([3.0, -0.5])
+    assert fl.Huber(2.0)(y, f) == fl.Huber(delta=2.0)(y, f) == fl.huber(y, f, delta=2.0)
+    assert fl.Huber(2.0)(y, f) == pytest.approx((2.0 * (3.0 - 1.0) + 0.125) / 2)
+    with pytest.raises(TypeError, match="Huber"):
+        fl.Huber(1.0, 2.0)
+    with pytest.raises(TypeError):
+        fl.Huber(deltaa=1.0)
+    with pytest.raises(ValueError, match="delta"):
+        fl.Huber(delta=float("nan"))
+    with pytest.raises(ValueError, match="reduction"):
+        fl.MeanSquaredError(reduction="avg")
 
 
 # ------------------------------------------------ reliability: every SIMD path

@@ -91,3 +91,25 @@ def test_paths_agree_to_rounding(path):
             assert v == pytest.approx(ref_v, rel=rtol), name
             np.testing.assert_allclose(g, ref_g, rtol=rtol * 10, atol=rtol * np.abs(ref_g).max(),
                                        err_msg=name)
+
+
+def test_paths_follow_the_cpu():
+    """avx512 is a path exactly where the CPU has AVX-512F (with AVX2 and
+    FMA), avx2 where it has AVX2 and FMA; x86 always has sse2."""
+    features = set(_config.cpu_features())
+    x86 = "sse2" in features
+    assert ("avx512" in PATHS) == (x86 and {"avx512f", "avx2", "fma"} <= features)
+    assert ("avx2" in PATHS) == (x86 and {"avx2", "fma"} <= features)
+    assert ("sse2" in PATHS) == x86
+    assert PATHS == [p for p in ("avx512", "avx2", "sse2", "scalar") if p in PATHS]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_module_reports_the_one_path(path):
+    from fastloss._kernels import pointwise, rows, simd
+    fl.set_simd_path(path)
+    assert simd.path() == pointwise.simd_path() == rows.simd_path() == path
+    # a module's own switch is the same process-wide switch
+    other = PATHS[-1] if path != PATHS[-1] else PATHS[0]
+    rows.set_simd_path(other)
+    assert pointwise.simd_path() == other and fl.config()["simd_path"] == other

@@ -306,7 +306,10 @@ class ElementwiseLoss(WithHessian, Loss):
 
     y_pred of shape (n,) is n samples; (n, k, ...) is n samples whose loss is
     the mean over their k (or more) elements.  Subclasses give ``_kind()`` (a
-    name in ``pointwise.KINDS``) and ``_kernel_params()``.
+    name in ``pointwise.KINDS``) and ``_kernel_params()``: exactly the keys
+    of that kind's record, ``pointwise.PARAMS[kind]`` (the kernel rejects an
+    unknown or missing key).  A kind that is exactly one public class gets
+    that class from its table row (:func:`table_losses`).
     """
 
     target_kind = "elementwise"
@@ -328,6 +331,62 @@ class ElementwiseLoss(WithHessian, Loss):
         return run_pointwise(kind, self._kernel_params(), yt, yp, sample_weight,
                              self.reduction, want_loss=want_loss, want_grad=want_grad,
                              want_hess=want_hess, out=out)
+
+
+def table_losses(module, docs):
+    """The public classes and functions of `module` that the elementwise
+    table (``_kernels/pointwise.pyx.tp``, ``pointwise.LOSSES``) defines:
+    {public name: class or function}, ``docs`` giving each class's docstring
+    by kind.
+
+    Such a class is exactly its kind: its constructor parameters are the
+    kind's record (checked by ``pointwise.check``, defaults from the row),
+    its kernel parameters are those values, its names and aliases those of
+    the row.  A class alias (a capitalised alias) names the same class.
+    """
+    out = {}
+    for kind, (mod, cls_name, fn_name, aliases, defaults) in _pointwise.LOSSES.items():
+        if mod != module:
+            continue
+        cls = _table_class(kind, module, cls_name, fn_name, aliases, defaults,
+                           docs[kind])
+        out[cls_name] = cls
+        fn = loss_function(cls)
+        out[fn_name] = fn
+        for alias in aliases:
+            out[alias] = cls if alias[:1].isupper() else fn
+    return out
+
+
+def _table_class(kind, module, cls_name, fn_name, aliases, defaults, doc):
+    names = [spec[0] for spec in _pointwise.PARAMS[kind]]
+    params = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                default=defaults[name]) for name in names]
+    signature = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params,
+         inspect.Parameter("reduction", inspect.Parameter.KEYWORD_ONLY, default="mean")])
+
+    def __init__(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{cls_name}(): {exc}") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        del values["self"]
+        Loss.__init__(self, reduction=values.pop("reduction"))
+        for name, value in _pointwise.check(kind, values).items():
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    __init__.__qualname__ = f"{cls_name}.__init__"
+    return type(cls_name, (ElementwiseLoss,), {
+        "__doc__": doc, "__module__": f"fastloss.{module}", "__qualname__": cls_name,
+        "__init__": __init__, "function_name": fn_name,
+        "aliases": tuple(a for a in aliases if a != cls_name),
+        "_kind": lambda self: kind,
+        "_kernel_params": lambda self: {name: getattr(self, name) for name in names},
+    })
 
 
 def loss_function(cls, name=None):

@@ -93,17 +93,25 @@ def _cpu_features() -> tuple:
     return tuple(name for name in _CPU_FEATURES if name in flags)
 
 
-# The names FASTLOSS_SIMD and set_simd_path take, and what each kernel
-# module's own switch calls them ("auto" there picks AVX2+FMA when the CPU
-# has both, else the SSE2 baseline).
+# The names FASTLOSS_SIMD and set_simd_path take: "auto" and the paths of
+# _kernels/simd.pyx, the one module that owns the choice for the process.
 SIMD_PATHS = ("auto", "avx512", "avx2", "sse2", "scalar")
-_MODULE_PATH = {"auto": "auto", "avx2": "auto", "sse2": "baseline", "scalar": "scalar"}
-_REPORTED = {"avx2+fma": "avx2", "baseline": "sse2", "scalar": "scalar"}
+# earlier kernel modules' names for the same paths
+_REPORTED = {"avx2+fma": "avx2", "baseline": "sse2"}
+
+
+def _simd_owner():
+    """The module holding the process's one vector path (None if it cannot
+    be imported, so show_config still works)."""
+    try:
+        from ._kernels import simd
+    except ImportError:
+        return None
+    return simd
 
 
 def _simd_modules():
-    """The kernel modules that dispatch on the CPU, by name (a module that
-    cannot be imported is left out, so show_config still works)."""
+    """The kernel modules that call through the vector table, by name."""
     import importlib
     found = {}
     for name in ("pointwise", "rows"):
@@ -114,44 +122,31 @@ def _simd_modules():
     return found
 
 
-def _is_x86() -> bool:
-    return platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
-
-
 def available_simd_paths() -> list[str]:
     """The vector paths this build can take on this CPU, widest first
     (each one is a valid ``FASTLOSS_SIMD`` / ``set_simd_path`` value)."""
-    features = set(cpu_features())
-    paths = []
-    if _is_x86():
-        if {"avx2", "fma"} <= features:
-            paths.append("avx2")
-        paths.append("sse2")
-    paths.append("scalar")
-    return paths
+    owner = _simd_owner()
+    return list(owner.available_paths()) if owner is not None else ["scalar"]
 
 
 def set_simd_path(name: str) -> str:
     """Make every kernel module take one vector path, for the whole process.
 
-    ``name``: "auto" (the widest this CPU runs), "avx2" (AVX2+FMA), "sse2"
-    (the x86-64 baseline), "scalar" (the closed forms, libm only).  A path
-    the CPU (or this build) lacks is a ValueError.  ``FASTLOSS_SIMD`` sets
-    the same at import.  Not thread-safe against kernels running at the
-    time: set it before the work starts.  Returns the path now in use.
+    ``name``: "auto" (the widest this CPU runs), "avx512" (AVX-512F),
+    "avx2" (AVX2+FMA), "sse2" (the x86-64 baseline), "scalar" (the closed
+    forms, libm only).  A path the CPU (or this build) lacks is a
+    ValueError.  ``FASTLOSS_SIMD`` sets the same at import.  Not thread-safe
+    against kernels running at the time: set it before the work starts.
+    Returns the path now in use.
     """
     if not isinstance(name, str) or name not in SIMD_PATHS:
         raise ValueError(f"name must be one of {SIMD_PATHS}, got {name!r}")
-    if name == "avx512":
-        raise ValueError("name='avx512': this build has no AVX-512 kernels "
-                         f"(paths here: {', '.join(available_simd_paths())})")
     if name != "auto" and name not in available_simd_paths():
         raise ValueError(f"name={name!r}: this CPU cannot run it "
                          f"(paths here: {', '.join(available_simd_paths())})")
-    for module in _simd_modules().values():
-        setter = getattr(module, "set_simd_path", None)
-        if callable(setter):
-            setter(_MODULE_PATH[name])
+    owner = _simd_owner()
+    if owner is not None:
+        owner.set_path(name)
     return simd_path()
 
 
@@ -164,15 +159,15 @@ def simd_paths_in_use() -> dict:
             continue
         try:
             name = str(report())
+            found[label] = _REPORTED.get(name, name)
         except Exception as exc:  # a report must never break show_config
-            name = f"unknown ({type(exc).__name__}: {exc})"
-        found[label] = _REPORTED.get(name, name)
+            found[label] = f"unknown ({type(exc).__name__}: {exc})"
     return found
 
 
 def simd_path() -> str:
-    """The vector path every kernel takes ("avx2", "sse2" or "scalar");
-    modules that disagree are all listed (that would be a bug)."""
+    """The vector path every kernel takes ("avx512", "avx2", "sse2" or
+    "scalar"); modules that disagree are all listed (that would be a bug)."""
     paths = simd_paths_in_use()
     if not paths:
         return "baseline (no runtime dispatch)"

@@ -1,96 +1,66 @@
-"""Regression losses: MSE, MAE, Huber, Log-Cosh, Poisson.
+"""Regression losses: MSE, MAE, Huber, Log-Cosh, Poisson, Pinball (quantile).
 
 All are elementwise: for y_pred of shape (n,) each element is a sample; for
 (n, k) a sample's loss is the mean over its k outputs (Keras' convention;
 with unit weights the "mean" reduction then equals torch's mean over all
-elements).  All five have ``gradient_hessian``.
+elements).  All have ``gradient_hessian``.
 """
 from __future__ import annotations
 
 from . import _validate
-from ._base import ElementwiseLoss, loss_function
+from ._base import ElementwiseLoss, loss_function, table_losses
 
-__all__ = [
-    "MeanSquaredError", "mean_squared_error", "mse",
-    "MeanAbsoluteError", "mean_absolute_error", "mae",
-    "Huber", "huber",
-    "LogCosh", "log_cosh",
-    "Poisson", "poisson",
-]
-
-
-class MeanSquaredError(ElementwiseLoss):
-    """Mean squared error, ``l = (y - ŷ)²``.
+# The classes that are exactly one elementwise kind come from their row of the
+# kernel table (_kernels/pointwise.pyx.tp): kind, parameters (checked by the
+# kernel module), defaults, names and aliases.  Only their documentation is
+# written here, by kind.
+_DOCS = {
+    "squared_error": """Mean squared error, ``l = (y - ŷ)²``.
 
     Gradient ``2(ŷ - y)``, hessian 2 (times the reduction's weight scale).
     Agrees with ``keras.losses.MeanSquaredError`` and ``torch.nn.functional.mse_loss``.
-    """
+    """,
 
-    function_name = "mean_squared_error"
-    aliases = ("mse",)
-
-    def __init__(self, *, reduction="mean"):
-        super().__init__(reduction=reduction)
-
-    def _kind(self):
-        return "squared_error"
-
-
-class MeanAbsoluteError(ElementwiseLoss):
-    """Mean absolute error, ``l = |y - ŷ|``.
+    "absolute_error": """Mean absolute error, ``l = |y - ŷ|``.
 
     Gradient ``sign(ŷ - y)``, 0 where ŷ == y (as torch's ``l1_loss``);
     hessian 0.  Agrees with ``keras.losses.MeanAbsoluteError`` and ``torch.nn.functional.l1_loss``.
-    """
+    """,
 
-    function_name = "mean_absolute_error"
-    aliases = ("mae",)
-
-    def __init__(self, *, reduction="mean"):
-        super().__init__(reduction=reduction)
-
-    def _kind(self):
-        return "absolute_error"
-
-
-class Huber(ElementwiseLoss):
-    """Huber loss with threshold ``delta`` (> 0), ``e = ŷ - y``:
+    "huber": """Huber loss with threshold ``delta`` (> 0), ``e = ŷ - y``:
 
     ``½e²`` where ``|e| ≤ δ``, else ``δ(|e| - ½δ)``.  Gradient ``e`` inside,
     ``δ sign(e)`` outside; hessian 1 inside, 0 outside (at ``|e| = δ`` the
     inside branch is taken).  Agrees with ``keras.losses.Huber`` and
     ``torch.nn.functional.huber_loss``.
-    """
+    """,
 
-    function_name = "huber"
-
-    def __init__(self, delta=1.0, *, reduction="mean"):
-        super().__init__(reduction=reduction)
-        self.delta = _validate.positive(delta, "delta")
-
-    def _kind(self):
-        return "huber"
-
-    def _kernel_params(self):
-        return {"delta": self.delta}
-
-
-class LogCosh(ElementwiseLoss):
-    """Log-cosh loss, ``l = log cosh(ŷ - y)``.
+    "log_cosh": """Log-cosh loss, ``l = log cosh(ŷ - y)``.
 
     Computed as ``|e| + log1p(exp(-2|e|)) - log 2`` so it stays finite and
     exact for any error (no overflow at |e| = 1e4).  Gradient ``tanh(e)``,
     hessian ``sech²(e)``.  Agrees with ``keras.losses.LogCosh``.
-    """
+    """,
 
-    function_name = "log_cosh"
-    aliases = ("logcosh",)
+    "pinball": """Pinball (quantile) loss at quantile ``q``, ``e = y - ŷ``:
 
-    def __init__(self, *, reduction="mean"):
-        super().__init__(reduction=reduction)
+    ``q e`` where ``y ≥ ŷ``, else ``(1 - q)(ŷ - y)``.  Gradient ``-q`` where
+    ``y > ŷ``, ``1 - q`` where ``y < ŷ``, 0 at ties (as the subgradient
+    scikit-learn's ``PinballLoss`` uses away from ties); hessian 0.
 
-    def _kind(self):
-        return "log_cosh"
+    ``quantile`` is a float in (0, 1) (default 0.5: half the absolute
+    error), or a 1-D array of k values for ``(n, k)`` input: column j uses
+    ``quantile[j]``, so several quantiles are fitted in one pass.  A sample's
+    loss is the mean over its k columns, as for every elementwise loss; the
+    length of an array ``quantile`` is checked against ``y_pred`` at call
+    time.  Agrees with ``sklearn.metrics.mean_pinball_loss(alpha=q)`` (for k
+    columns with one q each: the mean over columns of the per-column
+    values).  Alias ``QuantileLoss`` / ``quantile_loss``.
+    """,
+}
+
+_TABLE = table_losses("regression", _DOCS)
+globals().update(_TABLE)
 
 
 class Poisson(ElementwiseLoss):
@@ -115,11 +85,9 @@ class Poisson(ElementwiseLoss):
         return "poisson_log" if self.log_input else "poisson"
 
     def _kernel_params(self):
-        return {"eps": 1e-7}
+        return {} if self.log_input else {"eps": 1e-7}
 
 
-mean_squared_error = mse = loss_function(MeanSquaredError)
-mean_absolute_error = mae = loss_function(MeanAbsoluteError)
-huber = loss_function(Huber)
-log_cosh = loss_function(LogCosh)
 poisson = loss_function(Poisson)
+
+__all__ = [*_TABLE, "Poisson", "poisson"]

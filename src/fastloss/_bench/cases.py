@@ -184,6 +184,14 @@ def _sk(cls_name, **kwargs):
     return make
 
 
+def _sk_pinball(quantile):
+    # by attribute: its class name is also fastloss's, which no string here may hold
+    def make(data):
+        from sklearn._loss import loss as skl
+        return skl.PinballLoss(quantile=quantile)
+    return make
+
+
 # -------------------------------------------------------------- generators
 def _regression(shape, dtype, rng):
     y = rng.standard_normal(shape).astype(dtype)
@@ -303,6 +311,8 @@ def _relevance(shape, dtype, rng):
 
 # ------------------------------------------------------------------ catalog
 _N = {"full": (10**7,), "quick": (2 * 10**6,), "tiny": (1000,)}
+_N3 = {"full": (3_333_333, 3), "quick": (666_667, 3), "tiny": (333, 3)}
+_Q3 = (0.1, 0.5, 0.9)
 _LOGITS = {"full": (10**5, 1000), "quick": (10**4, 1000), "tiny": (64, 10)}
 _ROWS = {"full": (10**5, 100), "quick": (2 * 10**4, 100), "tiny": (64, 10)}
 _SEG = {"full": (8, 21, 256, 256), "quick": (2, 21, 128, 128), "tiny": (2, 4, 8, 8)}
@@ -329,6 +339,16 @@ CASES = (
          peers=(numpy_peer(npr.huber, delta=1.0),
                 torch_peer("huber", "torch huber_loss fwd+bwd", delta=1.0),
                 sklearn_peer(_sk("HuberLoss", delta=1.0), "sklearn HuberLoss", 1.0, 1.0))),
+    Case("pinball", "pinball_loss", "regression", _N, "float64", _regression,
+         params={"quantile": 0.3}, peers=(
+             numpy_peer(npr.pinball_loss, quantile=0.3),
+             torch_peer("pinball", "torch pinball formula fwd+bwd (autograd)", quantile=0.3),
+             sklearn_peer(_sk_pinball(0.3), "sklearn PinballLoss", 1.0, 1.0))),
+    # three quantiles in one pass (sklearn's PinballLoss takes one)
+    Case("pinball_3q", "pinball_loss", "regression", _N3, "float64", _regression,
+         params={"quantile": _Q3}, peers=(
+             numpy_peer(npr.pinball_loss, quantile=_Q3),
+             torch_peer("pinball", "torch pinball formula fwd+bwd (autograd)", quantile=_Q3))),
     Case("log_cosh", "log_cosh", "regression", _N, "float64", _regression, peers=(
         numpy_peer(npr.log_cosh),
         torch_peer("log_cosh", "torch log-cosh formula fwd+bwd"))),

@@ -54,6 +54,15 @@ def huber(y, f, delta=1.0):
     return _mean(l), g.astype(f.dtype, copy=False)
 
 
+def pinball_loss(y, f, quantile=0.5):
+    """quantile: a float, or one per column of (n, k) input."""
+    q = np.asarray(quantile, dtype=f.dtype)
+    e = y - f
+    l = np.where(e >= 0, q * e, (q - 1) * e)
+    g = np.where(e > 0, -q, np.where(e < 0, 1 - q, 0)) / e.size
+    return _mean(l), g.astype(f.dtype, copy=False)
+
+
 def log_cosh(y, f):
     e = f - y
     a = np.abs(e)

@@ -29,6 +29,14 @@ def huber(t, x, delta=1.0):
     return F.huber_loss(x, t, delta=delta)
 
 
+def pinball(t, x, quantile=0.5):
+    # no built-in: the formula, as a torch user writes it (autograd gives 0 at
+    # ties through the where, as SPEC asks)
+    q = torch.as_tensor(quantile, dtype=x.dtype)
+    e = t - x
+    return torch.where(e >= 0, q * e, (q - 1) * e).mean()
+
+
 def poisson_log(t, x):
     return F.poisson_nll_loss(x, t, log_input=True, full=False)
 

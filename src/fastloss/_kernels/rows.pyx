@@ -16,7 +16,7 @@ The driver walks blocks of rows (``rows_per_block``), each block summing
 block order, so results are bit-identical on every thread count.  A row with
 a negative label (an ignored row of a sparse loss) has loss 0 and gradient 0.
 
-The softmax family uses ``fl_simd.h``: a row max and a vectorised
+The softmax family uses ``simd/rows.c``: a row max and a vectorised
 ``exp(x - max)`` with float64 sums, dispatched at import to AVX2+FMA where
 the CPU has it, else libm (``simd_path()`` says which).
 """
@@ -32,50 +32,27 @@ from fastloss._kernels._common cimport (
 cdef extern from "fl_scalar.h" nogil:
     double pow_gamma "fl_pow_gamma"(double q, double gamma)
 
-cdef extern from "fl_simd.h" nogil:
-    void fl_simd_init(int mode)
-    float fl_max_f(const float* x, Py_ssize_t n)
-    double fl_max_d(const double* x, Py_ssize_t n)
-    double fl_expsum_f(const float* x, Py_ssize_t n, float m, float* out)
-    double fl_expsum_d(const double* x, Py_ssize_t n, double m, double* out)
-    const char* fl_simd_name()
-    ctypedef struct fl_simd_table:
-        void (*exp_array_f)(const float*, Py_ssize_t, float*) noexcept nogil
-        void (*exp_array_d)(const double*, Py_ssize_t, double*) noexcept nogil
-        int (*any_nan_f)(const float*, Py_ssize_t) noexcept nogil
-        int (*any_nan_d)(const double*, Py_ssize_t) noexcept nogil
-        double (*kl_log_f)(const float*, const float*, Py_ssize_t, double,
-                           float*) noexcept nogil
-        double (*kl_log_d)(const double*, const double*, Py_ssize_t, double,
-                           double*) noexcept nogil
-        void (*log_array_d)(const double*, Py_ssize_t, double*) noexcept nogil
-        double (*hell_f)(const float*, const float*, Py_ssize_t, double, double,
-                         float*) noexcept nogil
-        double (*hell_d)(const double*, const double*, Py_ssize_t, double, double,
-                         double*) noexcept nogil
-    fl_simd_table fl_simd
+from fastloss._kernels cimport simd
+from fastloss._kernels.simd cimport fl_kernels, FL_MATH_EXP_NONPOS, FL_MATH_LOG
+from fastloss._kernels import simd as _simd
 
-fl_simd_init(0)
-
-
-_PATHS = {"auto": 0, "baseline": 1, "scalar": 2}
+# The process's one kernel table (chosen by _kernels/simd.pyx; the pointer
+# stays valid when the path changes).
+cdef const fl_kernels* KT = simd.kernels()
 
 
 def simd_path():
-    """The vector path the softmax kernels use: "avx2+fma" (chosen at run
-    time where the CPU has AVX2 and FMA) or "baseline" (SSE2, any x86-64);
-    "scalar" (libm) on other CPUs or when forced."""
-    return fl_simd_name().decode()
+    """The vector path the row kernels take (the process's one path:
+    "avx512", "avx2", "sse2" or "scalar")."""
+    return KT.name.decode()
 
 
 def set_simd_path(str name):
-    """Re-detect ("auto") or force "baseline" / "scalar" for this module's
-    kernels; for tests and benchmarks (not thread-safe against running
-    kernels).  Returns the path now in use."""
-    if name not in _PATHS:
-        raise ValueError(f"name must be one of {tuple(_PATHS)}, got {name!r}")
-    fl_simd_init(_PATHS[name])
-    return simd_path()
+    """Take vector path `name` for every kernel module ("auto", "avx512",
+    "avx2", "sse2" or "baseline" (= "sse2"), "scalar"); for tests and
+    benchmarks (not thread-safe against running kernels).  Returns the
+    path now in use."""
+    return _simd.set_path("sse2" if name == "baseline" else name)
 
 
 def exp_nonpositive(const floating[::1] x, floating[::1] out):
@@ -86,9 +63,9 @@ def exp_nonpositive(const floating[::1] x, floating[::1] out):
         return
     with nogil:
         if floating is float:
-            fl_simd.exp_array_f(&x[0], x.shape[0], &out[0])
+            KT.math_f[FL_MATH_EXP_NONPOS](&x[0], x.shape[0], &out[0])
         else:
-            fl_simd.exp_array_d(&x[0], x.shape[0], &out[0])
+            KT.math_d[FL_MATH_EXP_NONPOS](&x[0], x.shape[0], &out[0])
 
 
 def log_array(const double[::1] x, double[::1] out):
@@ -99,8 +76,8 @@ def log_array(const double[::1] x, double[::1] out):
     if x.shape[0] == 0:
         return
     with nogil:
-        if fl_simd.log_array_d != NULL:
-            fl_simd.log_array_d(&x[0], x.shape[0], &out[0])
+        if KT.path != 0:     # the scalar path: libm below
+            KT.math_d[FL_MATH_LOG](&x[0], x.shape[0], &out[0])
         else:
             for i in range(x.shape[0]):
                 out[i] = log(x[i])
@@ -120,18 +97,18 @@ cdef struct RParams:
 # ------------------------------------------------------------ row helpers
 cdef inline double _rmax(const floating* x, Py_ssize_t C) noexcept nogil:
     if floating is float:
-        return fl_max_f(x, C)
+        return KT.max_f(x, C)
     else:
-        return fl_max_d(x, C)
+        return KT.max_d(x, C)
 
 
 cdef inline double _expsum(const floating* x, Py_ssize_t C, double m,
                            floating* out) noexcept nogil:
     """Σ exp(x_j - m) in float64; the terms go to `out` unless it is NULL."""
     if floating is float:
-        return fl_expsum_f(x, C, <float>m, out)
+        return KT.expsum_f(x, C, <float>m, out)
     else:
-        return fl_expsum_d(x, C, m, out)
+        return KT.expsum_d(x, C, m, out)
 
 
 cdef inline double _exp1(floating xj, double m) noexcept nogil:
@@ -140,10 +117,10 @@ cdef inline double _exp1(floating xj, double m) noexcept nogil:
     cdef floating d, e
     if floating is float:
         d = xj - <float>m
-        fl_simd.exp_array_f(&d, 1, &e)
+        KT.math_f[FL_MATH_EXP_NONPOS](&d, 1, &e)
     else:
         d = xj - m
-        fl_simd.exp_array_d(&d, 1, &e)
+        KT.math_d[FL_MATH_EXP_NONPOS](&d, 1, &e)
     return e
 
 
@@ -153,9 +130,9 @@ cdef inline void _zero(floating* g, Py_ssize_t C) noexcept nogil:
 
 cdef inline bint _any_nan(const floating* x, Py_ssize_t C) noexcept nogil:
     if floating is float:
-        return fl_simd.any_nan_f(x, C) != 0
+        return KT.any_nan_f(x, C) != 0
     else:
-        return fl_simd.any_nan_d(x, C) != 0
+        return KT.any_nan_d(x, C) != 0
 
 
 cdef inline bint _all_masked(const floating* x, Py_ssize_t C, double m) noexcept nogil:
@@ -414,7 +391,7 @@ cdef inline double mhinge_row(const RParams* p, const floating* y, Py_ssize_t la
     cdef double best = -INFINITY, v
     cdef Py_ssize_t j, bi = -1
     cdef bint nan
-    # Vector passes (fl_simd.h): the max of the wrong classes (either side of
+    # Vector passes (simd/rows.c): the max of the wrong classes (either side of
     # the label) and a NaN test; then the first wrong class reaching the max,
     # a scan that stops there.  (One scalar loop with a compare-and-branch
     # per element was ~3x slower on 1000 classes.)
@@ -422,9 +399,9 @@ cdef inline double mhinge_row(const RParams* p, const floating* y, Py_ssize_t la
         best = fmax(_rmax(x, label) if label > 0 else -INFINITY,
                     _rmax(x + label + 1, C - label - 1) if label < C - 1 else -INFINITY)
     if floating is float:
-        nan = fl_simd.any_nan_f(x, C) != 0
+        nan = KT.any_nan_f(x, C) != 0
     else:
-        nan = fl_simd.any_nan_d(x, C) != 0
+        nan = KT.any_nan_d(x, C) != 0
     if not nan:
         for j in range(C):
             if j != label and x[j] == best:
@@ -482,13 +459,13 @@ cdef inline double kl_log_row(const RParams* p, const floating* y, Py_ssize_t la
                               floating* g, floating* h) noexcept nogil:
     cdef double v = 0.0, yc
     cdef Py_ssize_t j
-    # Vector form (fl_simd.h: a polynomial log, <= 2 ulp, in 4 / 2 lanes).
+    # Vector form (simd/rows.c: a polynomial log, <= 2 ulp, in 4 / 2 lanes).
     if floating is float:
-        if fl_simd.kl_log_f != NULL:
-            return fl_simd.kl_log_f(y, x, C, gs, g if mode != LOSS else NULL)
+        if KT.kl_log_f != NULL:
+            return KT.kl_log_f(y, x, C, gs, g if mode != LOSS else NULL)
     else:
-        if fl_simd.kl_log_d != NULL:
-            return fl_simd.kl_log_d(y, x, C, gs, g if mode != LOSS else NULL)
+        if KT.kl_log_d != NULL:
+            return KT.kl_log_d(y, x, C, gs, g if mode != LOSS else NULL)
     for j in range(C):
         yc = y[j]
         if yc != 0.0:
@@ -532,15 +509,15 @@ cdef inline double hellinger_row(const RParams* p, const floating* y, Py_ssize_t
     cdef double D2 = 0.0, s, D, rp, k
     cdef bint inside
     cdef Py_ssize_t j
-    # Vector form (fl_simd.h: AVX2+FMA or SSE2, the same formula in 4 / 2
+    # Vector form (simd/rows.c: AVX2+FMA or SSE2, the same formula in 4 / 2
     # float64 lanes; sqrt is exact-rounded on both): one pass for D, one for
     # the gradient, no libm call and no branch per element.
     if floating is float:
-        if fl_simd.hell_f != NULL:
-            return fl_simd.hell_f(y, x, C, p.eps, gs, g if mode != LOSS else NULL)
+        if KT.hell_f != NULL:
+            return KT.hell_f(y, x, C, p.eps, gs, g if mode != LOSS else NULL)
     else:
-        if fl_simd.hell_d != NULL:
-            return fl_simd.hell_d(y, x, C, p.eps, gs, g if mode != LOSS else NULL)
+        if KT.hell_d != NULL:
+            return KT.hell_d(y, x, C, p.eps, gs, g if mode != LOSS else NULL)
     for j in range(C):
         s = sqrt(<double>y[j]) - sqrt(_clip_unit(x[j], p.eps, &inside))
         D2 += s * s

@@ -1,0 +1,84 @@
+/* The one kernel table: every vector kernel of the package, one struct type.
+ *
+ * simd/target.c fills one instance per target (designated initialisers,
+ * compiled once per target with that target's flags); simd/dispatch.c picks
+ * one per process (CPU detection, FASTLOSS_SIMD, set_simd_path) and is linked
+ * into the one extension module that owns the choice (_kernels/simd.pyx).
+ * Every other kernel module reads the chosen table through simd.pxd.
+ *
+ * A NULL entry means "no vector form on this target": the caller runs its
+ * scalar closed form (the "scalar" target leaves every loss block NULL, so
+ * that path is the closed forms with libm).
+ */
+#ifndef FASTLOSS_SIMD_KERNELS_H
+#define FASTLOSS_SIMD_KERNELS_H
+
+#include <stddef.h>
+
+/* elementwise blocks, indexed by FL_PW_* */
+enum {
+    FL_PW_BCE_LOGIT = 0,     /* weighted BCE from logits (pos, neg, smooth) */
+    FL_PW_FOCAL2_LOGIT = 1,  /* binary focal from logits, gamma = 2 (pos, neg) */
+    FL_PW_LOGCOSH = 2,
+    FL_PW_POISSON_LOG = 3,   /* Poisson with log-rate input */
+    FL_PW_COUNT = 4
+};
+
+/* vector functions over arrays, for the accuracy tests, indexed by FL_MATH_* */
+enum {
+    FL_MATH_EXP_NONPOS = 0,  /* exp(x), x <= 0 */
+    FL_MATH_EXP = 1,         /* exp(x), any x */
+    FL_MATH_LOG = 2,
+    FL_MATH_LOG1P_UNIT = 3,  /* log1p(z), z in [0, 1] */
+    FL_MATH_EXPM1_NONPOS = 4,/* expm1(x), x <= 0 */
+    FL_MATH_COUNT = 5
+};
+
+enum { FL_PATH_SCALAR = 0, FL_PATH_SSE2 = 1, FL_PATH_AVX2 = 2, FL_PATH_AVX512 = 3,
+       FL_PATH_COUNT = 4 };
+
+/* One block of elements: returns Σ w_i l_i (w NULL: all 1) and writes, where
+ * the pointers are not NULL, gscale w_i dl/dx, gscale w_i d2l/dx2 and w_i l_i.
+ * pos / neg / smooth are read by the binary losses only. */
+typedef double (*fl_pw_f32)(const float* y, const float* x, const double* w, ptrdiff_t n,
+                            double pos, double neg, double smooth, double gscale,
+                            float* g, float* h, float* rows);
+typedef double (*fl_pw_f64)(const double* y, const double* x, const double* w, ptrdiff_t n,
+                            double pos, double neg, double smooth, double gscale,
+                            double* g, double* h, double* rows);
+
+typedef struct fl_kernels {
+    const char* name;
+    int path;
+    /* row helpers (every target) */
+    float (*max_f)(const float* x, ptrdiff_t n);
+    double (*max_d)(const double* x, ptrdiff_t n);
+    /* Σ exp(x_i - m) in float64; the terms go to out unless it is NULL */
+    double (*expsum_f)(const float* x, ptrdiff_t n, float m, float* out);
+    double (*expsum_d)(const double* x, ptrdiff_t n, double m, double* out);
+    int (*any_nan_f)(const float* x, ptrdiff_t n);
+    int (*any_nan_d)(const double* x, ptrdiff_t n);
+    /* bit 0: some label not in {-1, 1}; bit 1: some label not in {0, 1} */
+    int (*hinge_labels_f)(const float* y, ptrdiff_t n);
+    int (*hinge_labels_d)(const double* y, ptrdiff_t n);
+    /* row losses (NULL: closed form) */
+    double (*kl_log_f)(const float* y, const float* x, ptrdiff_t C, double gs, float* g);
+    double (*kl_log_d)(const double* y, const double* x, ptrdiff_t C, double gs, double* g);
+    double (*hell_f)(const float* y, const float* x, ptrdiff_t C, double eps, double gs,
+                     float* g);
+    double (*hell_d)(const double* y, const double* x, ptrdiff_t C, double eps, double gs,
+                     double* g);
+    /* elementwise blocks (NULL: closed forms) */
+    fl_pw_f32 pw_f[FL_PW_COUNT];
+    fl_pw_f64 pw_d[FL_PW_COUNT];
+    /* the vector functions themselves (NULL: not in this precision) */
+    void (*math_f[FL_MATH_COUNT])(const float* x, ptrdiff_t n, float* out);
+    void (*math_d[FL_MATH_COUNT])(const double* x, ptrdiff_t n, double* out);
+} fl_kernels;
+
+/* simd/dispatch.c */
+const fl_kernels* fl_kernels_active(void);
+int fl_cpu_has_path(int path);
+int fl_select_path(int path);      /* -1: the widest the CPU has; returns the path */
+
+#endif

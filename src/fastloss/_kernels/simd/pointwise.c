@@ -1,0 +1,285 @@
+/* Elementwise loss blocks (pointwise.pyx `_vector_block`), written once
+ * against vec.h; included by target.c, compiled once per vector target (the
+ * scalar target has none: its path is pointwise.pyx's closed forms).
+ *
+ * Each loss is an element form in float64 lanes (the scalar closed form of
+ * the same loss); one driver walks a block for every loss and both dtypes.
+ * float32 data of the binary losses from logits (BCE, focal gamma = 2) is
+ * computed in float32 lanes, twice as many per vector, wherever a whole
+ * vector's labels are exactly 0 or 1 and there is no label smoothing: then
+ * every term is a product of non-negative factors (no cancellation), so the
+ * float32 transcendental functions (<= 2 ulp, vec.h) keep the float32 result
+ * within a few ulp; vectors with soft labels take the float64 form.  Weights
+ * and scales are applied in float64, and block sums are float64. */
+#if !defined(FL_TARGET_SCALAR)
+
+typedef struct { vf64 pos, neg, smooth; } fl_bin64;
+
+/* BCE from logits: derivatives unscaled */
+/* `masked` (a constant after inlining): the fix-ups for infinities (a term
+ * of target weight 0 is 0 where its softplus is +inf, at x = ±inf), which
+ * change no bit of an element with a finite loss; a block runs without them
+ * first and reruns with them only when its total is NaN (fl_pw_entry). */
+FL_INLINE vf64 fl_bce64(vf64 y, vf64 x, const fl_bin64* P, vf64* g, vf64* h, int masked) {
+    const vf64 one = vf64_set1(1.0), zero = vf64_zero();
+    vf64 ys = vf64_fma(y, vf64_sub(one, P->smooth), vf64_mul(P->smooth, vf64_set1(0.5)));
+    vf64 ay = vf64_mul(P->pos, ys), by = vf64_mul(P->neg, vf64_sub(one, ys));
+    vf64 z = fl_exp_nonpos_f64(vf64_negabs(x));
+    vf64 u = vf64_add(one, z), d = vf64_div(one, u);
+    vf64 l1 = fl_log1p_unit_f64(z, u, d);
+    mf64 xpos = vf64_ge(x, zero);
+    vf64 zd = vf64_mul(z, d);
+    vf64 pr = vf64_select(xpos, d, zd);                 /* sigmoid(x) */
+    vf64 cp = vf64_select(xpos, zd, d);                 /* sigmoid(-x) */
+    vf64 spp = vf64_add(vf64_max(x, zero), l1);         /* softplus(x) */
+    vf64 spn = vf64_add(vf64_max(vf64_sub(zero, x), zero), l1);
+    /* a term of target weight 0 is 0, also where its softplus is +inf
+     * (x = ±inf), not 0 inf = NaN */
+    if (masked) {
+        spn = vf64_keep(vf64_ne(ay, zero), spn);
+        spp = vf64_keep(vf64_ne(by, zero), spp);
+    }
+    *g = vf64_sub(vf64_mul(by, pr), vf64_mul(ay, cp));
+    *h = vf64_mul(vf64_add(ay, by), vf64_mul(pr, cp));
+    vf64 v = vf64_fma(ay, spn, vf64_mul(by, spp));
+    return vf64_select(vf64_unord(x, x), x, v);         /* max() dropped a NaN */
+}
+
+/* focal, gamma = 2, of one side: p = sigmoid(t), q = sigmoid(-t), s =
+ * softplus(-t): F = q^2 s, F' = -2 p q^2 s - q^3, F'' = 2 p q^2 s (2p - q)
+ * + 5 p q^3; at t = ±inf p = 0 and s = inf, and p s (-> 0) is taken as 0 */
+#define FL_FOCAL2_SIDE(V, p, q, s, d1, d2, F)                                       \
+    do {                                                                            \
+        V qg_ = V##_mul(q, q);                                                      \
+        V sm_ = V##_keep(V##_ne(p, V##_zero()), s);                                 \
+        V pqs_ = V##_mul(V##_mul(p, qg_), sm_);                                     \
+        V q3_ = V##_mul(qg_, q);                                                    \
+        d1 = V##_sub(V##_mul(V##_set1(-2.0), pqs_), q3_);                           \
+        d2 = V##_add(V##_mul(V##_mul(V##_set1(2.0), pqs_),                          \
+                             V##_sub(V##_mul(V##_set1(2.0), p), q)),                \
+                     V##_mul(V##_mul(V##_set1(5.0), p), q3_));                      \
+        F = V##_mul(qg_, s);                                                        \
+    } while (0)
+
+FL_INLINE vf64 fl_focal2_64(vf64 y, vf64 x, const fl_bin64* P, vf64* g, vf64* h, int masked) {
+    const vf64 one = vf64_set1(1.0), zero = vf64_zero();
+    vf64 ay = vf64_mul(P->pos, y), by = vf64_mul(P->neg, vf64_sub(one, y));
+    vf64 z = fl_exp_nonpos_f64(vf64_negabs(x));
+    vf64 u = vf64_add(one, z), d = vf64_div(one, u);
+    vf64 l1 = fl_log1p_unit_f64(z, u, d);
+    mf64 xpos = vf64_ge(x, zero);
+    vf64 zd = vf64_mul(z, d);
+    vf64 pr = vf64_select(xpos, d, zd), cp = vf64_select(xpos, zd, d);
+    vf64 spp = vf64_add(vf64_max(x, zero), l1);
+    vf64 spn = vf64_add(vf64_max(vf64_sub(zero, x), zero), l1);
+    vf64 d1p, d2p, d1n, d2n, fp, fn;
+    FL_FOCAL2_SIDE(vf64, pr, cp, spn, d1p, d2p, fp);
+    FL_FOCAL2_SIDE(vf64, cp, pr, spp, d1n, d2n, fn);
+    if (masked) {                              /* weight 0: term 0, also if F = inf */
+        fp = vf64_keep(vf64_ne(ay, zero), fp);
+        fn = vf64_keep(vf64_ne(by, zero), fn);
+    }
+    *g = vf64_sub(vf64_mul(ay, d1p), vf64_mul(by, d1n));
+    *h = vf64_add(vf64_mul(ay, d2p), vf64_mul(by, d2n));
+    vf64 v = vf64_add(vf64_mul(ay, fp), vf64_mul(by, fn));
+    return vf64_select(vf64_unord(x, x), x, v);
+}
+
+/* log cosh(e), e = x - y: |e| + log1p(z) - ln 2, z = exp(-2|e|);
+ * g = sign(e) (-expm1(-2|e|)) / (1 + z) (accurate for tiny e), h = 4 z / (1 + z)^2 */
+FL_INLINE vf64 fl_logcosh64(vf64 y, vf64 x, vf64* g, vf64* h) {
+    const vf64 one = vf64_set1(1.0);
+    vf64 e = vf64_sub(x, y), a = vf64_abs(e), z;
+    vf64 em = fl_expm1_nonpos_f64(vf64_mul(a, vf64_set1(-2.0)), &z);
+    vf64 u = vf64_add(one, z), d = vf64_div(one, u);
+    vf64 l1 = fl_log1p_unit_f64(z, u, d);
+    *g = vf64_copysign(vf64_mul(vf64_sub(vf64_zero(), em), d), e);
+    *h = vf64_mul(vf64_mul(vf64_set1(4.0), z), vf64_mul(d, d));
+    return vf64_sub(vf64_add(a, l1), vf64_set1(6.93147180559945309417e-01));
+}
+
+/* Poisson, log-rate input: exp(x) - y x; g = exp(x) - y, h = exp(x) */
+FL_INLINE vf64 fl_poisson_log64(vf64 y, vf64 x, vf64* g, vf64* h) {
+    vf64 m = fl_exp_f64(x);
+    *g = vf64_sub(m, y);
+    *h = m;
+    return vf64_sub(m, vf64_mul(y, x));
+}
+
+FL_INLINE vf64 fl_elem64(int kind, vf64 y, vf64 x, const fl_bin64* P, vf64* g, vf64* h,
+                         int masked) {
+    switch (kind) {
+    case FL_PW_BCE_LOGIT: return fl_bce64(y, x, P, g, h, masked);
+    case FL_PW_FOCAL2_LOGIT: return fl_focal2_64(y, x, P, g, h, masked);
+    case FL_PW_LOGCOSH: return fl_logcosh64(y, x, g, h);
+    default: return fl_poisson_log64(y, x, g, h);
+    }
+}
+
+/* The binary losses on hard labels (y in {0, 1}) in float32 lanes: with
+ * c = pos (y = 1) or neg (y = 0) the loss is c L, the derivatives c dL, c d2L;
+ * returns L, writes dL and d2L. */
+FL_INLINE vf32 fl_hard32(int kind, mf32 y1, vf32 x, vf32* g, vf32* h) {
+    const vf32 one = vf32_set1(1.0f), zero = vf32_zero();
+    vf32 z = fl_exp_nonpos_f32(vf32_negabs(x));
+    vf32 u = vf32_add(one, z), d = vf32_div(one, u);
+    vf32 l1 = fl_log1p_unit_f32(z, u, d);
+    mf32 xpos = vf32_ge(x, zero);
+    vf32 zd = vf32_mul(z, d);
+    vf32 pr = vf32_select(xpos, d, zd), cp = vf32_select(xpos, zd, d);
+    vf32 spp = vf32_add(vf32_max(x, zero), l1);
+    vf32 spn = vf32_add(vf32_max(vf32_sub(zero, x), zero), l1);
+    vf32 v;
+    if (kind == FL_PW_BCE_LOGIT) {
+        /* y = 1: softplus(-x), -sigmoid(-x); y = 0: softplus(x), sigmoid(x) */
+        v = vf32_select(y1, spn, spp);
+        *g = vf32_select(y1, vf32_sub(zero, cp), pr);
+        *h = vf32_mul(pr, cp);
+    } else {
+        /* y = 1: F(x); y = 0: F(-x), derivative -F'(-x) */
+        vf32 p = vf32_select(y1, pr, cp), q = vf32_select(y1, cp, pr);
+        vf32 s = vf32_select(y1, spn, spp), d1, d2;
+        FL_FOCAL2_SIDE(vf32, p, q, s, d1, d2, v);
+        *g = vf32_select(y1, d1, vf32_sub(zero, d1));
+        *h = d2;
+    }
+    return vf32_select(vf32_unord(x, x), x, v);
+}
+
+/* w l for the sums; masked: 0 where the weight is 0 and the loss ±inf (a
+ * masked class), where the product would be NaN; NaN losses stay NaN. */
+FL_INLINE vf64 fl_wmul64(vf64 W, vf64 v, int masked) {
+    vf64 p = vf64_mul(W, v);
+    if (masked) {
+        mf64 drop = mf64_and(vf64_eq(W, vf64_zero()),
+                             vf64_eq(vf64_abs(v), vf64_set1(INFINITY)));
+        p = vf64_select(drop, vf64_zero(), p);
+    }
+    return p;
+}
+
+/* The binary losses on float32 data: each element with a label of exactly
+ * 0 or 1 in float32 lanes (fl_hard32), any other in float64 lanes
+ * (fl_elem64); which form an element takes depends on its own label only,
+ * never on its neighbours or on where the block starts, so every layout
+ * (flat blocks, rows of k, the padded tail) gives it the same bits. */
+FL_INLINE double fl_bin_block_f32(int kind, const float* y, const float* x, const double* w,
+                                  ptrdiff_t n, const fl_bin64* P, vf64 G,
+                                  float* g, float* h, float* rows, int masked) {
+    const vf64 one = vf64_set1(1.0), zero = vf64_zero();
+    vf64 acc[2] = {zero, zero};
+    for (ptrdiff_t i = 0; i < n; i += FL_NF32) {
+        ptrdiff_t r = n - i < FL_NF32 ? n - i : FL_NF32;
+        vf32 yv = r == FL_NF32 ? vf32_load(y + i) : vf32_load_part(y + i, r, 0.0f);
+        vf32 xv = r == FL_NF32 ? vf32_load(x + i) : vf32_load_part(x + i, r, 0.0f);
+        mf32 y1 = vf32_eq(yv, vf32_set1(1.0f));
+        mf32 hard = mf32_or(y1, vf32_eq(yv, vf32_zero()));
+        int any_hard = mf32_any(hard), all_hard = mf32_all(hard);
+        vf32 v32 = vf32_zero(), g32 = vf32_zero(), h32 = vf32_zero();
+        if (any_hard) v32 = fl_hard32(kind, y1, xv, &g32, &h32);
+        for (int k = 0; k < FL_HALVES; k++) {
+            ptrdiff_t j = i + k * FL_NF64, rk = r - k * FL_NF64;
+            if (rk <= 0) break;
+            if (rk > FL_NF64) rk = FL_NF64;
+            vf64 W = !w ? one : rk == FL_NF64 ? vf64_load(w + j) : vf64_load_part(w + j, rk, 1.0);
+            vf64 yk = vf32_widen(yv, k), v = zero, gv = zero, hv = zero;
+            if (any_hard) {
+                vf64 c = vf64_mul(W, vf64_select(vf64_gt(yk, vf64_set1(0.5)), P->pos, P->neg));
+                vf64 Gc = vf64_mul(G, c);
+                v = fl_wmul64(c, vf32_widen(v32, k), masked);
+                gv = vf64_mul(Gc, vf32_widen(g32, k));
+                hv = vf64_mul(Gc, vf32_widen(h32, k));
+            }
+            if (!all_hard) {
+                vf64 g2, h2, e = fl_elem64(kind, yk, vf32_widen(xv, k), P, &g2, &h2, masked);
+                vf64 GW = vf64_mul(G, W), v2 = w ? fl_wmul64(W, e, masked) : e;
+                mf64 hk = mf64_or(vf64_eq(yk, one), vf64_eq(yk, zero));
+                v = vf64_select(hk, v, v2);
+                gv = vf64_select(hk, gv, vf64_mul(GW, g2));
+                hv = vf64_select(hk, hv, vf64_mul(GW, h2));
+            }
+            if (rk == FL_NF64) {
+                acc[k & 1] = vf64_add(acc[k & 1], v);
+                if (g) vf64_store_f32(g + j, gv);
+                if (h) vf64_store_f32(h + j, hv);
+                if (rows) vf64_store_f32(rows + j, v);
+            } else {
+                acc[k & 1] = vf64_add(acc[k & 1], vf64_keep(fl_first64(rk), v));
+                if (g) vf64_store_f32_part(g + j, gv, rk);
+                if (h) vf64_store_f32_part(h + j, hv, rk);
+                if (rows) vf64_store_f32_part(rows + j, v, rk);
+            }
+        }
+    }
+    return vf64_hsum(vf64_add(acc[0], acc[1]));
+}
+
+/* One block of n elements of loss `kind`; F32: the data are float32. */
+FL_INLINE double fl_pw_block(int kind, int F32, const void* y, const void* x, const double* w,
+                             ptrdiff_t n, double pos, double neg, double smooth, double gscale,
+                             void* g, void* h, void* rows, int masked) {
+    const fl_bin64 P = {vf64_set1(pos), vf64_set1(neg), vf64_set1(smooth)};
+    const vf64 G = vf64_set1(gscale), one = vf64_set1(1.0);
+    vf64 acc[2] = {vf64_zero(), vf64_zero()};
+    if (F32 && (kind == FL_PW_BCE_LOGIT || kind == FL_PW_FOCAL2_LOGIT) && smooth == 0.0)
+        return fl_bin_block_f32(kind, (const float*)y, (const float*)x, w, n, &P, G,
+                                (float*)g, (float*)h, (float*)rows, masked);
+    ptrdiff_t i = 0;
+    for (; i + FL_NF32 <= n; i += FL_NF32) {
+        for (int k = 0; k < FL_HALVES; k++) {
+            ptrdiff_t j = i + k * FL_NF64;
+            vf64 W = w ? vf64_load(w + j) : one, gv, hv;
+            vf64 e = fl_elem64(kind, fl_ld(y, j, F32), fl_ld(x, j, F32), &P, &gv, &hv, masked);
+            vf64 v = w ? fl_wmul64(W, e, masked) : e;
+            vf64 GW = vf64_mul(G, W);
+            acc[k & 1] = vf64_add(acc[k & 1], v);
+            if (g) fl_st(g, j, vf64_mul(GW, gv), F32);
+            if (h) fl_st(h, j, vf64_mul(GW, hv), F32);
+            if (rows) fl_st(rows, j, v, F32);
+        }
+    }
+    for (; i < n; i += FL_NF64) {           /* the tail, padded with y = x = 0, w = 1 */
+        ptrdiff_t r = n - i < FL_NF64 ? n - i : FL_NF64;
+        vf64 W = w ? vf64_load_part(w + i, r, 1.0) : one, gv, hv;
+        vf64 e = fl_elem64(kind, fl_ld_part(y, i, r, 0.0, F32), fl_ld_part(x, i, r, 0.0, F32),
+                           &P, &gv, &hv, masked);
+        vf64 v = w ? fl_wmul64(W, e, masked) : e;
+        vf64 GW = vf64_mul(G, W);
+        acc[0] = vf64_add(acc[0], vf64_keep(fl_first64(r), v));
+        if (g) fl_st_part(g, i, vf64_mul(GW, gv), r, F32);
+        if (h) fl_st_part(h, i, vf64_mul(GW, hv), r, F32);
+        if (rows) fl_st_part(rows, i, v, r, F32);
+    }
+    return vf64_hsum(vf64_add(acc[0], acc[1]));
+}
+
+/* The block without the infinity fix-ups, rerun with them only when its
+ * total is NaN (0 inf somewhere, or NaN data: rare): the fix-ups then cost
+ * nothing on finite data, and both forms give every element with a finite
+ * loss the same bits, so no element depends on the block it shares. */
+FL_INLINE double fl_pw_entry(int kind, int F32, const void* y, const void* x,
+                             const double* w, ptrdiff_t n, double pos, double neg,
+                             double smooth, double gscale, void* g, void* h, void* rows) {
+    double s = fl_pw_block(kind, F32, y, x, w, n, pos, neg, smooth, gscale, g, h, rows, 0);
+    if (__builtin_expect(s != s, 0))
+        s = fl_pw_block(kind, F32, y, x, w, n, pos, neg, smooth, gscale, g, h, rows, 1);
+    return s;
+}
+
+#define FL_DEF_PW(KIND, NAMEF, NAMED)                                                \
+static double NAMEF(const float* y, const float* x, const double* w, ptrdiff_t n,   \
+                    double pos, double neg, double smooth, double gscale,           \
+                    float* g, float* h, float* rows) {                              \
+    return fl_pw_entry(KIND, 1, y, x, w, n, pos, neg, smooth, gscale, g, h, rows);  \
+}                                                                                   \
+static double NAMED(const double* y, const double* x, const double* w, ptrdiff_t n, \
+                    double pos, double neg, double smooth, double gscale,           \
+                    double* g, double* h, double* rows) {                           \
+    return fl_pw_entry(KIND, 0, y, x, w, n, pos, neg, smooth, gscale, g, h, rows);  \
+}
+FL_DEF_PW(FL_PW_BCE_LOGIT, fl_bce_logit_f, fl_bce_logit_d)
+FL_DEF_PW(FL_PW_FOCAL2_LOGIT, fl_focal2_logit_f, fl_focal2_logit_d)
+FL_DEF_PW(FL_PW_LOGCOSH, fl_logcosh_f, fl_logcosh_d)
+FL_DEF_PW(FL_PW_POISSON_LOG, fl_poisson_log_f, fl_poisson_log_d)
+
+#endif
