@@ -18,9 +18,10 @@ writes, when asked, d/df of ``scale * Σ_i w_i l_i`` (and its diagonal second
 derivative) and the per-row values w_i l_i.
 
 A loss may also give a vectorised form of a whole flat block (one branch in
-``_vector_block``, code in ``simd/pointwise.c``: AVX2+FMA chosen at run time, SSE2
-on any other x86-64; BCE from logits, log-cosh and Poisson with log input;
-binary focal from logits with gamma = 2 on AVX2 only).  Where a loss has one
+``_vector_block``, code in ``simd/pointwise.c``, compiled per target and
+chosen once per process by ``_kernels/simd.pyx``: AVX-512F, AVX2+FMA or SSE2;
+BCE from logits, binary focal from logits with gamma = 2, log-cosh and
+Poisson with log input).  Where a loss has one
 on the path in use, the driver takes it for every element: flat blocks,
 blocks of one-element rows, and each row of k > 1 elements (weighted or with
 per-row output), however short.  One formula per element is what makes
