@@ -192,10 +192,18 @@ FL_INLINE double fl_bin_block_f32(int kind, const float* y, const float* x, cons
             if (!all_hard) {
                 vf64 g2, h2, e = fl_elem64(kind, yk, vf32_widen(xv, k), P, &g2, &h2, masked);
                 vf64 GW = vf64_mul(G, W), v2 = w ? fl_wmul64(W, e, masked) : e;
-                mf64 hk = mf64_or(vf64_eq(yk, one), vf64_eq(yk, zero));
-                v = vf64_select(hk, v, v2);
-                gv = vf64_select(hk, gv, vf64_mul(GW, g2));
-                hv = vf64_select(hk, hv, vf64_mul(GW, h2));
+                g2 = vf64_mul(GW, g2);
+                h2 = vf64_mul(GW, h2);
+                if (any_hard) {
+                    mf64 hk = mf64_or(vf64_eq(yk, one), vf64_eq(yk, zero));
+                    v = vf64_select(hk, v, v2);
+                    gv = vf64_select(hk, gv, g2);
+                    hv = vf64_select(hk, hv, h2);
+                } else {
+                    v = v2;
+                    gv = g2;
+                    hv = h2;
+                }
             }
             if (rk == FL_NF64) {
                 acc[k & 1] = vf64_add(acc[k & 1], v);

@@ -96,7 +96,12 @@ static double NAME(const T* x, ptrdiff_t n, T m, T* out) {                      
         ACC(s, e0);                                                                 \
         ACC(s + 2, e1);                                                             \
     }                                                                               \
-    for (; i < n; i += NL) {                                                        \
+    for (; i + NL <= n; i += NL) {                                                  \
+        V e = EXP(V##_sub(V##_load(x + i), M));                                     \
+        if (out) V##_store(out + i, e);                                             \
+        ACC(s, e);                                                                  \
+    }                                                                               \
+    if (i < n) {                                                                    \
         ptrdiff_t r = n - i < NL ? n - i : NL;                                      \
         V d = V##_sub(V##_load_part(x + i, r, (T)0), M);                            \
         V e = EXP(V##_select(FIRST(r), d, V##_set1((T)-INFINITY)));                 \
