@@ -65,6 +65,46 @@ def test_repr_and_params():
 def test_only_hessian_losses_have_gradient_hessian():
     for name in ("mse", "mae", "huber", "log_cosh", "poisson"):
         assert hasattr(fl.get(name), "gradient_hessian")
+    for name in ("giou_loss", "kappa_loss", "jaccard_loss", "ranknet", "multiclass_hinge",
+                 "categorical_focal_crossentropy", "kl_divergence"):
+        assert not hasattr(fl.get(name), "gradient_hessian"), name
+        assert not hasattr(type(fl.get(name)), "gradient_hessian"), name
+
+
+@pytest.mark.parametrize("cls", [fl.CategoricalCrossentropy, fl.SparseCategoricalCrossentropy])
+def test_softmax_hessian_exists_only_for_logits(cls, rng):
+    """The hessian is defined for logits: with probabilities the method is
+    absent (hasattr False), not present-and-raising."""
+    assert cls.has_hessian and cls.hessian_needs_logits
+    assert not hasattr(cls(), "gradient_hessian")
+    with pytest.raises(AttributeError, match="from_logits=True"):
+        cls().gradient_hessian  # noqa: B018
+    loss = cls(from_logits=True)
+    x = rng.normal(size=(6, 4))
+    y = rng.integers(0, 4, size=6) if cls is fl.SparseCategoricalCrossentropy \
+        else np.eye(4)[rng.integers(0, 4, size=6)]
+    g, h = loss.gradient_hessian(y, x)
+    p = np.exp(x - x.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(g, (p - np.eye(4)[np.argmax(y, axis=1) if y.ndim == 2 else y]) / 6,
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(h, p * (1 - p) / 6, rtol=1e-12, atol=1e-15)
+
+
+def test_metadata_is_declared_on_the_classes():
+    assert fl.MeanSquaredError.target_kind == "elementwise"
+    assert fl.SparseCategoricalCrossentropy.target_kind == "labels"
+    assert fl.CategoricalCrossentropy.target_kind == "rows"
+    assert fl.GIoULoss.target_kind == "rows"              # a box is one sample
+    assert fl.JaccardLoss.target_kind is None and fl.RankNet.target_kind is None
+    assert fl.BinaryCrossentropy.link == "sigmoid" and fl.CategoricalCrossentropy.link == "softmax"
+    assert fl.Huber.link is None
+    # the registry refuses a class whose metadata the adapters could not read
+    with pytest.raises(TypeError, match="target_kind"):
+        type("Bad", (fl.Loss,), {"target_kind": "pixels", "function_name": "bad_kind_loss"})
+    with pytest.raises(TypeError, match="hessian_needs_logits"):
+        type("Bad", (fl.Loss,), {"hessian_needs_logits": True, "function_name": "bad_h_loss"})
+    assert "bad_kind_loss" not in fl.available() and "bad_h_loss" not in fl.available()
 
 
 # -------------------------------------------------------------- conversions

@@ -137,6 +137,25 @@ def test_bad_input(data):
         fl.objective("mse", X, y)(np.zeros(3))
     with pytest.raises(ValueError, match="n_outputs"):
         fl.objective("mse", X, y, n_outputs=2)
+    for set_level in ("jaccard_loss", "kappa_loss", "ranknet", "lovasz_hinge"):
+        with pytest.raises(ValueError, match="couples samples"):
+            fl.objective(set_level, X, y)
+
+
+def test_rows_loss_giou_scores_each_box(data):
+    """GIoU is a per-sample (rows) loss: a linear model with four outputs
+    per sample, one box each, has the summed GIoU loss as its objective."""
+    X, _, sw, rng = data
+    lo = rng.uniform(0, 1, size=(40, 2))
+    boxes = np.concatenate([lo, lo + rng.uniform(0.5, 1.5, size=(40, 2))], axis=1)
+    fun = fl.objective("giou_loss", X, boxes, sample_weight=sw, fit_intercept=True)
+    w = np.zeros(fun.n_params)
+    w.reshape(4, 6)[:, 5] = [0.2, 0.2, 1.5, 1.5]        # every prediction the box (.2,.2,1.5,1.5)
+    value, grad = fun(w)
+    pred = np.broadcast_to([0.2, 0.2, 1.5, 1.5], (40, 4))
+    np.testing.assert_allclose(value, np.sum(sw * fl.GIoULoss(reduction="none")(boxes, pred)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(grad, central_differences(fun, w), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])

@@ -161,3 +161,22 @@ def test_set_level_losses_go_through_the_bridge():
     assert torch.autograd.gradcheck(lambda v: flt.RankNet()(v, relevance), (scores,))
     with pytest.raises(ValueError, match="set-level"):
         flt.RankNet(reduction="none")(scores, relevance)
+
+
+def test_reduction_none_follows_target_kind():
+    """Per-sample losses (target_kind not None) give per-sample values and
+    a gradient scaled row by row; boxes are samples (GIoU is a rows loss)."""
+    g = torch.Generator().manual_seed(5)
+    lo = torch.rand(5, 2, generator=g, dtype=torch.float64)
+    target = torch.cat([lo, lo + 0.5 + torch.rand(5, 2, generator=g, dtype=torch.float64)], 1)
+    pred = (target + 0.1 * torch.randn(5, 4, generator=g, dtype=torch.float64))
+    pred = torch.cat([pred[:, :2], torch.maximum(pred[:, 2:], pred[:, :2] + 0.1)], 1)
+    pred.requires_grad_(True)
+    rows = flt.GIoULoss(reduction="none")(pred, target)
+    assert rows.shape == (5,)
+    torch.testing.assert_close(rows.detach().numpy(),
+                               fl.GIoULoss(reduction="none")(target.numpy(), pred.detach().numpy()))
+    assert torch.autograd.gradcheck(lambda v: flt.GIoULoss(reduction="none")(v, target).sum(),
+                                    (pred,))
+    with pytest.raises(ValueError, match="set-level"):
+        flt.JaccardLoss(reduction="none")(pred, target)

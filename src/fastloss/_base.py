@@ -1,13 +1,21 @@
 """The Loss base class: validate -> allocate -> one kernel call -> reduce.
 
-A concrete loss declares its parameters (checked in ``__init__``) and
+A concrete loss declares its parameters (checked in ``__init__``), its
+metadata (class attributes, read by the registry and the adapters) and
 implements ``_compute``; it holds no loops.  ``ElementwiseLoss`` is the
 complete implementation for every loss whose per-element closed form lives in
 ``_kernels/pointwise.pyx``: such a loss only names its kernel and parameters.
+
+The reduction lives here and nowhere else, for every family of units:
+samples (``KernelOutputs``: the kernel adds ``w_i l_i`` and scales the
+gradient), images, classes and pairs (``unit_weights`` / ``reduce_units``:
+the kernel returns one loss per unit), with ``finish`` the one rule for a
+reduced value and ``gradient_array`` the one rule for ``out=``.
 """
 from __future__ import annotations
 
 import inspect
+import types
 
 import numpy as np
 
@@ -15,19 +23,82 @@ from . import _registry, _validate
 from ._kernels import pointwise as _pointwise
 from ._threads import get_num_threads
 
+# SPEC: the probability clip where a loss takes probabilities.
+EPS = 1e-7
+
+class _GradientHessian:
+    """``gradient_hessian`` exactly where it works.
+
+    A loss has the method when its class says ``has_hessian`` and, for a
+    class whose hessian is defined for logits only (``hessian_needs_logits``),
+    when the instance has ``from_logits=True``; otherwise reading the
+    attribute raises AttributeError, so ``hasattr(loss, "gradient_hessian")``
+    is the test the adapters use.
+    """
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            if not owner.has_hessian:
+                raise AttributeError(f"{owner.__name__} has no gradient_hessian")
+            return _gradient_hessian
+        if not instance.has_hessian:
+            raise AttributeError(f"{type(instance).__name__} has no gradient_hessian")
+        if instance.hessian_needs_logits and not instance.from_logits:
+            raise AttributeError(
+                f"{type(instance).__name__} has gradient_hessian only with from_logits=True "
+                "(the hessian is defined for logits)")
+        return types.MethodType(_gradient_hessian, instance)
+
+
+def _gradient_hessian(self, y_true, y_pred, sample_weight=None, **call_args):
+    """(gradient, hessian diagonal), both scaled like the gradient."""
+    _, grad, hess = self._run(y_true, y_pred, sample_weight, None, call_args,
+                              want_loss=False, want_grad=True, want_hess=True)
+    return grad, hess
+
+
+_gradient_hessian.__name__ = _gradient_hessian.__qualname__ = "gradient_hessian"
+
 
 class Loss:
     """Base of every fastloss loss.
 
     Subclasses set ``function_name`` (and optionally ``aliases``) to be
-    registered for ``fastloss.get`` and given a function form.
+    registered for ``fastloss.get`` and given a function form, and describe
+    themselves with class attributes (the registry, ``fastloss.objective``,
+    the scikit-learn, torch and boosting adapters read these and nothing
+    else):
+
+    target_kind
+        How y_true relates to y_pred, per sample: ``"elementwise"`` (same
+        shape, every element its own term), ``"labels"`` (integer class
+        indices (n,) for y_pred (n, C)), ``"rows"`` (same shape (n, k); a row
+        is one sample whose k values are coupled), or None: a set-level loss
+        whose value is not a sum over independent samples.
+    has_hessian
+        The loss has ``gradient_hessian`` (SPEC marks it H).
+    hessian_needs_logits
+        ... only with ``from_logits=True``.
+    link
+        With ``from_logits=True``, how scores become probabilities:
+        ``"sigmoid"``, ``"softmax"`` or None (not a probabilistic loss).
     """
 
     function_name: str = ""
     aliases: tuple = ()
+    target_kind: str | None = None
+    has_hessian: bool = False
+    hessian_needs_logits: bool = False
+    link: str | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.has_hessian and "gradient_hessian" not in cls.__dict__:
+            cls.gradient_hessian = _GradientHessian()
+        # constructor parameter names, once per class (get_params, repr, clone)
+        cls._param_names = tuple(
+            name for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
         if cls.__dict__.get("function_name"):
             _registry.register(cls, (cls.__name__, cls.function_name, *cls.aliases))
 
@@ -94,8 +165,8 @@ class Loss:
     def get_params(self, deep=True):
         """Constructor arguments of this instance (``deep`` is accepted for
         scikit-learn's ``clone``; a loss holds no nested estimators)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names if hasattr(self, name)}
+        return {name: getattr(self, name) for name in self._param_names
+                if hasattr(self, name)}
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -103,17 +174,14 @@ class Loss:
 
 
 class WithHessian:
-    """Mixin for the losses SPEC marks H: adds ``gradient_hessian``."""
+    """Mixin for the losses SPEC marks H: they have ``gradient_hessian``."""
 
-    def gradient_hessian(self, y_true, y_pred, sample_weight=None, **call_args):
-        """(gradient, hessian diagonal), both scaled like the gradient."""
-        _, grad, hess = self._run(y_true, y_pred, sample_weight, None, call_args,
-                                  want_loss=False, want_grad=True, want_hess=True)
-        return grad, hess
+    has_hessian = True
 
 
 def weight_scale(reduction, n, w):
-    """(gradient scale, Σw): 1/Σw for "mean" (0 when Σw is 0), 1 otherwise."""
+    """(gradient scale, Σw) for a kernel that scales the gradient itself:
+    1/Σw for "mean" (0 when Σw is 0), 1 otherwise."""
     total_weight = float(n) if w is None else float(np.sum(w))
     if reduction != "mean":
         return 1.0, total_weight
@@ -122,15 +190,56 @@ def weight_scale(reduction, n, w):
     return 1.0 / total_weight, total_weight
 
 
-def finish(reduction, total, scale, total_weight, rows):
-    """The value the caller sees for a reduction, from Σ w_i l_i (or the rows)."""
+def unit_weights(reduction, n, w=None):
+    """(w_u, per-unit gradient scale, Σw) for a kernel that takes one scale
+    per unit (images, classes): ``w_u / Σw`` for "mean" (0 when Σw is 0),
+    ``w_u`` otherwise.  `w` is None (every unit weighs 1) or a checked
+    float64 (n,) array."""
+    w = np.ones(n) if w is None else w
+    total_weight = float(w.sum())
+    if reduction != "mean":
+        return w, w, total_weight
+    if total_weight == 0.0:
+        return w, np.zeros(n), total_weight
+    return w, w / total_weight, total_weight
+
+
+def finish(reduction, total, total_weight, rows, scale=None):
+    """The value the caller sees for a reduction, from Σ w_u l_u (or the rows).
+
+    "mean" is ``total · scale`` when the kernel scaled the gradient by
+    `scale` (value and gradient then use one factor, bit for bit), else
+    ``total / total_weight``; 0.0 when there is nothing to average.
+    """
     if reduction == "none":
         return rows
     if reduction == "sum":
         return float(total)
     if total_weight == 0.0:
         return 0.0
+    if scale is None:
+        return float(float(total) / total_weight)
     return float(total * scale)
+
+
+def reduce_units(reduction, unit_losses, total_weight, dtype, order=None):
+    """The value of a loss whose kernel returns one weighted loss per unit
+    (image, class or query group): "none" gives them (in `order`, if given)
+    in y_pred's dtype, "sum" their sum, "mean" their sum / `total_weight`."""
+    if reduction == "none":
+        rows = unit_losses if order is None else unit_losses[order]
+        return rows.astype(dtype)
+    return finish(reduction, float(np.sum(unit_losses)), total_weight, None)
+
+
+def gradient_array(out, shape, dtype, inputs=()):
+    """The gradient's array: a fresh one, or the caller's `out` once its
+    shape, dtype and layout are checked and it shares no memory with the
+    (converted) `inputs` the kernel reads."""
+    grad = _validate.out_array(out, shape, dtype)
+    if out is not None:
+        _validate.no_overlap(grad, *inputs)
+    return grad
 
 
 _MODES = {(True, False, False): 0, (True, True, False): 1,
@@ -153,9 +262,8 @@ class KernelOutputs:
         self.mode = _MODES[(want_loss, want_grad, want_hess)]
         self.grad = self.hess = None
         if want_grad:
-            self.grad = _validate.out_array(out, shape, dtype)
-            if out is not None:
-                _validate.no_overlap(self.grad, *inputs, w)
+            self.grad = (np.empty(shape, dtype=dtype) if out is None
+                         else gradient_array(out, shape, dtype, (*inputs, w)))
         if want_hess:
             self.hess = np.empty(shape, dtype=dtype)
         self.rows = np.empty(n, dtype=dtype) if (want_loss and reduction == "none") else None
@@ -173,7 +281,7 @@ class KernelOutputs:
         """(value or None, gradient, hessian) from the kernel's Σ w_i l_i."""
         value = None
         if self.want_loss:
-            value = finish(self.reduction, total, self.scale, self.total_weight, self.rows)
+            value = finish(self.reduction, total, self.total_weight, self.rows, self.scale)
         return value, self.grad, self.hess
 
 
@@ -200,6 +308,8 @@ class ElementwiseLoss(WithHessian, Loss):
     the mean over their k (or more) elements.  Subclasses give ``_kind()`` (a
     name in ``pointwise.KINDS``) and ``_kernel_params()``.
     """
+
+    target_kind = "elementwise"
 
     def _kind(self) -> str:
         raise NotImplementedError

@@ -8,40 +8,24 @@ table and the loss re-parametrisation helpers below.
 from __future__ import annotations
 
 import copy
-import inspect
 
 import numpy as np
 
 from . import _registry, _validate
-from ._base import ElementwiseLoss, Loss
+from ._base import Loss
 
 __all__ = ["objective"]
 
-# How a loss reads its targets, by class name (the classification classes are
-# defined in another module; naming them here avoids importing them).
-#   "elementwise": y_true has y_pred's shape; every element is its own term.
-#   "labels":      y_true holds integer class indices (n,), y_pred is (n, C).
-#   "rows":        y_true and y_pred are (n, k); the loss couples a row's k values.
-ELEMENTWISE = {"MeanSquaredError", "MeanAbsoluteError", "Huber", "LogCosh", "Poisson",
-               "BinaryCrossentropy", "Hinge", "SquaredHinge", "BinaryFocalCrossentropy",
-               "BalancedCrossentropy"}
-LABELS = {"SparseCategoricalCrossentropy", "MulticlassHinge"}
-ROWS = {"CategoricalCrossentropy", "CategoricalFocalCrossentropy", "KLDivergence",
-        "CosineSimilarityLoss", "HellingerDistance"}
-
 
 def target_kind(loss) -> str:
-    """"elementwise", "labels" or "rows" (see above) for a Loss instance."""
-    for klass in type(loss).__mro__:  # subclasses read targets as their base does
-        if klass.__name__ in LABELS:
-            return "labels"
-        if klass.__name__ in ROWS:
-            return "rows"
-        if klass.__name__ in ELEMENTWISE or klass is ElementwiseLoss:
-            return "elementwise"
-    raise ValueError(
-        f"loss {type(loss).__name__} couples samples (a set-level loss); a linear-model objective or "
-        "a per-sample gradient needs a loss whose value is a sum over samples")
+    """The loss's ``target_kind`` (class metadata, see ``fastloss.Loss``):
+    "elementwise", "labels" or "rows"; a set-level loss (None) is a ValueError."""
+    kind = type(loss).target_kind
+    if kind is None:
+        raise ValueError(
+            f"loss {type(loss).__name__} couples samples (a set-level loss); a linear-model "
+            "objective or a per-sample gradient needs a loss whose value is a sum over samples")
+    return kind
 
 
 def loss_class(loss):
@@ -56,7 +40,7 @@ def loss_class(loss):
 
 
 def init_parameters(cls) -> list:
-    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    return list(cls._param_names)
 
 
 def rebuild(loss, params=None, **overrides):
@@ -151,11 +135,10 @@ class LinearObjective:
         self.kind = kind = target_kind(loss)
         w = _validate.sample_weight(sample_weight, n)
         if kind == "labels":
-            labels = _validate.labels(y, n, "y")
             if n_outputs is None:
+                labels = _validate.labels(y, n, "y")
                 n_outputs = int(labels.max()) + 1 if labels.size else 1
-            if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
-                raise ValueError(f"y holds class indices outside [0, {n_outputs})")
+            labels, _ = _validate.class_indices(y, n, n_outputs, name="y")
             self.target, self.shape = labels, (n, int(n_outputs))
         else:
             yt = np.asarray(y)
@@ -295,9 +278,7 @@ class PerSampleGradHess:
         if raw.ndim == 2 and raw.shape[1] == 1:
             raw = raw[:, 0]
         if raw.ndim == 2 and self.kind != "labels":
-            index = _validate.labels(labels, raw.shape[0], "labels")
-            if index.size and (index.min() < 0 or index.max() >= raw.shape[1]):
-                raise ValueError(f"labels hold class indices outside [0, {raw.shape[1]})")
+            index, _ = _validate.class_indices(labels, raw.shape[0], raw.shape[1], name="labels")
             labels = np.zeros(raw.shape, dtype=raw.dtype)
             labels[np.arange(raw.shape[0]), index] = 1
         elif self.kind == "labels":

@@ -5,8 +5,27 @@ from __future__ import annotations
 
 _BY_NAME: dict = {}
 
+# the metadata every loss class declares (see fastloss.Loss), checked here so
+# that the adapters reading it can trust it
+TARGET_KINDS = ("elementwise", "labels", "rows", None)
+LINKS = (None, "sigmoid", "softmax")
+
+
+def check_metadata(cls):
+    if cls.target_kind not in TARGET_KINDS:
+        raise TypeError(f"{cls.__name__}.target_kind must be one of {TARGET_KINDS}, "
+                        f"got {cls.target_kind!r}")
+    if cls.link not in LINKS:
+        raise TypeError(f"{cls.__name__}.link must be one of {LINKS}, got {cls.link!r}")
+    if not isinstance(cls.has_hessian, bool) or not isinstance(cls.hessian_needs_logits, bool):
+        raise TypeError(f"{cls.__name__}.has_hessian and hessian_needs_logits must be bools")
+    if cls.hessian_needs_logits and not (cls.has_hessian and "from_logits" in cls._param_names):
+        raise TypeError(f"{cls.__name__}.hessian_needs_logits needs has_hessian and a "
+                        "from_logits parameter")
+
 
 def register(cls, names):
+    check_metadata(cls)
     for name in names:
         key = name.lower()
         other = _BY_NAME.get(key)

@@ -24,9 +24,15 @@ def _as_numeric(x, name):
     return arr
 
 
+_WORK_DTYPE = {dt: dt for dt in _NATIVE}     # the common case, without parsing a dtype
+
+
 def work_dtype(y_pred_dtype):
     """float32/float64 stay as they are (in either byte order: '>f4' is float32
     for SPEC's rules); every other real dtype becomes float64."""
+    dt = _WORK_DTYPE.get(y_pred_dtype)
+    if dt is not None:
+        return dt
     dt = np.dtype(y_pred_dtype)
     if dt.kind == "f" and dt.itemsize in (4, 8):
         return np.dtype(f"f{dt.itemsize}")          # native byte order
@@ -171,6 +177,100 @@ def out_not_aliased(out, inputs, name="out"):
     for arg, value in inputs.items():
         if isinstance(value, np.ndarray) and np.may_share_memory(out, value):
             raise ValueError(f"{name} shares memory with {arg}; pass a separate array")
+
+
+def float_array(x, name, max_size=None):
+    """`x` as a C-contiguous float32/float64 array (y_pred's dtype rules)
+    for a loss whose y_true is not of y_pred's shape.  The size limit is
+    checked on the caller's array as given (a broadcast view costs nothing),
+    before any copy or conversion could allocate gigabytes."""
+    arr = _as_numeric(x, name)
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); nothing to compute")
+    if max_size is not None and arr.size > max_size:
+        raise ValueError(f"{name} has {arr.size} elements (shape {arr.shape}); this loss "
+                         f"handles at most {max_size}")
+    return kernel_array(arr, work_dtype(arr.dtype))
+
+
+def class_indices(y_true, n, C, ignore_index=None, name="y_true"):
+    """(labels, ignored): class indices (n,) in [0, C) as int64, except
+    entries equal to `ignore_index` (returned as the boolean mask `ignored`,
+    or None when nothing is ignored; their labels are -1 in the returned
+    copy)."""
+    labels_ = labels(y_true, n, name)
+    ignored = None
+    if ignore_index is not None:
+        mask = labels_ == ignore_index
+        if mask.any():
+            ignored = mask
+            labels_ = np.where(mask, -1, labels_)
+    if not labels_.size:
+        return labels_, ignored
+    if ignored is None:
+        # two reductions and no temporaries in the common (valid) case
+        if np.minimum.reduce(labels_) >= 0 and np.maximum.reduce(labels_) < C:
+            return labels_, ignored
+        bad = (labels_ >= C) | (labels_ < 0)
+    else:
+        bad = (labels_ >= C) | ((labels_ < 0) & ~ignored)
+        if not bad.any():
+            return labels_, ignored
+    first = int(np.asarray(y_true).reshape(-1)[np.argmax(bad)])
+    raise ValueError(f"{name} holds class index {first} outside [0, {C})"
+                     + ("" if ignore_index is None else
+                        f" that is not ignore_index={ignore_index}"))
+
+
+def optional_integer(value, name):
+    """None or a Python int (bool and floats are refused)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer or None, got {value!r}")
+    return int(value)
+
+
+def class_weight(value, name="class_weight"):
+    """None, or a private read-only float64 copy of a 1-D array of finite
+    non-negative class weights (its length is checked against C per call,
+    by `class_weight_width`)."""
+    if value is None:
+        return None
+    cw = _as_numeric(value, name)
+    if cw.ndim != 1 or cw.size == 0:
+        raise ValueError(f"{name} must be a 1-D array of length C, got shape {cw.shape}")
+    cw = np.array(cw, dtype=np.float64)          # a private copy
+    if not np.all(np.isfinite(cw)) or np.any(cw < 0):
+        raise ValueError(f"{name} must hold finite non-negative numbers")
+    cw.flags.writeable = False
+    return cw
+
+
+def class_weight_width(cw, C, name="class_weight"):
+    if cw is not None and cw.shape[0] != C:
+        raise ValueError(f"{name} has {cw.shape[0]} entries, y_pred has {C} classes")
+
+
+def group_ids(group, n, name="group"):
+    """Query ids (n,) as int64 (any integers, never wrapped)."""
+    g = np.asarray(group)
+    if g.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match y_pred, got {g.shape}")
+    return integer_ids(g, name)
+
+
+def choice(value, name, choices):
+    """`value` if it is one of `choices` (compared with ==, strings by value)."""
+    for c in choices:
+        if value is c or (isinstance(value, str) and isinstance(c, str) and value == c):
+            return value
+    raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def optional_unit_interval(value, name):
+    """None, or a number in [0, 1]."""
+    return None if value is None else unit_interval(value, name)
 
 
 def positive(value, name):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
-from ._base import Loss, loss_function
+from ._base import Loss, gradient_array, loss_function
 from ._kernels import sets as _sets
 from ._threads import get_num_threads
 
@@ -18,9 +18,7 @@ _WEIGHTS = (None, "linear", "quadratic")
 
 
 def _check_weights(weights):
-    if not (weights is None or (isinstance(weights, str) and weights in _WEIGHTS)):
-        raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
-    return weights
+    return _validate.choice(weights, "weights", _WEIGHTS)
 
 
 # The kernels' weight kinds: W is never formed (it is C×C), each kernel
@@ -72,19 +70,13 @@ class KappaLoss(Loss):
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        _, yp = _validate.float_pair(y_pred, y_pred)
+        yp = _validate.float_array(y_pred, "y_pred")
         if yp.ndim != 2:
             raise ValueError(f"y_pred must have shape (n, C), got {yp.shape}")
         n, C = yp.shape
-        labels = _validate.labels(y_true, n)
-        if labels.size and (labels.min() < 0 or labels.max() >= C):
-            raise ValueError(f"y_true holds labels outside [0, {C})")
+        labels, _ = _validate.class_indices(y_true, n, C)
         w = _validate.sample_weight(sample_weight, n)
-        grad = None
-        if want_grad:
-            grad = _validate.out_array(out, yp.shape, yp.dtype)
-            if out is not None:
-                _validate.no_overlap(grad, yp, labels, w)
+        grad = gradient_array(out, yp.shape, yp.dtype, (yp, labels, w)) if want_grad else None
         value, _ = _sets.kappa(labels, yp.reshape(-1), w, n, C, _KIND[self.weights],
                                self.from_logits, None if grad is None else grad.reshape(-1),
                                get_num_threads())

@@ -28,16 +28,12 @@ data propagates to the loss and the gradient.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _validate
-from ._base import (ElementwiseLoss, KernelOutputs, Loss, WithHessian, loss_function,
-                    run_pointwise)
+from ._base import EPS, ElementwiseLoss, Loss, loss_function, run_pointwise
 from ._kernels import pointwise as _pointwise
-from ._kernels import rows as _rows
-from ._threads import get_num_threads
+from ._rowwise import dense_rows, run_rows, sparse_rows
 
 __all__ = [
     "BinaryCrossentropy", "binary_crossentropy",
@@ -51,14 +47,7 @@ __all__ = [
     "MulticlassHinge", "multiclass_hinge",
 ]
 
-EPS = 1e-7
-
-
-def _alpha(alpha):
-    """None (no class balancing) or a number in [0, 1]."""
-    if alpha is None:
-        return None
-    return _validate.unit_interval(alpha, "alpha")
+_POINTWISE_KIND = {name: i for i, name in enumerate(_pointwise.KINDS)}
 
 
 # ----------------------------------------------------------------- binary
@@ -85,6 +74,7 @@ class BinaryCrossentropy(ElementwiseLoss):
 
     function_name = "binary_crossentropy"
     aliases = ("bce",)
+    link = "sigmoid"
 
     def __init__(self, from_logits=False, label_smoothing=0.0, pos_weight=None, *,
                  reduction="mean"):
@@ -111,6 +101,7 @@ class BalancedCrossentropy(ElementwiseLoss):
     """
 
     function_name = "balanced_crossentropy"
+    link = "sigmoid"
 
     def __init__(self, beta=0.5, from_logits=False, *, reduction="mean"):
         super().__init__(reduction=reduction)
@@ -147,11 +138,12 @@ class BinaryFocalCrossentropy(ElementwiseLoss):
     """
 
     function_name = "binary_focal_crossentropy"
+    link = "sigmoid"
 
     def __init__(self, gamma=2.0, alpha=0.25, from_logits=False, *, reduction="mean"):
         super().__init__(reduction=reduction)
         self.gamma = _validate.non_negative(gamma, "gamma")
-        self.alpha = _alpha(alpha)
+        self.alpha = _validate.optional_unit_interval(alpha, "alpha")
         self.from_logits = _validate.boolean(from_logits, "from_logits")
 
     def _kind(self):
@@ -182,7 +174,7 @@ class _HingeBase(ElementwiseLoss):
         # to the kernel as a parameter (the instance keeps no call state).
         yt, yp = _validate.float_pair(y_true, y_pred)
         params = {"hinge01": _hinge_labels(yt)}
-        return run_pointwise(_pointwise.KINDS.index(self._kind()), params, yt, yp,
+        return run_pointwise(_POINTWISE_KIND[self._kind()], params, yt, yp,
                              sample_weight, self.reduction, want_loss=want_loss,
                              want_grad=want_grad, want_hess=want_hess, out=out)
 
@@ -216,96 +208,7 @@ class SquaredHinge(_HingeBase):
 
 
 # --------------------------------------------------------------- row-wise
-def dense_rows(y_true, y_pred):
-    """(y_true, y_pred) as float (n, C) arrays and y_pred's own shape.
-
-    1-D input is one row (Keras); more than two dimensions is an error.
-    """
-    yt, yp = _validate.float_pair(y_true, y_pred, max_ndim=2)
-    if yp.ndim == 1:
-        return yt.reshape(1, -1), yp.reshape(1, -1), yp.shape
-    return yt, yp, yp.shape
-
-
-def sparse_rows(y_true, y_pred, ignore_index=None):
-    """(labels, y_pred, ignored) for losses taking class indices.
-
-    y_pred must be (n, C) floats; y_true integer labels (n,) in [0, C),
-    except rows equal to ``ignore_index`` (returned as the boolean mask
-    `ignored`, or None when no row is ignored).  Labels of ignored rows are
-    set to -1 in the returned copy; the kernel skips them.
-    """
-    yp = _validate._as_numeric(y_pred, "y_pred")
-    if yp.ndim != 2:
-        raise ValueError(f"y_pred must have shape (n, C), got shape {yp.shape}")
-    if yp.size == 0:
-        raise ValueError(f"y_pred is empty (shape {yp.shape}); nothing to compute")
-    n, C = yp.shape
-    yp = np.ascontiguousarray(yp, dtype=_validate.work_dtype(yp.dtype))
-    labels = _validate.labels(y_true, n)
-    ignored = None
-    if ignore_index is not None:
-        mask = labels == ignore_index
-        if mask.any():
-            ignored = mask
-            labels = np.where(mask, -1, labels)
-    bad = (labels >= C) | ((labels < 0) if ignored is None else ((labels < 0) & ~ignored))
-    if bad.any():
-        first = int(np.asarray(y_true).reshape(-1)[np.argmax(bad)])
-        raise ValueError(f"y_true holds class index {first} outside [0, {C})"
-                         + ("" if ignore_index is None else
-                            f" that is not ignore_index={ignore_index}"))
-    return labels, yp, ignored
-
-
-def _class_weight(class_weight):
-    if class_weight is None:
-        return None
-    cw = _validate._as_numeric(class_weight, "class_weight")
-    if cw.ndim != 1 or cw.size == 0:
-        raise ValueError(f"class_weight must be a 1-D array of length C, got shape {cw.shape}")
-    cw = np.array(cw, dtype=np.float64)          # a private copy
-    if not np.all(np.isfinite(cw)) or np.any(cw < 0):
-        raise ValueError("class_weight must hold finite non-negative numbers")
-    cw.flags.writeable = False
-    return cw
-
-
-def _check_width(cw, C):
-    if cw is not None and cw.shape[0] != C:
-        raise ValueError(f"class_weight has {cw.shape[0]} entries, y_pred has {C} classes")
-
-
-def run_rows(kind, params, yt, labels, yp, w, class_weight, reduction, shape, *,
-             want_loss, want_grad, want_hess, out):
-    """Allocate and run one row kernel on checked (n, C) arrays.
-
-    `w` is the per-row weight array (None: all 1) the reduction uses; the
-    gradient and hessian get y_pred's original `shape`.
-    """
-    n, C = yp.shape
-    o = KernelOutputs(reduction, n, w, shape, yp.dtype, _rows.n_blocks(n, C),
-                      want_loss=want_loss, want_grad=want_grad, want_hess=want_hess,
-                      out=out, inputs=(yt, yp))
-    total = _rows.rows(
-        _rows.KINDS.index(kind), params,
-        yp.reshape(-1) if yt is None else yt.reshape(-1), labels,
-        yp.reshape(-1), w, class_weight, n, C, o.mode, o.scale,
-        o.flat_grad, o.flat_hess, o.rows, o.block_sums, get_num_threads())
-    return o.result(total)
-
-
-class _LogitHessian(WithHessian):
-    """gradient_hessian for the softmax losses: defined with from_logits=True."""
-
-    def gradient_hessian(self, y_true, y_pred, sample_weight=None, **call_args):
-        if not self.from_logits:
-            raise ValueError(f"{type(self).__name__}.gradient_hessian needs from_logits=True "
-                             "(the hessian is defined for logits)")
-        return super().gradient_hessian(y_true, y_pred, sample_weight, **call_args)
-
-
-class CategoricalCrossentropy(_LogitHessian, Loss):
+class CategoricalCrossentropy(Loss):
     """Categorical cross-entropy with one target distribution per row,
     ``l = -Σ_c a_c ỹ_c log p_c``, ``ỹ = y (1 - s) + s / C``; row **sum**.
 
@@ -331,18 +234,22 @@ class CategoricalCrossentropy(_LogitHessian, Loss):
 
     function_name = "categorical_crossentropy"
     aliases = ("cce",)
+    target_kind = "rows"
+    has_hessian = True
+    hessian_needs_logits = True
+    link = "softmax"
 
     def __init__(self, from_logits=False, label_smoothing=0.0, class_weight=None, *,
                  reduction="mean"):
         super().__init__(reduction=reduction)
         self.from_logits = _validate.boolean(from_logits, "from_logits")
         self.label_smoothing = _validate.unit_interval(label_smoothing, "label_smoothing")
-        self.class_weight = _class_weight(class_weight)
+        self.class_weight = _validate.class_weight(class_weight)
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
         yt, yp, shape = dense_rows(y_true, y_pred)
-        _check_width(self.class_weight, yp.shape[1])
+        _validate.class_weight_width(self.class_weight, yp.shape[1])
         w = _validate.sample_weight(sample_weight, yp.shape[0])
         return run_rows("cce_logit" if self.from_logits else "cce_prob",
                         {"smooth": self.label_smoothing, "eps": EPS}, yt, None, yp, w,
@@ -350,7 +257,7 @@ class CategoricalCrossentropy(_LogitHessian, Loss):
                         want_grad=want_grad, want_hess=want_hess, out=out)
 
 
-class SparseCategoricalCrossentropy(_LogitHessian, Loss):
+class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy with integer class labels, ``l = -log p_{y_i}``.
 
     y_true: integer labels (n,); y_pred: (n, C) probabilities or logits.
@@ -377,23 +284,23 @@ class SparseCategoricalCrossentropy(_LogitHessian, Loss):
 
     function_name = "sparse_categorical_crossentropy"
     aliases = ("scce",)
+    target_kind = "labels"
+    has_hessian = True
+    hessian_needs_logits = True
+    link = "softmax"
 
     def __init__(self, from_logits=False, class_weight=None, ignore_index=None, *,
                  reduction="mean"):
         super().__init__(reduction=reduction)
         self.from_logits = _validate.boolean(from_logits, "from_logits")
-        self.class_weight = _class_weight(class_weight)
-        if ignore_index is not None:
-            if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-                raise TypeError(f"ignore_index must be an integer or None, got {ignore_index!r}")
-            ignore_index = int(ignore_index)
-        self.ignore_index = ignore_index
+        self.class_weight = _validate.class_weight(class_weight)
+        self.ignore_index = _validate.optional_integer(ignore_index, "ignore_index")
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
         labels, yp, ignored = sparse_rows(y_true, y_pred, self.ignore_index)
         n, C = yp.shape
-        _check_width(self.class_weight, C)
+        _validate.class_weight_width(self.class_weight, C)
         w = _validate.sample_weight(sample_weight, n)
         if self.class_weight is not None or ignored is not None:
             eff = np.ones(n) if w is None else w.copy()
@@ -430,11 +337,13 @@ class CategoricalFocalCrossentropy(Loss):
     """
 
     function_name = "categorical_focal_crossentropy"
+    target_kind = "rows"
+    link = "softmax"
 
     def __init__(self, gamma=2.0, alpha=0.25, from_logits=False, *, reduction="mean"):
         super().__init__(reduction=reduction)
         self.gamma = _validate.non_negative(gamma, "gamma")
-        self.alpha = _alpha(alpha)
+        self.alpha = _validate.optional_unit_interval(alpha, "alpha")
         self.from_logits = _validate.boolean(from_logits, "from_logits")
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
@@ -461,6 +370,7 @@ class MulticlassHinge(Loss):
     """
 
     function_name = "multiclass_hinge"
+    target_kind = "labels"
 
     def __init__(self, *, reduction="mean"):
         super().__init__(reduction=reduction)

@@ -43,6 +43,7 @@ class GIoULoss(Loss):
     """
 
     function_name = "giou_loss"
+    target_kind = "rows"
 
     def __init__(self, eps=1e-7, *, reduction="mean"):
         super().__init__(reduction=reduction)

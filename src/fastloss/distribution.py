@@ -7,8 +7,8 @@ same shape (n, k), a row is one sample, and a 1-D pair is one row.  None has
 from __future__ import annotations
 
 from . import _validate
-from ._base import Loss, loss_function
-from .classification import EPS, dense_rows, run_rows
+from ._base import EPS, Loss, loss_function
+from ._rowwise import dense_rows, run_rows
 
 __all__ = [
     "KLDivergence", "kl_divergence",
@@ -18,6 +18,7 @@ __all__ = [
 
 
 class _DenseRowLoss(Loss):
+    target_kind = "rows"
     _row_kind = ""
 
     def _kind(self):

@@ -8,20 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
-from ._base import Loss, loss_function
+from ._base import Loss, gradient_array, loss_function, reduce_units
 from ._kernels import ranking as _ranking
 from ._threads import get_num_threads
 
 __all__ = ["RankNet", "ranknet"]
 
 _UNSET = object()
-
-
-def _group_ids(group, n):
-    g = np.asarray(group)
-    if g.shape != (n,):
-        raise ValueError(f"group must have shape ({n},) to match y_pred, got {g.shape}")
-    return _validate.integer_ids(g, "group")
 
 
 class RankNet(Loss):
@@ -82,7 +75,7 @@ class RankNet(Loss):
             starts = np.array([0, n], dtype=np.int64)
             first_order = np.zeros(1, dtype=np.int64)
         else:
-            g = _group_ids(group, n)
+            g = _validate.group_ids(group, n)
             order = np.lexsort((-yt, g)).astype(np.int64, copy=False)
             gs = g[order]
             cut = np.flatnonzero(gs[1:] != gs[:-1]) + 1
@@ -90,11 +83,7 @@ class RankNet(Loss):
             # groups in sorted-id order -> order of first appearance
             _, first = np.unique(g, return_index=True)     # ids ascending, as `starts`
             first_order = np.argsort(first, kind="stable")
-        grad = None
-        if want_grad:
-            grad = _validate.out_array(out, yp.shape, yp.dtype)
-            if out is not None:
-                _validate.no_overlap(grad, yt, yp, w)
+        grad = gradient_array(out, yp.shape, yp.dtype, (yt, yp, w)) if want_grad else None
         if np.isnan(yt).any():
             # a NaN relevance: whether it is above or below its partners is
             # undefined, so the result is NaN (loss, per-group values, gradient)
@@ -108,14 +97,9 @@ class RankNet(Loss):
                 grad, get_num_threads())
         value = None
         if want_loss:
-            if self.reduction == "none":
-                value = group_loss[first_order].astype(yp.dtype)
-            else:
-                total = float(np.sum(group_loss))
-                if self.reduction == "sum":
-                    value = total
-                else:
-                    value = total / total_w if total_w != 0 else 0.0
+            # units: pairs; "none" gives per-group sums in order of first appearance
+            value = reduce_units(self.reduction, group_loss, total_w, yp.dtype,
+                                 order=first_order)
         return value, grad, None
 
 

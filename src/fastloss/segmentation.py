@@ -7,12 +7,10 @@ per (image, class) task for Lovász, tasks in parallel).
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _validate
-from ._base import Loss, loss_function
+from ._base import Loss, gradient_array, loss_function, reduce_units, unit_weights
 from ._kernels import sets as _sets
 from ._threads import get_num_threads
 
@@ -29,76 +27,39 @@ __all__ = [
 _LOVASZ_MAX_ELEMENTS = 2**31 - 1
 
 
-def _float_array(x, name, max_size=None):
-    """x as a C-contiguous float32/float64 array.  The size limit is checked
-    on the caller's array as given (a broadcast view costs nothing), before
-    any copy or conversion could allocate gigabytes."""
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} could not be read as an array: {exc}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}); nothing to compute")
-    if max_size is not None and arr.size > max_size:
-        raise ValueError(f"{name} has {arr.size} elements (shape {arr.shape}); this loss "
-                         f"handles at most {max_size}")
-    return np.ascontiguousarray(arr, dtype=_validate.work_dtype(arr.dtype))
-
-
-def _ignore_index(value):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"ignore_index must be an integer or None, got {value!r}")
-    return int(value)
-
-
-def _grad_array(out, yp, *inputs):
-    grad = _validate.out_array(out, yp.shape, yp.dtype)
-    if out is not None:
-        _validate.no_overlap(grad, yp, *inputs)
-    return grad
-
-
-def _image_weights(sample_weight, per_image, B, reduction):
-    """(w_b, per-image gradient scale, Σw) for the per-image reductions."""
+def _image_units(sample_weight, per_image, B, reduction):
+    """(w_b, per-image gradient scale, Σw): images are the units with
+    ``per_image``; otherwise the one set of all pixels is the only unit."""
     if not per_image:
         if sample_weight is not None:
             raise ValueError("sample_weight weights images and needs per_image=True")
-        return np.ones(1), np.ones(1), 1.0
-    w = _validate.sample_weight(sample_weight, B)
-    w = np.ones(B) if w is None else w
-    total = float(w.sum())
-    if reduction == "mean":
-        scale = w / total if total > 0 else np.zeros(B)
+        return unit_weights(reduction, 1)
+    return unit_weights(reduction, B, _validate.sample_weight(sample_weight, B))
+
+
+def _lovasz_counts(labels, B, HW, C, per_image, ignore):
+    """(valid pixels per (set, class), number of bad labels); the sets are
+    the images with ``per_image``, otherwise the one set of all pixels."""
+    return _sets.lovasz_counts(labels, B if per_image else 1, HW if per_image else B * HW, C,
+                               ignore is not None, 0 if ignore is None else ignore,
+                               get_num_threads())
+
+
+def _run_lovasz(yp, labels, B, C, HW, *, per_image, ti, tc, gscale, hinge, from_logits,
+                ignore, want_grad, out):
+    """One kernel call over the tasks (set ti[t], class tc[t]); a task's set
+    is its image with ``per_image``, else all B images."""
+    if per_image:
+        tb0, tb1 = ti, ti + 1
     else:
-        scale = w
-    return w, scale, total
-
-
-def _reduce_images(reduction, per_image, image_loss, w, total):
-    if not per_image:
-        value = float(image_loss[0])
-        return np.array([value]) if reduction == "none" else value
-    weighted = w * image_loss
-    if reduction == "none":
-        return weighted
-    s = float(np.sum(weighted))
-    if reduction == "sum":
-        return s
-    return s / total if total > 0 else 0.0
-
-
-def _run_lovasz(yp, labels, B, C, HW, *, hinge, from_logits, ignore, tb0, tb1, tc,
-                tw, gscale, want_grad, out, keep):
-    grad = _grad_array(out, yp, labels, *keep) if want_grad else None
+        tb0, tb1 = np.zeros_like(ti), np.full_like(ti, B)
+    grad = gradient_array(out, yp.shape, yp.dtype, (yp, labels)) if want_grad else None
     losses = _sets.lovasz(
         yp.reshape(-1), labels, B, C, HW, hinge, from_logits, ignore is not None,
         0 if ignore is None else ignore,
-        tb0, tb1, tc, gscale, None if grad is None else grad.reshape(-1),
-        True, get_num_threads())
+        np.ascontiguousarray(tb0, dtype=np.int64), np.ascontiguousarray(tb1, dtype=np.int64),
+        np.ascontiguousarray(tc, dtype=np.int64), np.ascontiguousarray(gscale, dtype=np.float64),
+        None if grad is None else grad.reshape(-1), True, get_num_threads())
     return losses, grad
 
 
@@ -178,12 +139,12 @@ class LovaszSoftmax(Loss):
             classes = [int(c) for c in arr]
         self.classes = classes
         self.per_image = _validate.boolean(per_image, "per_image")
-        self.ignore_index = _ignore_index(ignore_index)
+        self.ignore_index = _validate.optional_integer(ignore_index, "ignore_index")
         self.from_logits = _validate.boolean(from_logits, "from_logits")
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        yp = _float_array(y_pred, "y_pred", _LOVASZ_MAX_ELEMENTS)
+        yp = _validate.float_array(y_pred, "y_pred", _LOVASZ_MAX_ELEMENTS)
         if yp.ndim == 4:
             B, C, H, W = yp.shape
             HW = H * W
@@ -203,16 +164,12 @@ class LovaszSoftmax(Loss):
             for c in self.classes:
                 if not 0 <= c < C:
                     raise ValueError(f"classes holds {c}, outside [0, {C})")
-        nthreads = get_num_threads()
         per_image = self.per_image
-        counts, bad = _sets.lovasz_counts(labels, B if per_image else 1,
-                                          HW if per_image else B * HW, C,
-                                          ignore is not None, 0 if ignore is None else ignore,
-                                          nthreads)
+        counts, bad = _lovasz_counts(labels, B, HW, C, per_image, ignore)
         if bad:
             raise ValueError(f"y_true holds {bad} label(s) outside [0, {C})"
                              + ("" if ignore is None else f" that are not ignore_index={ignore}"))
-        w, iscale, total = _image_weights(sample_weight, per_image, B, self.reduction)
+        w, iscale, total = _image_units(sample_weight, per_image, B, self.reduction)
         # multiplicity of every (image, class) in the class mean
         if self.classes == "present":
             mult = (counts > 0).astype(np.float64)
@@ -226,24 +183,14 @@ class LovaszSoftmax(Loss):
         denom = mult.sum(axis=1)
         ti, tc = np.nonzero(mult)
         tw = mult[ti, tc] / denom[ti]
-        if per_image:
-            tb0, tb1 = ti, ti + 1
-        else:
-            tb0, tb1 = np.zeros_like(ti), np.full_like(ti, B)
-        gscale = tw * iscale[ti]
         losses, grad = _run_lovasz(
-            yp, labels, B, C, HW, hinge=False, from_logits=self.from_logits, ignore=ignore,
-            tb0=np.ascontiguousarray(tb0, dtype=np.int64),
-            tb1=np.ascontiguousarray(tb1, dtype=np.int64),
-            tc=np.ascontiguousarray(tc, dtype=np.int64), tw=tw,
-            gscale=np.ascontiguousarray(gscale, dtype=np.float64),
-            want_grad=want_grad, out=out, keep=())
+            yp, labels, B, C, HW, per_image=per_image, ti=ti, tc=tc, gscale=tw * iscale[ti],
+            hinge=False, from_logits=self.from_logits, ignore=ignore, want_grad=want_grad,
+            out=out)
         value = None
         if want_loss:
             image_loss = np.bincount(ti, weights=tw * losses, minlength=counts.shape[0])
-            value = _reduce_images(self.reduction, per_image, image_loss, w, total)
-            if isinstance(value, np.ndarray):
-                value = value.astype(yp.dtype)
+            value = reduce_units(self.reduction, w * image_loss, total, yp.dtype)
         return value, grad, None
 
 
@@ -272,42 +219,30 @@ class LovaszHinge(Loss):
     def __init__(self, per_image=True, ignore_index=None, *, reduction="mean"):
         super().__init__(reduction=reduction)
         self.per_image = _validate.boolean(per_image, "per_image")
-        self.ignore_index = _ignore_index(ignore_index)
+        self.ignore_index = _validate.optional_integer(ignore_index, "ignore_index")
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        yp = _float_array(y_pred, "y_pred", _LOVASZ_MAX_ELEMENTS)
+        yp = _validate.float_array(y_pred, "y_pred", _LOVASZ_MAX_ELEMENTS)
         labels = _validate.labels(y_true, yp.shape).reshape(-1)
         B = yp.shape[0]
         HW = yp.size // B
         ignore = self.ignore_index
         per_image = self.per_image
-        counts, bad = _sets.lovasz_counts(labels, B if per_image else 1,
-                                          HW if per_image else B * HW, 2,
-                                          ignore is not None, 0 if ignore is None else ignore,
-                                          get_num_threads())
+        counts, bad = _lovasz_counts(labels, B, HW, 2, per_image, ignore)
         if bad:
             raise ValueError(f"y_true holds {bad} label(s) not in {{0, 1}}"
                              + ("" if ignore is None else f" and not ignore_index={ignore}"))
-        w, iscale, total = _image_weights(sample_weight, per_image, B, self.reduction)
+        w, iscale, total = _image_units(sample_weight, per_image, B, self.reduction)
         ti = np.flatnonzero(counts.sum(axis=1) > 0)
-        if per_image:
-            tb0, tb1 = ti, ti + 1
-        else:
-            tb0, tb1 = np.zeros_like(ti), np.full_like(ti, B)
         losses, grad = _run_lovasz(
-            yp, labels, B, 1, HW, hinge=True, from_logits=False, ignore=ignore,
-            tb0=np.ascontiguousarray(tb0, dtype=np.int64),
-            tb1=np.ascontiguousarray(tb1, dtype=np.int64),
-            tc=np.zeros(ti.size, dtype=np.int64), tw=None,
-            gscale=np.ascontiguousarray(iscale[ti], dtype=np.float64),
-            want_grad=want_grad, out=out, keep=())
+            yp, labels, B, 1, HW, per_image=per_image, ti=ti, tc=np.zeros(ti.size, dtype=np.int64),
+            gscale=iscale[ti], hinge=True, from_logits=False, ignore=ignore,
+            want_grad=want_grad, out=out)
         value = None
         if want_loss:
             image_loss = np.bincount(ti, weights=losses, minlength=counts.shape[0])
-            value = _reduce_images(self.reduction, per_image, image_loss, w, total)
-            if isinstance(value, np.ndarray):
-                value = value.astype(yp.dtype)
+            value = reduce_units(self.reduction, w * image_loss, total, yp.dtype)
         return value, grad, None
 
 
@@ -318,10 +253,7 @@ class _OverlapLoss(Loss):
     def __init__(self, smooth=1e-10, class_axis=None, *, reduction="mean"):
         super().__init__(reduction=reduction)
         self.smooth = _validate.non_negative(smooth, "smooth")
-        if class_axis is not None and (isinstance(class_axis, bool)
-                                       or not isinstance(class_axis, numbers.Integral)):
-            raise TypeError(f"class_axis must be an integer or None, got {class_axis!r}")
-        self.class_axis = None if class_axis is None else int(class_axis)
+        self.class_axis = _validate.optional_integer(class_axis, "class_axis")
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
@@ -339,21 +271,18 @@ class _OverlapLoss(Loss):
             C = yp.shape[k]
             inner = int(np.prod(yp.shape[k + 1:], dtype=np.int64))
         w = _validate.sample_weight(sample_weight, n)
-        per_class = 1.0 / C if self.reduction == "mean" else 1.0
+        # the units are the classes, each of weight 1 (sample_weight weighs
+        # elements inside every class's sums)
+        _, class_scale, n_classes = unit_weights(self.reduction, C)
         grad = None
         if want_grad:
-            grad = _grad_array(out, yp, yt, w)
+            grad = gradient_array(out, yp.shape, yp.dtype, (yp, yt, w))
         losses = _sets.overlap(yt.reshape(-1), yp.reshape(-1), w, C, max(inner, 1), row_len,
-                               self._jaccard, self.smooth, np.full(C, per_class),
+                               self._jaccard, self.smooth, class_scale,
                                None if grad is None else grad.reshape(-1), get_num_threads())
         value = None
         if want_loss:
-            if self.reduction == "none":
-                value = losses.astype(yp.dtype)
-            elif self.reduction == "sum":
-                value = float(np.sum(losses))
-            else:
-                value = float(np.sum(losses)) / C
+            value = reduce_units(self.reduction, losses, n_classes, yp.dtype)
         return value, grad, None
 
 

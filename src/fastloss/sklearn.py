@@ -59,14 +59,10 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, y, reset=reset, **kw)
 
 from ._base import Loss
-from ._objective import LinearObjective, for_linear_model, loss_class, target_kind
+from ._objective import (LinearObjective, for_linear_model, init_parameters, loss_class,
+                         target_kind)
 
 __all__ = ["LossRegressor", "LossClassifier"]
-
-# loss class -> link turning the linear output into a probability
-_SIGMOID = {"BinaryCrossentropy", "BinaryFocalCrossentropy", "BalancedCrossentropy"}
-_SOFTMAX = {"SparseCategoricalCrossentropy", "CategoricalCrossentropy",
-            "CategoricalFocalCrossentropy"}
 
 
 def _expit(z):
@@ -225,7 +221,9 @@ class LossRegressor(RegressorMixin, _LossLinearModel):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         try:
-            tags.target_tags.positive_only = loss_class(self.loss).__name__ == "Poisson"
+            # a loss with a log link (log_input) is fitted on the log scale and
+            # predicts exp(...): its targets are non-negative
+            tags.target_tags.positive_only = "log_input" in init_parameters(loss_class(self.loss))
         except (TypeError, ValueError):  # an invalid loss is reported by fit
             pass
         return tags
@@ -304,13 +302,11 @@ class LossClassifier(ClassifierMixin, _LossLinearModel):
                          tol=tol, **loss_params)
 
     def _link(self):
+        """The loss's ``link`` metadata: "sigmoid", "softmax" or None."""
         try:
-            names = [k.__name__ for k in loss_class(self.loss).__mro__]
+            return loss_class(self.loss).link
         except (TypeError, ValueError):  # an invalid loss is reported by fit
             return None
-        if _SIGMOID.intersection(names):
-            return "sigmoid"
-        return "softmax" if _SOFTMAX.intersection(names) else None
 
     def fit(self, X, y, sample_weight=None):
         """Fit the coefficients; returns self."""
