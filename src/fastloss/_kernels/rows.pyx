@@ -17,8 +17,9 @@ block order, so results are bit-identical on every thread count.  A row with
 a negative label (an ignored row of a sparse loss) has loss 0 and gradient 0.
 
 The softmax family uses ``simd/rows.c``: a row max and a vectorised
-``exp(x - max)`` with float64 sums, dispatched at import to AVX2+FMA where
-the CPU has it, else libm (``simd_path()`` says which).
+``exp(x - max)`` with float64 sums, on the process's one vector path
+(``_kernels/simd.pyx``: AVX-512F, AVX2+FMA, SSE2 or libm; ``simd_path()``
+says which).
 """
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt, fabs, fmax, INFINITY, NAN

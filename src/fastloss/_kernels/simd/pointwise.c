@@ -15,6 +15,25 @@
 
 typedef struct { vf64 pos, neg, smooth; } fl_bin64;
 
+/* The logistic pieces of a logit x in lanes V (vf32 / vf64, masks M), from
+ * one exp and one division: pr = sigmoid(x), cp = sigmoid(-x) (each without
+ * cancellation), spp = softplus(x), spn = softplus(-x). */
+#define FL_LOGISTIC(V, M, EXP, LOG1P, x, pr, cp, spp, spn)                           \
+    do {                                                                            \
+        const V one_ = V##_set1(1.0f), zero_ = V##_zero();                          \
+        V z_ = EXP(V##_negabs(x));                                                  \
+        V u_ = V##_add(one_, z_), d_ = V##_div(one_, u_);                           \
+        V l1_ = LOG1P(z_, u_, d_);                                                  \
+        M xpos_ = V##_ge(x, zero_);                                                 \
+        V zd_ = V##_mul(z_, d_);                                                    \
+        pr = V##_select(xpos_, d_, zd_);                                            \
+        cp = V##_select(xpos_, zd_, d_);                                            \
+        spp = V##_add(V##_max(x, zero_), l1_);                                      \
+        spn = V##_add(V##_max(V##_sub(zero_, x), zero_), l1_);                      \
+    } while (0)
+#define FL_LOGISTIC64(x, pr, cp, spp, spn) \
+    FL_LOGISTIC(vf64, mf64, fl_exp_nonpos_f64, fl_log1p_unit_f64, x, pr, cp, spp, spn)
+
 /* BCE from logits: derivatives unscaled */
 /* `masked` (a constant after inlining): the fix-ups for infinities (a term
  * of target weight 0 is 0 where its softplus is +inf, at x = ±inf), which
@@ -24,15 +43,8 @@ FL_INLINE vf64 fl_bce64(vf64 y, vf64 x, const fl_bin64* P, vf64* g, vf64* h, int
     const vf64 one = vf64_set1(1.0), zero = vf64_zero();
     vf64 ys = vf64_fma(y, vf64_sub(one, P->smooth), vf64_mul(P->smooth, vf64_set1(0.5)));
     vf64 ay = vf64_mul(P->pos, ys), by = vf64_mul(P->neg, vf64_sub(one, ys));
-    vf64 z = fl_exp_nonpos_f64(vf64_negabs(x));
-    vf64 u = vf64_add(one, z), d = vf64_div(one, u);
-    vf64 l1 = fl_log1p_unit_f64(z, u, d);
-    mf64 xpos = vf64_ge(x, zero);
-    vf64 zd = vf64_mul(z, d);
-    vf64 pr = vf64_select(xpos, d, zd);                 /* sigmoid(x) */
-    vf64 cp = vf64_select(xpos, zd, d);                 /* sigmoid(-x) */
-    vf64 spp = vf64_add(vf64_max(x, zero), l1);         /* softplus(x) */
-    vf64 spn = vf64_add(vf64_max(vf64_sub(zero, x), zero), l1);
+    vf64 pr, cp, spp, spn;
+    FL_LOGISTIC64(x, pr, cp, spp, spn);
     /* a term of target weight 0 is 0, also where its softplus is +inf
      * (x = ±inf), not 0 inf = NaN */
     if (masked) {
@@ -64,14 +76,8 @@ FL_INLINE vf64 fl_bce64(vf64 y, vf64 x, const fl_bin64* P, vf64* g, vf64* h, int
 FL_INLINE vf64 fl_focal2_64(vf64 y, vf64 x, const fl_bin64* P, vf64* g, vf64* h, int masked) {
     const vf64 one = vf64_set1(1.0), zero = vf64_zero();
     vf64 ay = vf64_mul(P->pos, y), by = vf64_mul(P->neg, vf64_sub(one, y));
-    vf64 z = fl_exp_nonpos_f64(vf64_negabs(x));
-    vf64 u = vf64_add(one, z), d = vf64_div(one, u);
-    vf64 l1 = fl_log1p_unit_f64(z, u, d);
-    mf64 xpos = vf64_ge(x, zero);
-    vf64 zd = vf64_mul(z, d);
-    vf64 pr = vf64_select(xpos, d, zd), cp = vf64_select(xpos, zd, d);
-    vf64 spp = vf64_add(vf64_max(x, zero), l1);
-    vf64 spn = vf64_add(vf64_max(vf64_sub(zero, x), zero), l1);
+    vf64 pr, cp, spp, spn;
+    FL_LOGISTIC64(x, pr, cp, spp, spn);
     vf64 d1p, d2p, d1n, d2n, fp, fn;
     FL_FOCAL2_SIDE(vf64, pr, cp, spn, d1p, d2p, fp);
     FL_FOCAL2_SIDE(vf64, cp, pr, spp, d1n, d2n, fn);
@@ -120,16 +126,9 @@ FL_INLINE vf64 fl_elem64(int kind, vf64 y, vf64 x, const fl_bin64* P, vf64* g, v
  * c = pos (y = 1) or neg (y = 0) the loss is c L, the derivatives c dL, c d2L;
  * returns L, writes dL and d2L. */
 FL_INLINE vf32 fl_hard32(int kind, mf32 y1, vf32 x, vf32* g, vf32* h) {
-    const vf32 one = vf32_set1(1.0f), zero = vf32_zero();
-    vf32 z = fl_exp_nonpos_f32(vf32_negabs(x));
-    vf32 u = vf32_add(one, z), d = vf32_div(one, u);
-    vf32 l1 = fl_log1p_unit_f32(z, u, d);
-    mf32 xpos = vf32_ge(x, zero);
-    vf32 zd = vf32_mul(z, d);
-    vf32 pr = vf32_select(xpos, d, zd), cp = vf32_select(xpos, zd, d);
-    vf32 spp = vf32_add(vf32_max(x, zero), l1);
-    vf32 spn = vf32_add(vf32_max(vf32_sub(zero, x), zero), l1);
-    vf32 v;
+    const vf32 zero = vf32_zero();
+    vf32 pr, cp, spp, spn, v;
+    FL_LOGISTIC(vf32, mf32, fl_exp_nonpos_f32, fl_log1p_unit_f32, x, pr, cp, spp, spn);
     if (kind == FL_PW_BCE_LOGIT) {
         /* y = 1: softplus(-x), -sigmoid(-x); y = 0: softplus(x), sigmoid(x) */
         v = vf32_select(y1, spn, spp);
@@ -193,10 +192,18 @@ FL_INLINE double fl_bin_block_f32(int kind, const float* y, const float* x, cons
             if (!all_hard) {
                 vf64 g2, h2, e = fl_elem64(kind, yk, vf32_widen(xv, k), P, &g2, &h2, masked);
                 vf64 GW = vf64_mul(G, W), v2 = w ? fl_wmul64(W, e, masked) : e;
-                mf64 hk = mf64_or(vf64_eq(yk, one), vf64_eq(yk, zero));
-                v = vf64_select(hk, v, v2);
-                gv = vf64_select(hk, gv, vf64_mul(GW, g2));
-                hv = vf64_select(hk, hv, vf64_mul(GW, h2));
+                g2 = vf64_mul(GW, g2);
+                h2 = vf64_mul(GW, h2);
+                if (any_hard) {
+                    mf64 hk = mf64_or(vf64_eq(yk, one), vf64_eq(yk, zero));
+                    v = vf64_select(hk, v, v2);
+                    gv = vf64_select(hk, gv, g2);
+                    hv = vf64_select(hk, hv, h2);
+                } else {
+                    v = v2;
+                    gv = g2;
+                    hv = h2;
+                }
             }
             if (rk == FL_NF64) {
                 acc[k & 1] = vf64_add(acc[k & 1], v);

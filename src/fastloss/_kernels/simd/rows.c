@@ -72,60 +72,46 @@ static int NAME(const T* y, ptrdiff_t n) {                                      
 FL_DEF_LABELS(fl_hinge_labels_f, float, vf32, mf32, FL_NF32)
 FL_DEF_LABELS(fl_hinge_labels_d, double, vf64, mf64, FL_NF64)
 
-/* Σ exp(x_i - m): f32 rows in f32 lanes (exp in f32), sums in f64 lanes.
- * The tail lanes past n are -inf (exp = 0). */
-static double fl_expsum_f(const float* x, ptrdiff_t n, float m, float* out) {
-    const vf32 M = vf32_set1(m);
-    /* one float64 accumulator per half vector: short add chains */
-    vf64 s0 = vf64_zero(), s1 = vf64_zero(), s2 = vf64_zero(), s3 = vf64_zero();
-    ptrdiff_t i = 0;
-    for (; i + 2 * FL_NF32 <= n; i += 2 * FL_NF32) {
-        vf32 e0 = fl_exp_nonpos_f32(vf32_sub(vf32_load(x + i), M));
-        vf32 e1 = fl_exp_nonpos_f32(vf32_sub(vf32_load(x + i + FL_NF32), M));
-        if (out) {
-            vf32_store(out + i, e0);
-            vf32_store(out + i + FL_NF32, e1);
-        }
-        s0 = vf64_add(s0, vf32_widen(e0, 0));
-        s2 = vf64_add(s2, vf32_widen(e1, 0));
-        if (FL_HALVES > 1) {
-            s1 = vf64_add(s1, vf32_widen(e0, 1));
-            s3 = vf64_add(s3, vf32_widen(e1, 1));
-        }
-    }
-    for (; i < n; i += FL_NF32) {
-        ptrdiff_t r = n - i < FL_NF32 ? n - i : FL_NF32;
-        vf32 d = vf32_sub(vf32_load_part(x + i, r, 0.0f), M);
-        vf32 e = fl_exp_nonpos_f32(vf32_select(fl_first32(r), d, vf32_set1(-INFINITY)));
-        if (out) vf32_store_part(out + i, e, r);
-        s0 = vf64_add_f32(s0, e);
-    }
-    return vf64_hsum(vf64_add(vf64_add(s0, s1), vf64_add(s2, s3)));
+/* Σ exp(x_i - m): f32 rows in f32 lanes (exp in f32), sums in f64 lanes,
+ * one accumulator per half vector (short add chains).  The tail lanes past
+ * n are -inf (exp = 0). */
+FL_INLINE void fl_acc_f32(vf64* s, vf32 e) {
+    s[0] = vf64_add(s[0], vf32_widen(e, 0));
+    if (FL_HALVES > 1) s[1] = vf64_add(s[1], vf32_widen(e, 1));
 }
+FL_INLINE void fl_acc_f64(vf64* s, vf64 e) { s[0] = vf64_add(s[0], e); }
 
-static double fl_expsum_d(const double* x, ptrdiff_t n, double m, double* out) {
-    const vf64 M = vf64_set1(m);
-    vf64 s0 = vf64_zero(), s1 = vf64_zero();
-    ptrdiff_t i = 0;
-    for (; i + 2 * FL_NF64 <= n; i += 2 * FL_NF64) {
-        vf64 e0 = fl_exp_nonpos_f64(vf64_sub(vf64_load(x + i), M));
-        vf64 e1 = fl_exp_nonpos_f64(vf64_sub(vf64_load(x + i + FL_NF64), M));
-        if (out) {
-            vf64_store(out + i, e0);
-            vf64_store(out + i + FL_NF64, e1);
-        }
-        s0 = vf64_add(s0, e0);
-        s1 = vf64_add(s1, e1);
-    }
-    for (; i < n; i += FL_NF64) {
-        ptrdiff_t r = n - i < FL_NF64 ? n - i : FL_NF64;
-        vf64 d = vf64_sub(vf64_load_part(x + i, r, 0.0), M);
-        vf64 e = fl_exp_nonpos_f64(vf64_select(fl_first64(r), d, vf64_set1(-INFINITY)));
-        if (out) vf64_store_part(out + i, e, r);
-        s0 = vf64_add(s0, e);
-    }
-    return vf64_hsum(vf64_add(s0, s1));
+#define FL_DEF_EXPSUM(NAME, T, V, NL, EXP, ACC, FIRST)                               \
+static double NAME(const T* x, ptrdiff_t n, T m, T* out) {                          \
+    const V M = V##_set1(m);                                                        \
+    vf64 s[4] = {vf64_zero(), vf64_zero(), vf64_zero(), vf64_zero()};               \
+    ptrdiff_t i = 0;                                                                \
+    for (; i + 2 * NL <= n; i += 2 * NL) {                                          \
+        V e0 = EXP(V##_sub(V##_load(x + i), M));                                    \
+        V e1 = EXP(V##_sub(V##_load(x + i + NL), M));                               \
+        if (out) {                                                                  \
+            V##_store(out + i, e0);                                                 \
+            V##_store(out + i + NL, e1);                                            \
+        }                                                                           \
+        ACC(s, e0);                                                                 \
+        ACC(s + 2, e1);                                                             \
+    }                                                                               \
+    for (; i + NL <= n; i += NL) {                                                  \
+        V e = EXP(V##_sub(V##_load(x + i), M));                                     \
+        if (out) V##_store(out + i, e);                                             \
+        ACC(s, e);                                                                  \
+    }                                                                               \
+    if (i < n) {                                                                    \
+        ptrdiff_t r = n - i < NL ? n - i : NL;                                      \
+        V d = V##_sub(V##_load_part(x + i, r, (T)0), M);                            \
+        V e = EXP(V##_select(FIRST(r), d, V##_set1((T)-INFINITY)));                 \
+        if (out) V##_store_part(out + i, e, r);                                     \
+        ACC(s, e);                                                                  \
+    }                                                                               \
+    return vf64_hsum(vf64_add(vf64_add(s[0], s[1]), vf64_add(s[2], s[3])));         \
 }
+FL_DEF_EXPSUM(fl_expsum_f, float, vf32, FL_NF32, fl_exp_nonpos_f32, fl_acc_f32, fl_first32)
+FL_DEF_EXPSUM(fl_expsum_d, double, vf64, FL_NF64, fl_exp_nonpos_f64, fl_acc_f64, fl_first64)
 
 /* float64 lanes over float32 or float64 data (F32 a compile-time constant
  * after inlining) */

@@ -131,6 +131,7 @@ FL_INLINE int M##_all(M m) { return m == ALL; }
 FL_DEF_LANES512(vf32, mf32, float, FL_PS512, ps, 0xFFFF)
 FL_DEF_LANES512(vf64, mf64, double, FL_PD512, pd, 0xFF)
 FL_INLINE mf64 vf64_nlt(vf64 a, vf64 b) { return _mm512_cmp_pd_mask(a, b, _CMP_NLT_UQ); }
+FL_INLINE mf32 vf32_nlt(vf32 a, vf32 b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLT_UQ); }
 FL_INLINE mf64 vf64_ngt(vf64 a, vf64 b) { return _mm512_cmp_pd_mask(a, b, _CMP_NGT_UQ); }
 /* the bits of t shifted left 23 / 52 (2^n from a magic-rounded float) */
 FL_INLINE vf32 vf32_shl23(vf32 t) {
@@ -219,6 +220,7 @@ FL_INLINE __m128d fl_sse2_cmppd__CMP_EQ_OQ(__m128d a, __m128d b) { return _mm_cm
 FL_INLINE __m128d fl_sse2_cmppd__CMP_NEQ_UQ(__m128d a, __m128d b) { return _mm_cmpneq_pd(a, b); }
 FL_INLINE __m128d fl_sse2_cmppd__CMP_UNORD_Q(__m128d a, __m128d b) { return _mm_cmpunord_pd(a, b); }
 FL_INLINE __m128d fl_sse2_cmppd__CMP_NLT_UQ(__m128d a, __m128d b) { return _mm_cmpnlt_pd(a, b); }
+FL_INLINE __m128 fl_sse2_cmpps__CMP_NLT_UQ(__m128 a, __m128 b) { return _mm_cmpnlt_ps(a, b); }
 FL_INLINE __m128d fl_sse2_cmppd__CMP_NGT_UQ(__m128d a, __m128d b) { return _mm_cmpngt_pd(a, b); }
 /* no FMA: rounded twice */
 FL_INLINE vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
@@ -267,6 +269,7 @@ FL_INLINE int M##_all(M m) { return OP(movemask)(m) == ALL; }
 FL_DEF_LANES(vf32, mf32, float, FL_PS, FL_CMPPS, FL_MASK32_ALL)
 FL_DEF_LANES(vf64, mf64, double, FL_PD, FL_CMPPD, FL_MASK64_ALL)
 FL_INLINE mf64 vf64_nlt(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_NLT_UQ); }
+FL_INLINE mf32 vf32_nlt(vf32 a, vf32 b) { return FL_CMPPS(a, b, _CMP_NLT_UQ); }
 FL_INLINE mf64 vf64_ngt(vf64 a, vf64 b) { return FL_CMPPD(a, b, _CMP_NGT_UQ); }
 FL_INLINE vf32 vf32_shl23(vf32 t) { return FL_CAST_SI_PS(FL_SI(slli_epi32)(FL_CAST_PS_SI(t), 23)); }
 FL_INLINE vf64 vf64_shl52(vf64 t) { return FL_CAST_SI_PD(FL_SI(slli_epi64)(FL_CAST_PD_SI(t), 52)); }
@@ -312,6 +315,7 @@ FL_INLINE int M##_all(M m) { return m != 0; }
 FL_DEF_LANES1(vf32, mf32, float, sqrtf)
 FL_DEF_LANES1(vf64, mf64, double, sqrt)
 FL_INLINE mf64 vf64_nlt(vf64 a, vf64 b) { return !(a < b); }
+FL_INLINE mf32 vf32_nlt(vf32 a, vf32 b) { return !(a < b); }
 FL_INLINE mf64 vf64_ngt(vf64 a, vf64 b) { return !(a > b); }
 FL_INLINE vf64 vf64_load_f32(const float* p) { return (double)*p; }
 FL_INLINE void vf64_store_f32(float* p, vf64 v) { *p = (float)v; }
@@ -359,6 +363,36 @@ FL_INLINE void vf64_store_f32_part(float* p, vf64 v, ptrdiff_t n) {
     _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u),
                           _mm512_castps256_ps512(_mm512_cvtpd_ps(v)));
 }
+#elif defined(FL_TARGET_AVX2)
+/* AVX masked loads / stores (lanes past n never touched) */
+FL_INLINE __m256i fl_first_epi32(ptrdiff_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+FL_INLINE __m256i fl_first_epi64(ptrdiff_t n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+FL_INLINE vf32 vf32_load_part(const float* p, ptrdiff_t n, float fill) {
+    __m256i m = fl_first_epi32(n);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+FL_INLINE void vf32_store_part(float* p, vf32 v, ptrdiff_t n) {
+    _mm256_maskstore_ps(p, fl_first_epi32(n), v);
+}
+FL_INLINE vf64 vf64_load_part(const double* p, ptrdiff_t n, double fill) {
+    __m256i m = fl_first_epi64(n);
+    return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
+}
+FL_INLINE void vf64_store_part(double* p, vf64 v, ptrdiff_t n) {
+    _mm256_maskstore_pd(p, fl_first_epi64(n), v);
+}
+FL_INLINE vf64 vf64_load_f32_part(const float* p, ptrdiff_t n, float fill) {
+    __m128i m = _mm256_castsi256_si128(fl_first_epi32(n));
+    __m128 v = _mm_blendv_ps(_mm_set1_ps(fill), _mm_maskload_ps(p, m), _mm_castsi128_ps(m));
+    return _mm256_cvtps_pd(v);
+}
+FL_INLINE void vf64_store_f32_part(float* p, vf64 v, ptrdiff_t n) {
+    _mm_maskstore_ps(p, _mm256_castsi256_si128(fl_first_epi32(n)), _mm256_cvtpd_ps(v));
+}
 #else
 /* through a buffer: LOAD_PART / STORE_PART of LOAD / STORE, which move NL
  * elements of type T */
@@ -387,6 +421,11 @@ FL_INLINE double vf64_hsum(vf64 v) {
         for (int j = 0; j < w; j++) b[j] = b[j] + b[j + w];
     return b[0];
 }
+#if defined(FL_TARGET_AVX512)
+/* a max tree (a NaN lane may or may not win: the callers test NaN apart) */
+FL_INLINE float vf32_hmax(vf32 v) { return _mm512_reduce_max_ps(v); }
+FL_INLINE double vf64_hmax(vf64 v) { return _mm512_reduce_max_pd(v); }
+#else
 FL_INLINE float vf32_hmax(vf32 v) {
     float b[FL_NF32], m = -INFINITY;
     vf32_store(b, v);
@@ -399,6 +438,7 @@ FL_INLINE double vf64_hmax(vf64 v) {
     for (int j = 0; j < FL_NF64; j++) m = b[j] > m ? b[j] : m;
     return m;
 }
+#endif
 /* acc + the lanes of a vf32 in float64 (low half first) */
 FL_INLINE vf64 vf64_add_f32(vf64 acc, vf32 v) {
     for (int h = 0; h < FL_HALVES; h++) acc = vf64_add(acc, vf32_widen(v, h));
@@ -455,7 +495,7 @@ FL_INLINE vf64 fl_log1p_unit_f64(vf64 z, vf64 u, vf64 d) { (void)u; (void)d; ret
 /* exp(x) for x <= 0 (f32: flushed to 0 below -87.3365) */
 FL_INLINE vf32 fl_exp_nonpos_f32(vf32 x) {
     const vf32 lo = vf32_set1(-87.3365f), magic = vf32_set1(12582912.0f); /* 1.5 2^23 */
-    mf32 under = vf32_lt(x, lo);
+    mf32 keep = vf32_nlt(x, lo);                                  /* NaN: kept */
     vf32 xc = vf32_max(lo, x);                                    /* NaN stays */
     vf32 t = vf32_fma(xc, vf32_set1(1.44269504088896341f), magic);
     vf32 n = vf32_sub(t, magic);                                  /* round(x / ln2) */
@@ -471,13 +511,13 @@ FL_INLINE vf32 fl_exp_nonpos_f32(vf32 x) {
     p = vf32_fma(p, r, vf32_set1(1.0f));
     /* t's low mantissa bits hold n + 2^22; +127 - 2^22 ... shifted to the exponent */
     vf32 scale = vf32_shl23(vf32_add(t, vf32_set1(127.0f)));
-    return vf32_select(under, vf32_zero(), vf32_mul(p, scale));
+    return vf32_keep(keep, vf32_mul(p, scale));
 }
 
 /* exp(x) for x <= 708 (reduction and polynomial; flushed below -708.39) */
 FL_INLINE vf64 fl_exp_core_f64(vf64 x, vf64* scale, vf64* q) {
     const vf64 lo = vf64_set1(-708.39), magic = vf64_set1(6755399441055744.0); /* 1.5 2^52 */
-    mf64 under = vf64_lt(x, lo);
+    mf64 keep = vf64_nlt(x, lo);
     vf64 xc = vf64_max(lo, x);
     vf64 t = vf64_fma(xc, vf64_set1(1.4426950408889634074), magic);
     vf64 n = vf64_sub(t, magic);
@@ -493,7 +533,7 @@ FL_INLINE vf64 fl_exp_core_f64(vf64 x, vf64* scale, vf64* q) {
     /* t's low bits hold n (+ 2^51); adding 1023 and shifting by 52 leaves
      * exactly the biased exponent of 2^n */
     vf64 s = vf64_shl52(vf64_add(t, vf64_set1(1023.0)));
-    *scale = vf64_select(under, vf64_zero(), s);
+    *scale = vf64_keep(keep, s);
     return vf64_fma(*scale, *q, *scale);
 }
 FL_INLINE vf64 fl_exp_nonpos_f64(vf64 x) {
