@@ -251,6 +251,8 @@ BUILDERS = {
     "Huber": _elementwise(_target_normal, _pred_normal,
                           [{}, {"delta": 0.5, "reduction": "none"}, {"reduction": "sum"}]),
     "LogCosh": _elementwise(_target_normal, _pred_normal, [{}, {"reduction": "none"}]),
+    "PinballLoss": _elementwise(_target_normal, _pred_normal,
+                                [{}, {"quantile": 0.9, "reduction": "none"}, {"reduction": "sum"}]),
     "Poisson": _elementwise(_target_counts, _pred_positive,
                             [{}, {"log_input": True}, {"log_input": True, "reduction": "none"}]),
     "BinaryCrossentropy": _elementwise(_binary, _pred_prob_or_logit, BCE_CONFIGS),
