@@ -18,6 +18,14 @@ def pytest_report_header(config):
     return f"fastloss simd path: {fl.set_simd_path(SESSION_SIMD)} (FASTLOSS_SIMD={SESSION_SIMD})"
 
 
+@pytest.fixture(params=fl.available_simd_paths())
+def simd_path(request):
+    """Run the test once on each vector path this CPU has; the autouse
+    fixture below puts the session's path back afterwards."""
+    fl.set_simd_path(request.param)
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def _session_simd_path():
     yield

@@ -756,37 +756,6 @@ def test_bce_logits_vector_path_weighted_rows(dtype, reduction, rng):
 # ------------------------------------------------ reliability: every SIMD path
 from fastloss._kernels import pointwise as _pointwise  # noqa: E402
 
-_SIMD_MODULES = (_rows, _pointwise)
-
-
-def _simd_paths():
-    """Every vector path this CPU runs: the public list where the package has
-    one, else the kernel modules' own names (auto = AVX2+FMA where the CPU
-    has it, baseline = SSE2, scalar = libm)."""
-    if hasattr(fl, "available_simd_paths"):
-        return tuple(fl.available_simd_paths())
-    return ("auto", "baseline", "scalar")
-
-
-def _set_simd_path(name):
-    if hasattr(fl, "set_simd_path"):
-        fl.set_simd_path(name)
-    else:
-        for module in _SIMD_MODULES:
-            module.set_simd_path(name)
-
-
-@pytest.fixture(params=_simd_paths())
-def simd_path(request):
-    """Run the test on one vector path of every kernel module, then restore
-    the default (detected) path whatever happens."""
-    try:
-        _set_simd_path(request.param)
-        yield request.param
-    finally:
-        _set_simd_path("auto")
-
-
 def _bits(a):
     a = np.asarray(a)
     return a.dtype.str, a.shape, a.tobytes()
