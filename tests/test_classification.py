@@ -905,7 +905,7 @@ def test_categorical_focal_uses_no_complex_power():
     if not src.is_dir():
         pytest.skip("kernel sources not available (installed wheel)")
     names = sorted(p.name for p in src.iterdir() if p.name.endswith((".pyx", ".pyx.tp", ".pxd")))
-    assert "rows.pyx" in names and "pointwise.pyx.tp" in names
+    assert "rows.pyx.tp" in names and "pointwise.pyx.tp" in names
     for name in names:
         code = re.sub(r'"""(.|\n)*?"""', "", (src / name).read_text())
         code = "\n".join(re.sub(r'"[^"]*"', "", line.split("#")[0])
@@ -1201,3 +1201,59 @@ def test_simd_kernels_need_only_element_alignment(tmp_path):
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "runtime error" not in ran.stderr, ran.stderr
     assert len(ran.stdout.splitlines()) == 3
+
+
+# ------------------------------------------------ the row kernel's records
+def _raw_rows_call(kind, params, n=4, C=3):
+    """One direct call of the row kernel (what _rowwise.run_rows does)."""
+    x = np.linspace(-1.0, 1.0, n * C)
+    y = np.full(n * C, 1.0 / C)
+    labels = np.arange(n, dtype=np.int64) % C
+    return _rows.rows(_rows.KINDS.index(kind), params, y, labels, x, None, n, C, 0, 1.0,
+                      None, None, None, np.empty(_rows.n_blocks(n, C)), 1)
+
+
+def test_row_kernel_rejects_unknown_and_missing_parameters():
+    # The old kernel read params.get("eps", 1e-7), .get("alpha", 1.0), ...: a
+    # misspelt or forgotten key silently ran with a default.
+    x = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    ref = np.sum(np.log(np.exp(x).sum(1)) - x[np.arange(4), np.arange(4) % 3])
+    assert _raw_rows_call("sce_logit", {}) == pytest.approx(ref, rel=1e-12)
+    with pytest.raises(ValueError, match="missing.*eps"):
+        _raw_rows_call("sce_prob", {})
+    with pytest.raises(ValueError, match="unknown.*eps"):
+        _raw_rows_call("sce_logit", {"eps": 1e-7})
+    with pytest.raises(ValueError, match="missing.*class_weight"):
+        _raw_rows_call("cce_logit", {"smooth": 0.0, "eps": 1e-7})
+    with pytest.raises(ValueError, match="unknown.*gama.*missing.*gamma"):
+        _raw_rows_call("cfocal_logit", {"gama": 2.0, "alpha": 1.0, "eps": 1e-7})
+    with pytest.raises(ValueError, match="unknown.*eps"):
+        _raw_rows_call("cosine", {"eps": 1e-7})
+    with pytest.raises(ValueError, match="smooth"):
+        _raw_rows_call("cce_prob", {"smooth": 1.5, "eps": 1e-7, "class_weight": None})
+    with pytest.raises(ValueError, match="class_weight has 2 entries"):
+        _raw_rows_call("cce_prob", {"smooth": 0.0, "eps": 1e-7, "class_weight": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="alpha"):
+        _raw_rows_call("cfocal_prob", {"gamma": 2.0, "alpha": [0.5, 0.5], "eps": 1e-7})
+    with pytest.raises(ValueError, match="gamma"):
+        _raw_rows_call("cfocal_prob", {"gamma": -1.0, "alpha": 1.0, "eps": 1e-7})
+    with pytest.raises(ValueError, match="unknown row kind"):
+        _rows.check("nope", {})
+
+
+def test_every_row_kind_has_a_record_and_every_class_passes_exactly_it(rng):
+    assert set(_rows.PARAMS) == set(_rows.KINDS)
+    assert set(_rows.SPARSE) == {"sce_logit", "sce_prob", "multiclass_hinge"}
+    # each class's call reaches the kernel with its kind's exact record (the
+    # kernel raises otherwise), on both forms where it has two
+    x = rng.normal(size=(5, 4))
+    p = np.exp(x) / np.exp(x).sum(1, keepdims=True)
+    labels = rng.integers(0, 4, 5)
+    for loss in (fl.CategoricalCrossentropy(), fl.CategoricalCrossentropy(from_logits=True),
+                 fl.CategoricalFocalCrossentropy(), fl.CategoricalFocalCrossentropy(from_logits=True),
+                 fl.KLDivergence(), fl.KLDivergence(log_input=True), fl.CosineSimilarityLoss(),
+                 fl.HellingerDistance()):
+        assert np.isfinite(loss(p, p if not getattr(loss, "from_logits", False) else x))
+    for loss in (fl.SparseCategoricalCrossentropy(), fl.SparseCategoricalCrossentropy(from_logits=True),
+                 fl.MulticlassHinge()):
+        assert np.isfinite(loss(labels, p))

@@ -48,12 +48,14 @@ def sparse_rows(y_true, y_pred, ignore_index=None):
     return labels, yp, ignored
 
 
-def run_rows(kind, params, yt, labels, yp, w, class_weight, reduction, shape, *,
+def run_rows(kind, params, yt, labels, yp, w, reduction, shape, *,
              want_loss, want_grad, want_hess, out):
     """Allocate and run one row kernel on checked (n, C) arrays.
 
-    `w` is the per-row weight array (None: all 1) the reduction uses; the
-    gradient and hessian get y_pred's original `shape`.
+    `params` is exactly the kind's record (``_kernels.rows.PARAMS[kind]``;
+    the kernel refuses unknown and missing keys).  `w` is the per-row weight
+    array (None: all 1) the reduction uses; the gradient and hessian get
+    y_pred's original `shape`.
     """
     n, C = yp.shape
     o = KernelOutputs(reduction, n, w, shape, yp.dtype, _rows.n_blocks(n, C),
@@ -62,6 +64,6 @@ def run_rows(kind, params, yt, labels, yp, w, class_weight, reduction, shape, *,
     total = _rows.rows(
         _KIND_INDEX[kind], params,
         yp.reshape(-1) if yt is None else yt.reshape(-1), labels,
-        yp.reshape(-1), w, class_weight, n, C, o.mode, o.scale,
+        yp.reshape(-1), w, n, C, o.mode, o.scale,
         o.flat_grad, o.flat_hess, o.rows, o.block_sums, get_num_threads())
     return o.result(total)

@@ -252,8 +252,9 @@ class CategoricalCrossentropy(Loss):
         _validate.class_weight_width(self.class_weight, yp.shape[1])
         w = _validate.sample_weight(sample_weight, yp.shape[0])
         return run_rows("cce_logit" if self.from_logits else "cce_prob",
-                        {"smooth": self.label_smoothing, "eps": EPS}, yt, None, yp, w,
-                        self.class_weight, self.reduction, shape, want_loss=want_loss,
+                        {"smooth": self.label_smoothing, "eps": EPS,
+                         "class_weight": self.class_weight}, yt, None, yp, w,
+                        self.reduction, shape, want_loss=want_loss,
                         want_grad=want_grad, want_hess=want_hess, out=out)
 
 
@@ -309,8 +310,9 @@ class SparseCategoricalCrossentropy(Loss):
             if ignored is not None:
                 eff[ignored] = 0.0
             w = eff
-        return run_rows("sce_logit" if self.from_logits else "sce_prob", {"eps": EPS},
-                        None, labels, yp, w, None, self.reduction, yp.shape,
+        return run_rows("sce_logit" if self.from_logits else "sce_prob",
+                        {} if self.from_logits else {"eps": EPS},
+                        None, labels, yp, w, self.reduction, yp.shape,
                         want_loss=want_loss, want_grad=want_grad, want_hess=want_hess,
                         out=out)
 
@@ -353,7 +355,7 @@ class CategoricalFocalCrossentropy(Loss):
         params = {"gamma": self.gamma, "alpha": 1.0 if self.alpha is None else self.alpha,
                   "eps": EPS}
         return run_rows("cfocal_logit" if self.from_logits else "cfocal_prob", params,
-                        yt, None, yp, w, None, self.reduction, shape, want_loss=want_loss,
+                        yt, None, yp, w, self.reduction, shape, want_loss=want_loss,
                         want_grad=want_grad, want_hess=want_hess, out=out)
 
 
@@ -381,7 +383,7 @@ class MulticlassHinge(Loss):
         if yp.shape[1] < 2:
             raise ValueError(f"y_pred must have at least 2 classes (columns), got {yp.shape[1]}")
         w = _validate.sample_weight(sample_weight, yp.shape[0])
-        return run_rows("multiclass_hinge", {}, None, labels, yp, w, None, self.reduction,
+        return run_rows("multiclass_hinge", {}, None, labels, yp, w, self.reduction,
                         yp.shape, want_loss=want_loss, want_grad=want_grad,
                         want_hess=want_hess, out=out)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import _validate
 from ._base import EPS, Loss, loss_function
+from ._kernels import rows as _rows
 from ._rowwise import dense_rows, run_rows
 
 __all__ = [
@@ -24,11 +25,15 @@ class _DenseRowLoss(Loss):
     def _kind(self):
         return self._row_kind
 
+    def _kernel_params(self):
+        # exactly the kind's record: the probability clip where it has one
+        return {"eps": EPS} if _rows.PARAMS[self._kind()] else {}
+
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
         yt, yp, shape = dense_rows(y_true, y_pred)
         w = _validate.sample_weight(sample_weight, yp.shape[0])
-        return run_rows(self._kind(), {"eps": EPS}, yt, None, yp, w, None, self.reduction,
+        return run_rows(self._kind(), self._kernel_params(), yt, None, yp, w, self.reduction,
                         shape, want_loss=want_loss, want_grad=want_grad,
                         want_hess=want_hess, out=out)
 
