@@ -1209,7 +1209,7 @@ def _raw_rows_call(kind, params, n=4, C=3):
     x = np.linspace(-1.0, 1.0, n * C)
     y = np.full(n * C, 1.0 / C)
     labels = np.arange(n, dtype=np.int64) % C
-    return _rows.rows(_rows.KINDS.index(kind), params, y, labels, x, None, n, C, 0, 1.0,
+    return _rows.rows(_rows.KINDS.index(kind), params, y, labels, x, None, n, C, 1, 0, 1.0,
                       None, None, None, np.empty(_rows.n_blocks(n, C)), 1)
 
 
@@ -1243,7 +1243,8 @@ def test_row_kernel_rejects_unknown_and_missing_parameters():
 
 def test_every_row_kind_has_a_record_and_every_class_passes_exactly_it(rng):
     assert set(_rows.PARAMS) == set(_rows.KINDS)
-    assert set(_rows.SPARSE) == {"sce_logit", "sce_prob", "multiclass_hinge"}
+    assert set(_rows.SPARSE) == {"sce_logit", "sce_prob", "multiclass_hinge",
+                                 "sce_smooth_logit", "sce_smooth_prob"}
     # each class's call reaches the kernel with its kind's exact record (the
     # kernel raises otherwise), on both forms where it has two
     x = rng.normal(size=(5, 4))
@@ -1255,5 +1256,7 @@ def test_every_row_kind_has_a_record_and_every_class_passes_exactly_it(rng):
                  fl.HellingerDistance()):
         assert np.isfinite(loss(p, p if not getattr(loss, "from_logits", False) else x))
     for loss in (fl.SparseCategoricalCrossentropy(), fl.SparseCategoricalCrossentropy(from_logits=True),
+                 fl.SparseCategoricalCrossentropy(label_smoothing=0.1),
+                 fl.SparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
                  fl.MulticlassHinge()):
         assert np.isfinite(loss(labels, p))

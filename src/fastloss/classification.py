@@ -5,11 +5,14 @@ Binary losses (BCE, binary focal, balanced CE, hinge, squared hinge) are
 elementwise (``_kernels/pointwise.pyx``): y_pred of shape (n,) is n samples;
 (n, k) is n samples whose loss is the mean of their k outputs (Keras).
 Categorical losses (CCE, sparse CCE, categorical focal, multiclass hinge)
-are row-wise (``_kernels/rows.pyx``): a row of C class scores is one sample
-and its loss is the **sum** over classes.  Dense ones take (n, C) or a 1-D
-(C,) pair, which is one row (``reduction="none"`` then gives shape (1,));
-sparse ones take y_pred (n, C) and integer labels (n,).  More dimensions
-(Keras' (batch, ..., C)) are an error: reshape to (-1, C) first.
+are row-wise (``_kernels/rows.pyx``): the C class scores of a sample are
+coupled and its loss is the **sum** over classes.  Dense ones take (n, C) or
+a 1-D (C,) pair, which is one sample (``reduction="none"`` then gives shape
+(1,)); sparse ones take y_pred (n, C) and integer labels (n,).  CCE, sparse
+CCE and categorical focal also take ``class_axis``: y_pred of any rank >= 2
+with the classes on that axis (torch's (N, C, H, W) with ``class_axis=1``,
+Keras' (batch, ..., C) with the default -1), every other position a sample;
+the kernel reads the class axis with its stride, never a transposed copy.
 
 Probabilities are clipped to ``[eps, 1 - eps]`` with ``eps = 1e-7`` (Keras);
 where the clip is active the gradient (and hessian) is 0, the derivative of
@@ -28,12 +31,14 @@ data propagates to the loss and the gradient.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from . import _validate
+from . import _rowwise, _validate
 from ._base import EPS, ElementwiseLoss, Loss, loss_function, run_pointwise
 from ._kernels import pointwise as _pointwise
-from ._rowwise import dense_rows, run_rows, sparse_rows
+from ._rowwise import dense_rows, run_rows, sample_weights, sparse_rows
 
 __all__ = [
     "BinaryCrossentropy", "binary_crossentropy",
@@ -208,25 +213,52 @@ class SquaredHinge(_HingeBase):
 
 
 # --------------------------------------------------------------- row-wise
+def _focal_alpha(value):
+    """alpha of the categorical focal loss: None, a float in [0, 1], or a
+    private read-only float64 copy of a 1-D array of them (one per class;
+    its length is checked against C per call)."""
+    if value is None or isinstance(value, numbers.Real):
+        return _validate.optional_unit_interval(value, "alpha")
+    a = np.asarray(value)
+    if a.dtype.kind not in "biuf" or isinstance(value, (str, bytes)):
+        raise TypeError(f"alpha must be None, a float or a 1-D array of floats, got "
+                        f"{type(value).__name__}")
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"alpha must be a float or a 1-D array of length C, got shape {a.shape}")
+    a = np.array(a, dtype=np.float64)               # a private copy
+    if not np.all((a >= 0.0) & (a <= 1.0)):         # NaN fails too
+        raise ValueError("alpha must hold numbers in [0, 1]")
+    a.flags.writeable = False
+    return a
+
+
 class CategoricalCrossentropy(Loss):
-    """Categorical cross-entropy with one target distribution per row,
-    ``l = -Σ_c a_c ỹ_c log p_c``, ``ỹ = y (1 - s) + s / C``; row **sum**.
+    """Categorical cross-entropy with one target distribution per sample,
+    ``l = -Σ_c a_c ỹ_c log p_c``, ``ỹ = y (1 - s) + s / C``; **sum** over classes.
 
     Parameters
     ----------
     from_logits : bool
-        False: each row of y_pred is renormalised to sum 1, then clipped to
-        ``[1e-7, 1 - 1e-7]`` (Keras); the gradient flows through the
-        renormalisation and is 0 for clipped entries.  True: ``log p`` is
-        the log-softmax ``x - max - log Σ exp(x - max)``, exact for any
+        False: each sample's probabilities are renormalised to sum 1, then
+        clipped to ``[1e-7, 1 - 1e-7]`` (Keras); the gradient flows through
+        the renormalisation and is 0 for clipped entries.  True: ``log p``
+        is the log-softmax ``x - max - log Σ exp(x - max)``, exact for any
         finite logits; gradient ``T p - a ỹ`` with ``T = Σ_c a_c ỹ_c``,
         hessian diagonal ``T p (1 - p)`` (``gradient_hessian``, logits only).
     label_smoothing : float in [0, 1]
     class_weight : array of length C or None
         ``a_c``, multiplies each class term; ``"mean"`` still divides by
         Σ sample_weight (as torch's ``cross_entropy`` with probability targets).
+    class_axis : int
+        The axis of y_pred holding the classes (negative counts from the
+        end).  y_pred and y_true have one shape, of any rank >= 2 (e.g.
+        ``(N, C, H, W)`` with ``class_axis=1``, as torch); every other
+        position is a sample, and ``sample_weight`` and the ``"none"``
+        result have the samples' shape (y_pred's without the class axis).
+        The class axis is read with its stride (no transposed copy).  A 1-D
+        pair is one sample (``"none"`` gives shape (1,)).  Out of range: a
+        ValueError naming class_axis.
 
-    y_true and y_pred have the same shape (n, C); a 1-D pair is one row.
     A term with ``ỹ_c = 0`` contributes 0 even for a logit of -inf.
     Agrees with ``keras.losses.CategoricalCrossentropy`` and
     ``torch.nn.functional.cross_entropy`` with probability targets.
@@ -239,48 +271,68 @@ class CategoricalCrossentropy(Loss):
     hessian_needs_logits = True
     link = "softmax"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, class_weight=None, *,
-                 reduction="mean"):
+    def __init__(self, from_logits=False, label_smoothing=0.0, class_weight=None,
+                 class_axis=-1, *, reduction="mean"):
         super().__init__(reduction=reduction)
         self.from_logits = _validate.boolean(from_logits, "from_logits")
         self.label_smoothing = _validate.unit_interval(label_smoothing, "label_smoothing")
         self.class_weight = _validate.class_weight(class_weight)
+        self.class_axis = _rowwise.class_axis(class_axis)
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        yt, yp, shape = dense_rows(y_true, y_pred)
-        _validate.class_weight_width(self.class_weight, yp.shape[1])
-        w = _validate.sample_weight(sample_weight, yp.shape[0])
+        yt, yp, lay = dense_rows(y_true, y_pred, self.class_axis)
+        _validate.class_weight_width(self.class_weight, lay.C)
+        w = sample_weights(sample_weight, lay)
         return run_rows("cce_logit" if self.from_logits else "cce_prob",
                         {"smooth": self.label_smoothing, "eps": EPS,
                          "class_weight": self.class_weight}, yt, None, yp, w,
-                        self.reduction, shape, want_loss=want_loss,
+                        self.reduction, lay, want_loss=want_loss,
                         want_grad=want_grad, want_hess=want_hess, out=out)
 
 
 class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy with integer class labels, ``l = -log p_{y_i}``.
 
-    y_true: integer labels (n,); y_pred: (n, C) probabilities or logits.
+    y_true: integer labels of the samples' shape; y_pred: probabilities or
+    logits with one more axis, the classes (``(n, C)`` and ``(n,)`` by
+    default).
 
     Parameters
     ----------
     from_logits : bool
-        False: rows renormalised to sum 1 and clipped to ``[1e-7, 1 - 1e-7]``
-        (Keras).  True: ``l = logsumexp(x) - x_y`` in one pass per row (max,
-        vectorised exp, log-sum-exp, loss and gradient ``softmax - onehot``
-        written straight into the gradient); hessian diagonal ``p (1 - p)``
-        (``gradient_hessian``, logits only).
+        False: each sample's probabilities renormalised to sum 1 and clipped
+        to ``[1e-7, 1 - 1e-7]`` (Keras).  True: ``l = logsumexp(x) - x_y`` in
+        one pass per sample (max, vectorised exp, log-sum-exp, loss and
+        gradient ``softmax - onehot`` written straight into the gradient);
+        hessian diagonal ``p (1 - p)`` (``gradient_hessian``, logits only).
     class_weight : array of length C or None
-        The row weight becomes ``w_i = sample_weight_i · class_weight[y_i]``.
+        ``a_c``.  Without label smoothing the sample weight becomes
+        ``w_i = sample_weight_i · a_{y_i}``.
     ignore_index : int or None
-        Rows whose label equals it get weight 0.
+        Samples whose label equals it get weight 0.
+    label_smoothing : float in [0, 1]
+        torch's definition (with ``weight=class_weight``):
+        ``l_i = (1-s) a_{y_i} (-log p_{y_i}) + (s/C) Σ_c a_c (-log p_c)``,
+        ``"mean"`` dividing by ``Σ_i sample_weight_i a_{y_i}`` over the
+        samples not ignored (``"none"`` gives ``sample_weight_i l_i``).  It
+        is the categorical cross-entropy of the smoothed one-hot row; with
+        probabilities (renormalised and clipped as above, where torch has
+        no such form) the same formula is used.  Hessian: ``T p (1 - p)``,
+        ``T = (1-s) a_{y_i} + (s/C) Σ_c a_c``.
+    class_axis : int
+        The axis of y_pred holding the classes; y_true has y_pred's shape
+        without it (``(N, C, H, W)`` logits with ``(N, H, W)`` labels and
+        ``class_axis=1`` is torch's ``cross_entropy`` layout), and so do
+        ``sample_weight`` and the ``"none"`` result.  The class axis is read
+        with its stride (no transposed copy).  Out of range: a ValueError
+        naming class_axis.
 
     ``"mean"`` is ``Σ w_i l_i / Σ w_i`` over the effective weights, exactly
-    torch's ``cross_entropy(weight=..., ignore_index=...)``; every row
-    ignored (or weighted 0) gives 0.0 and a zero gradient.  ``"none"``
-    returns ``w_i l_i`` (0 for ignored rows).  Labels outside ``[0, C)``
-    that are not ``ignore_index`` raise ValueError.
+    torch's ``cross_entropy(weight=..., ignore_index=..., label_smoothing=...)``;
+    every sample ignored (or weighted 0) gives 0.0 and a zero gradient.
+    ``"none"`` returns ``w_i l_i`` (0 for ignored samples).  A label outside
+    ``[0, C)`` that is not ``ignore_index`` is a ValueError naming y_true.
     """
 
     function_name = "sparse_categorical_crossentropy"
@@ -290,72 +342,97 @@ class SparseCategoricalCrossentropy(Loss):
     hessian_needs_logits = True
     link = "softmax"
 
-    def __init__(self, from_logits=False, class_weight=None, ignore_index=None, *,
-                 reduction="mean"):
+    def __init__(self, from_logits=False, class_weight=None, ignore_index=None,
+                 label_smoothing=0.0, class_axis=-1, *, reduction="mean"):
         super().__init__(reduction=reduction)
         self.from_logits = _validate.boolean(from_logits, "from_logits")
         self.class_weight = _validate.class_weight(class_weight)
         self.ignore_index = _validate.optional_integer(ignore_index, "ignore_index")
+        self.label_smoothing = _validate.unit_interval(label_smoothing, "label_smoothing")
+        self.class_axis = _rowwise.class_axis(class_axis)
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        labels, yp, ignored = sparse_rows(y_true, y_pred, self.ignore_index)
-        n, C = yp.shape
-        _validate.class_weight_width(self.class_weight, C)
-        w = _validate.sample_weight(sample_weight, n)
-        if self.class_weight is not None or ignored is not None:
-            eff = np.ones(n) if w is None else w.copy()
-            if self.class_weight is not None:
-                eff *= self.class_weight[np.where(labels < 0, 0, labels)]
+        labels, yp, ignored, lay = sparse_rows(y_true, y_pred, self.ignore_index,
+                                               self.class_axis)
+        cw = self.class_weight
+        _validate.class_weight_width(cw, lay.C)
+        w = sample_weights(sample_weight, lay)
+        eff = None
+        if cw is not None or ignored is not None:
+            eff = np.ones(lay.n) if w is None else w.copy()
+            if cw is not None:
+                eff *= cw[np.where(labels < 0, 0, labels)]
             if ignored is not None:
                 eff[ignored] = 0.0
-            w = eff
-        return run_rows("sce_logit" if self.from_logits else "sce_prob",
-                        {} if self.from_logits else {"eps": EPS},
-                        None, labels, yp, w, self.reduction, yp.shape,
-                        want_loss=want_loss, want_grad=want_grad, want_hess=want_hess,
-                        out=out)
+        if self.label_smoothing == 0.0:
+            # a_{y_i} is a factor of the whole sample: it goes into the weight
+            return run_rows("sce_logit" if self.from_logits else "sce_prob",
+                            {} if self.from_logits else {"eps": EPS},
+                            None, labels, yp, w if eff is None else eff, self.reduction,
+                            lay, want_loss=want_loss, want_grad=want_grad,
+                            want_hess=want_hess, out=out)
+        # every class term has its own a_c: the row applies them, the sample
+        # weight stays sample_weight_i, and "mean" divides by Σ w_i a_{y_i}
+        return run_rows("sce_smooth_logit" if self.from_logits else "sce_smooth_prob",
+                        {"smooth": self.label_smoothing, "eps": EPS, "class_weight": cw},
+                        None, labels, yp, w, self.reduction, lay, want_loss=want_loss,
+                        want_grad=want_grad, want_hess=want_hess, out=out,
+                        mean_weights=eff)
 
 
 class CategoricalFocalCrossentropy(Loss):
-    """Categorical focal loss, ``l = -Σ_c α y_c (1 - p_c)^γ log p_c``; row **sum**.
+    """Categorical focal loss, ``l = -Σ_c α_c y_c (1 - p_c)^γ log p_c``;
+    **sum** over classes.
 
     Parameters
     ----------
     gamma : float >= 0
-    alpha : float in [0, 1] or None (None: no α factor)
+    alpha : float in [0, 1], a 1-D array of C of them (one α per class), or
+        None (no α factor).  An array whose length is not y_pred's number of
+        classes is a ValueError naming alpha.
     from_logits : bool
-        False: rows renormalised and clipped to ``[1e-7, 1 - 1e-7]`` as
-        ``keras.losses.CategoricalFocalCrossentropy`` does; gradient through
-        the renormalisation, 0 for clipped entries.  True: ``p = softmax(x)``
-        with exact ``log p`` and ``1 - p_c = Σ_{j≠c} e_j / Σ e`` (no
-        cancellation), nothing clipped (Keras clips the softmax as well; the
-        values agree away from 0 and 1).
+        False: each sample's probabilities renormalised and clipped to
+        ``[1e-7, 1 - 1e-7]`` as ``keras.losses.CategoricalFocalCrossentropy``
+        does; gradient through the renormalisation, 0 for clipped entries.
+        True: ``p = softmax(x)`` with exact ``log p`` and
+        ``1 - p_c = Σ_{j≠c} e_j / Σ e`` (no cancellation), nothing clipped
+        (Keras clips the softmax as well; the values agree away from 0 and 1).
+    class_axis : int
+        As :class:`CategoricalCrossentropy`: y_pred and y_true of one shape,
+        any rank >= 2, classes on this axis (read with its stride);
+        ``sample_weight`` and ``"none"`` in the samples' shape.
 
     The gradient is analytic: with logits, ``dl/dx_j = p_j K - k_j`` where
-    ``k_c = α y_c [(1-p_c)^γ - γ (1-p_c)^(γ-1) p_c log p_c]`` and ``K = Σ k_c``.
+    ``k_c = α_c y_c [(1-p_c)^γ - γ (1-p_c)^(γ-1) p_c log p_c]`` and ``K = Σ k_c``.
     No ``gradient_hessian`` (SPEC).  Agrees with
-    ``keras.losses.CategoricalFocalCrossentropy``.
+    ``keras.losses.CategoricalFocalCrossentropy`` (a scalar α; Keras has no
+    per-class form, whose formula is the one above).
     """
 
     function_name = "categorical_focal_crossentropy"
     target_kind = "rows"
     link = "softmax"
 
-    def __init__(self, gamma=2.0, alpha=0.25, from_logits=False, *, reduction="mean"):
+    def __init__(self, gamma=2.0, alpha=0.25, from_logits=False, class_axis=-1, *,
+                 reduction="mean"):
         super().__init__(reduction=reduction)
         self.gamma = _validate.non_negative(gamma, "gamma")
-        self.alpha = _validate.optional_unit_interval(alpha, "alpha")
+        self.alpha = _focal_alpha(alpha)
         self.from_logits = _validate.boolean(from_logits, "from_logits")
+        self.class_axis = _rowwise.class_axis(class_axis)
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        yt, yp, shape = dense_rows(y_true, y_pred)
-        w = _validate.sample_weight(sample_weight, yp.shape[0])
+        yt, yp, lay = dense_rows(y_true, y_pred, self.class_axis)
+        if isinstance(self.alpha, np.ndarray) and self.alpha.shape[0] != lay.C:
+            raise ValueError(f"alpha has {self.alpha.shape[0]} entries, y_pred has "
+                             f"{lay.C} classes")
+        w = sample_weights(sample_weight, lay)
         params = {"gamma": self.gamma, "alpha": 1.0 if self.alpha is None else self.alpha,
                   "eps": EPS}
         return run_rows("cfocal_logit" if self.from_logits else "cfocal_prob", params,
-                        yt, None, yp, w, self.reduction, shape, want_loss=want_loss,
+                        yt, None, yp, w, self.reduction, lay, want_loss=want_loss,
                         want_grad=want_grad, want_hess=want_hess, out=out)
 
 
@@ -379,12 +456,12 @@ class MulticlassHinge(Loss):
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        labels, yp, _ = sparse_rows(y_true, y_pred)
-        if yp.shape[1] < 2:
-            raise ValueError(f"y_pred must have at least 2 classes (columns), got {yp.shape[1]}")
-        w = _validate.sample_weight(sample_weight, yp.shape[0])
+        labels, yp, _, lay = sparse_rows(y_true, y_pred)
+        if lay.C < 2:
+            raise ValueError(f"y_pred must have at least 2 classes (columns), got {lay.C}")
+        w = _validate.sample_weight(sample_weight, lay.n)
         return run_rows("multiclass_hinge", {}, None, labels, yp, w, self.reduction,
-                        yp.shape, want_loss=want_loss, want_grad=want_grad,
+                        lay, want_loss=want_loss, want_grad=want_grad,
                         want_hess=want_hess, out=out)
 
 

@@ -31,10 +31,10 @@ class _DenseRowLoss(Loss):
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
-        yt, yp, shape = dense_rows(y_true, y_pred)
-        w = _validate.sample_weight(sample_weight, yp.shape[0])
+        yt, yp, lay = dense_rows(y_true, y_pred)
+        w = _validate.sample_weight(sample_weight, lay.n)
         return run_rows(self._kind(), self._kernel_params(), yt, None, yp, w, self.reduction,
-                        shape, want_loss=want_loss, want_grad=want_grad,
+                        lay, want_loss=want_loss, want_grad=want_grad,
                         want_hess=want_hess, out=out)
 
 
