@@ -289,6 +289,30 @@ def _segmentation_onehot(shape, dtype, rng):
     return Data(np.ascontiguousarray(onehot), d.y_pred)
 
 
+def _segmentation_logits(shape, dtype, rng):
+    """(N, C, H, W) logits and (N, H, W) labels (torch's cross_entropy layout),
+    from a fixed seed: the (N·H·W, C) case below holds the same numbers."""
+    b, c, h, w = shape
+    rng = np.random.default_rng(21)
+    return Data(rng.integers(0, c, (b, h, w)), (2 * rng.standard_normal(shape)).astype(dtype))
+
+
+def _segmentation_logits_rows(shape, dtype, rng):
+    """_segmentation_logits's data moved to the (N·H·W, C) layout."""
+    nchw = next(s for s in _SEG.values() if (s[0] * s[2] * s[3], s[1]) == tuple(shape))
+    d = _segmentation_logits(nchw, dtype, rng)
+    return Data(d.y_true.reshape(-1),
+                np.ascontiguousarray(np.moveaxis(d.y_pred, 1, -1)).reshape(shape))
+
+
+def _sparse_ce_class_axis1(y, x):
+    """NumPy reference on (N, C, H, W): the (n, C) one on the moved axis."""
+    c = x.shape[1]
+    rows = np.moveaxis(x, 1, -1).reshape(-1, c)
+    value, g = npr.sparse_categorical_crossentropy(y.reshape(-1), rows)
+    return value, np.moveaxis(g.reshape(*y.shape, c), -1, 1)
+
+
 def _binary_maps(shape, dtype, rng):
     labels = (rng.random(shape) < 0.3).astype(np.int64)
     logits = (rng.standard_normal(shape) + 1.5 * (2 * labels - 1)).astype(dtype)
@@ -364,6 +388,19 @@ CASES = (
              torch_peer("sparse_ce", "torch cross_entropy fwd+bwd", labels_long=True),
              sklearn_peer(_sk("HalfMultinomialLoss", n_classes=_n_classes),
                           "sklearn HalfMultinomialLoss", 1.0, 1.0, labels=True))),
+    # torch's segmentation layout: classes on axis 1, read with their stride
+    Case("sparse_ce_nchw", "sparse_categorical_crossentropy", "classification", _SEG,
+         "float32", _segmentation_logits, params={"from_logits": True, "class_axis": 1},
+         peers=(numpy_peer(_sparse_ce_class_axis1),
+                torch_peer("sparse_ce", "torch cross_entropy (N,C,H,W) fwd+bwd",
+                           labels_long=True))),
+    # the same numbers in the (N·H·W, C) layout (class_axis=-1)
+    Case("sparse_ce_nhwc", "sparse_categorical_crossentropy", "classification",
+         {size: (shape[0] * shape[2] * shape[3], shape[1]) for size, shape in _SEG.items()},
+         "float32", _segmentation_logits_rows, params={"from_logits": True}, peers=(
+             numpy_peer(npr.sparse_categorical_crossentropy),
+             torch_peer("sparse_ce", "torch cross_entropy (N·H·W, C) fwd+bwd",
+                        labels_long=True))),
     Case("categorical_ce", "categorical_crossentropy", "classification", _ROWS, "float32",
          _soft_targets, params={"from_logits": True}, peers=(
              numpy_peer(npr.categorical_crossentropy),
