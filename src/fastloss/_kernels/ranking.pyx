@@ -87,6 +87,8 @@ cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_
     cdef double nb[CHUNK]
     cdef double zb[CHUNK]
     cdef double lb[CHUNK]
+    cdef double sb[CHUNK]
+    cdef double hb[CHUNK]
     cdef Py_ssize_t jb[CHUNK]
     cdef const fl_kernels* K = KT
     for i in range(i0, i1):
@@ -127,13 +129,18 @@ cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_
                 nb[t] = -fabs(x)
             K.math_d[FL_MATH_EXP_NONPOS](&nb[0], m, &zb[0])
             K.math_d[FL_MATH_LOG1P_UNIT](&zb[0], m, &lb[0])
+            # no sums here: the compiler vectorises the division
             for t in range(m):
-                jj = jb[t]
                 x = xb[t]
                 z = zb[t]
-                l = lb[t] + (-x if x < 0.0 else 0.0)     # log(1 + exp(-x)), stable
                 r1 = 1.0 / (1.0 + z)
-                sig = (z if x >= 0.0 else 1.0) * r1     # ρ = sigmoid(-x)
+                lb[t] = lb[t] + (-x if x < 0.0 else 0.0)    # log(1 + exp(-x)), stable
+                sb[t] = (z if x >= 0.0 else 1.0) * r1        # ρ = sigmoid(-x)
+                hb[t] = z * r1 * r1                          # ρ(1 - ρ)
+            for t in range(m):
+                jj = jb[t]
+                l = lb[t]
+                sig = sb[t]
                 ww = wi * w[jj]
                 a = ww
                 if lam:
@@ -144,7 +151,7 @@ cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_
                 acc -= gh
                 gj[jj] += gh
                 if want_h:
-                    hh = sigma2 * a * (z * r1 * r1)      # σ² a ρ(1 - ρ)
+                    hh = sigma2 * a * hb[t]              # σ² a ρ(1 - ρ)
                     hacc += hh
                     hj[jj] += hh
             count += <double>m
