@@ -77,11 +77,13 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
     "download_all_examples": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "fastloss_docs.GalleryOrder",
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "reset_modules": ("matplotlib",),
     "show_memory": False,
+    # a script's last expression is often a figure: its repr is noise
+    "capture_repr": (),
     "plot_gallery": "True",
 }
 
@@ -100,3 +102,23 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_show_sourcelink = False
+
+# -- math ----------------------------------------------------------------------
+# The formulas render with MathJax 3.  A copy ships in the package
+# django-static-mathjax (MathJax's own files; no Django dependency), part of
+# the [docs] extra: its self-contained SVG build goes into _static so the
+# site renders its math offline (no CDN at build or reading time).  Without
+# that package Sphinx's default CDN address is used.
+try:
+    import mathjax as _mathjax_copy
+except ImportError:
+    _mathjax_copy = None
+if _mathjax_copy is not None:
+    import shutil
+
+    _mathjax_js = Path(_mathjax_copy.__file__).parent / "static" / "mathjax" / "es5" / "tex-svg.js"
+    _stage = HERE / "_build" / "mathjax_static"
+    (_stage / "mathjax").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_mathjax_js, _stage / "mathjax" / "tex-svg.js")
+    html_static_path.append(str(_stage))
+    mathjax_path = "mathjax/tex-svg.js"

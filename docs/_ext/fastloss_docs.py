@@ -84,6 +84,11 @@ def _params(cls) -> str:
     return ", ".join(items) if items else "none"
 
 
+def _peer(name: str) -> str:
+    """A peer that is a Python name (``keras.losses.Huber(delta)``) is set as code."""
+    return f"``{name}``" if re.fullmatch(r"[\w.:]+(\(.*\))?", name) else name
+
+
 def loss_page(cls, entry, has_curves: bool) -> str:
     name = cls.function_name
     parts = [f".. _loss-{name}:\n", _title(entry["title"], "="),
@@ -112,7 +117,7 @@ def loss_page(cls, entry, has_curves: bool) -> str:
             f"   import lossplots\n   lossplots.curve_figure({name!r})\n")
         parts.append("Computed by fastloss when these pages were built. The gallery has the code "
                      "for such pictures: :doc:`/auto_examples/index`.\n")
-    rows = "".join(f"   * - {peer}\n     - {conv}\n" for peer, conv in entry["peers"])
+    rows = "".join(f"   * - {_peer(peer)}\n     - {conv}\n" for peer, conv in entry["peers"])
     parts += [_title("Peers and how to convert", "-"),
               ".. list-table::\n   :header-rows: 1\n   :widths: 40 60\n\n"
               "   * - peer\n     - agreement / conversion\n" + rows,
@@ -144,13 +149,13 @@ def loss_index(classes, table) -> str:
            ".. currentmodule:: fastloss\n"]
     for family in families:
         out.append(_title(family, "-"))
-        out.append(".. list-table::\n   :header-rows: 1\n   :widths: 28 30 42\n\n"
+        out.append(".. list-table::\n   :header-rows: 1\n   :widths: 24 34 42\n\n"
                    "   * - loss\n     - class / function\n     - formula\n")
         for cls in by_family[family]:
             e = table[cls.function_name]
             out.append(f"   * - :doc:`{e['title']} <{cls.function_name}>`\n"
                        f"     - :class:`{cls.__name__}`, :func:`{cls.function_name}`\n"
-                       f"     - :math:`{e['formula']}`\n")
+                       f"     - :math:`{e.get('short', e['formula'])}`\n")
         out.append("")
     out.append(".. toctree::\n   :hidden:\n\n" + "".join(
         f"   {cls.function_name}\n" for f in families for cls in by_family[f]))
@@ -228,6 +233,27 @@ def escape_pipes(app, what, name, obj, options, lines):
         parts = _LITERAL.split(line)
         lines[i] = "".join(part if j % 2 else _PIPES.sub(r"\\|\1\\|", part)
                            for j, part in enumerate(parts))
+
+
+class GalleryOrder:
+    """sphinx-gallery's ``within_subsection_order``: the losses first (the
+    pictures most readers come for), the adapters, the benchmark last; a new
+    script sorts after these, by file name."""
+
+    ORDER = ["plot_regression_losses.py", "plot_classification_losses.py",
+             "plot_every_pointwise_loss.py", "plot_set_losses.py", "plot_box_losses.py",
+             "plot_boosting_objectives.py", "plot_sklearn_pipeline.py", "plot_benchmark.py"]
+
+    def __init__(self, src_dir):
+        self.src_dir = src_dir
+
+    def __call__(self, filename):
+        name = os.path.basename(str(filename))
+        rank = self.ORDER.index(name) if name in self.ORDER else len(self.ORDER)
+        return f"{rank:03d}{name}"
+
+    def __repr__(self):
+        return "GalleryOrder"
 
 
 def setup(app):

@@ -199,18 +199,24 @@ def curve_figure(name):
     curves = pointwise_curves(name) if pointwise else path_curves(name)
     with_h = any(h is not None for *_, h in curves.values())
     ncols = 3 if with_h else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(3.6 * ncols, 3.0), layout="constrained")
+    # sized for the page's text column (about 700 px): no downscaling of the fonts
+    fig, axes = plt.subplots(1, ncols, figsize=(2.9 * ncols, 2.7), layout="constrained")
     titles = ["loss", "gradient" if pointwise else "derivative along x", "hessian"]
     for label, (x, v, g, h) in curves.items():
         axes[0].plot(x, v, label=label)
         axes[1].plot(x, g, label=label)
         if with_h and h is not None:
             axes[2].plot(x, h, label=label)
+    # a long description of the x axis goes above the panels, once
+    label = xlabel(name)
+    if len(label) > 36:
+        fig.suptitle(f"x: {label}", fontsize=9.5)
+        label = "x"
     for ax, title in zip(axes, titles):
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel(xlabel(name), fontsize=8)
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel(label, fontsize=9)
         ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=8)
+        ax.tick_params(labelsize=9)
     if len(curves) > 1:
-        axes[0].legend(fontsize=8)
+        axes[0].legend(fontsize=8.5)
     return fig

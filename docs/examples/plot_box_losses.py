@@ -7,6 +7,7 @@ gradient when the boxes do not overlap (plain IoU is flat at 0 there); DIoU
 adds the distance between the centres and CIoU the aspect ratio, where this
 build has them. Boxes are rows ``(x1, y1, x2, y2)``.
 """
+
 import matplotlib.patches as patches
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,9 +32,21 @@ predictions = {
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
 for ax, (title, box) in zip(axes, predictions.items()):
     pred = np.array([box])
-    for b, colour, label in [(target[0], "tab:green", "target"), (pred[0], "tab:red", "prediction")]:
-        ax.add_patch(patches.Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False,
-                                       lw=2, edgecolor=colour, label=label))
+    for b, colour, label in [
+        (target[0], "tab:green", "target"),
+        (pred[0], "tab:red", "prediction"),
+    ]:
+        ax.add_patch(
+            patches.Rectangle(
+                (b[0], b[1]),
+                b[2] - b[0],
+                b[3] - b[1],
+                fill=False,
+                lw=2,
+                edgecolor=colour,
+                label=label,
+            )
+        )
     text = ", ".join(f"{k} {fn(target, pred):.3f}" for k, fn in losses.items())
     ax.set_title(f"{title}\n{text}", fontsize=9)
     ax.set_xlim(0, 10)

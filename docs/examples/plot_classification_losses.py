@@ -9,17 +9,20 @@ are already right (large x), so training concentrates on the hard ones.
 Then the hinge family as functions of the score, and the categorical losses
 along the logit of the true class.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import fastloss as fl
+
+# sphinx_gallery_thumbnail_number = 2
 
 logits = np.linspace(-6, 6, 401)
 positive = np.ones_like(logits)
 
 
 def curves(name, param, make_loss, values, y_true, x, xlabel):
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.1), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(9.5, 2.9), layout="constrained")
     for v in values:
         loss = make_loss(v)
         grad, hess = loss.gradient_hessian(y_true, x)
@@ -40,19 +43,34 @@ def curves(name, param, make_loss, values, y_true, x, xlabel):
 # ----------------------------------------
 # With smoothing s the target becomes ``1 - s/2``: the loss no longer goes to
 # 0 and its minimum moves to a finite logit, where the gradient crosses 0.
-curves("BinaryCrossentropy (y = 1)", "label_smoothing",
-       lambda s: fl.BinaryCrossentropy(from_logits=True, label_smoothing=s, reduction="none"),
-       [0.0, 0.1, 0.3], positive, logits, "logit x")
+curves(
+    "BinaryCrossentropy (y = 1)",
+    "label_smoothing",
+    lambda s: fl.BinaryCrossentropy(
+        from_logits=True, label_smoothing=s, reduction="none"
+    ),
+    [0.0, 0.1, 0.3],
+    positive,
+    logits,
+    "logit x",
+)
 
 # %%
 # Binary focal loss: the focusing parameter γ
 # -------------------------------------------
 # γ = 0 is cross-entropy (here without the α factor). Larger γ shrinks the
 # loss and gradient of confident, correct predictions.
-curves("BinaryFocalCrossentropy (y = 1, alpha=None)", "gamma",
-       lambda g: fl.BinaryFocalCrossentropy(gamma=g, alpha=None, from_logits=True,
-                                            reduction="none"),
-       [0.0, 1.0, 2.0, 5.0], positive, logits, "logit x")
+curves(
+    "BinaryFocalCrossentropy (y = 1, alpha=None)",
+    "gamma",
+    lambda g: fl.BinaryFocalCrossentropy(
+        gamma=g, alpha=None, from_logits=True, reduction="none"
+    ),
+    [0.0, 1.0, 2.0, 5.0],
+    positive,
+    logits,
+    "logit x",
+)
 
 # %%
 # Focal α and balanced cross-entropy β weigh the two classes
@@ -61,13 +79,28 @@ curves("BinaryFocalCrossentropy (y = 1, alpha=None)", "gamma",
 # minus it; drawn here for a negative example (y = 0), whose term is scaled
 # by 1 - α (or 1 - β).
 negative = np.zeros_like(logits)
-curves("BinaryFocalCrossentropy (y = 0, gamma=2)", "alpha",
-       lambda a: fl.BinaryFocalCrossentropy(gamma=2.0, alpha=a, from_logits=True,
-                                            reduction="none"),
-       [0.1, 0.25, 0.5], negative, logits, "logit x")
-curves("BalancedCrossentropy (y = 0)", "beta",
-       lambda b: fl.BalancedCrossentropy(beta=b, from_logits=True, reduction="none"),
-       [0.25, 0.5, 0.75], negative, logits, "logit x")
+curves(
+    "BinaryFocalCrossentropy (y = 0, gamma=2)",
+    "alpha",
+    lambda a: fl.BinaryFocalCrossentropy(
+        gamma=2.0, alpha=a, from_logits=True, reduction="none"
+    ),
+    [0.1, 0.25, 0.5],
+    negative,
+    logits,
+    "logit x",
+)
+curves(
+    "BalancedCrossentropy (y = 0)",
+    "beta",
+    lambda b: fl.BalancedCrossentropy(
+        beta=b, from_logits=True, reduction="none"
+    ),
+    [0.25, 0.5, 0.75],
+    negative,
+    logits,
+    "logit x",
+)
 
 # %%
 # Hinge and squared hinge
@@ -75,7 +108,7 @@ curves("BalancedCrossentropy (y = 0)", "beta",
 # Labels may be ±1 or 0/1. The hinge gradient is a step (hessian 0), the
 # squared hinge's is linear inside the margin.
 scores = np.linspace(-3, 3, 401)
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.1), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(9.5, 2.9), layout="constrained")
 for cls in (fl.Hinge, fl.SquaredHinge):
     loss = cls(reduction="none")
     grad, hess = loss.gradient_hessian(positive, scores)
@@ -100,11 +133,20 @@ rows[:, 0] = logits
 labels = np.zeros(logits.size, dtype=np.int64)
 onehot = np.eye(3)[labels]
 for name, loss, y in [
-        ("SparseCategoricalCrossentropy", fl.SparseCategoricalCrossentropy(from_logits=True,
-                                                                           reduction="none"), labels),
-        ("CategoricalCrossentropy, s=0.2", fl.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=0.2, reduction="none"), onehot),
-        ("MulticlassHinge", fl.MulticlassHinge(reduction="none"), labels)]:
+    (
+        "SparseCategoricalCrossentropy",
+        fl.SparseCategoricalCrossentropy(from_logits=True, reduction="none"),
+        labels,
+    ),
+    (
+        "CategoricalCrossentropy, s=0.2",
+        fl.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=0.2, reduction="none"
+        ),
+        onehot,
+    ),
+    ("MulticlassHinge", fl.MulticlassHinge(reduction="none"), labels),
+]:
     axes[0].plot(logits, loss(y, rows), label=name)
     axes[1].plot(logits, loss.gradient(y, rows)[:, 0])
 axes[0].set_title("loss")
@@ -119,8 +161,13 @@ p_true = np.linspace(0.02, 0.98, 241)
 probs = np.stack([p_true, (1 - p_true) / 2, (1 - p_true) / 2], axis=1)
 fig, ax = plt.subplots(figsize=(5, 3.1), layout="constrained")
 for g in [0.0, 1.0, 2.0, 5.0]:
-    ax.plot(p_true, fl.CategoricalFocalCrossentropy(gamma=g, alpha=None, reduction="none")(
-        np.eye(3)[np.zeros(p_true.size, dtype=int)], probs), label=f"gamma={g}")
+    ax.plot(
+        p_true,
+        fl.CategoricalFocalCrossentropy(gamma=g, alpha=None, reduction="none")(
+            np.eye(3)[np.zeros(p_true.size, dtype=int)], probs
+        ),
+        label=f"gamma={g}",
+    )
 ax.set_title("CategoricalFocalCrossentropy")
 ax.set_xlabel("probability of the true class")
 ax.grid(alpha=0.3)

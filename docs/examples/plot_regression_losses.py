@@ -9,10 +9,13 @@ pseudo-Huber where this build has it), ``quantile`` for the pinball loss,
 Everything is computed by fastloss, with ``reduction="none"`` so that each
 element is one point of the curve; the hessian comes from ``gradient_hessian``.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import fastloss as fl
+
+# sphinx_gallery_thumbnail_number = 2
 
 errors = np.linspace(-3, 3, 401)
 zeros = np.zeros_like(errors)
@@ -21,7 +24,7 @@ zeros = np.zeros_like(errors)
 def curves(name, param, make_loss, values, y_true, y_pred, x, xlabel):
     """Loss | gradient | hessian of ``make_loss(v)`` for each v in values,
     drawn against x (the error, or the predicted mean)."""
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.1), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(9.5, 2.9), layout="constrained")
     for v in values:
         loss = make_loss(v)
         grad, hess = loss.gradient_hessian(y_true, y_pred)
@@ -43,7 +46,7 @@ def curves(name, param, make_loss, values, y_true, y_pred, x, xlabel):
 # -------------------------------------
 # MSE's gradient grows with the error; MAE's is a step (hessian 0); log-cosh
 # is quadratic near 0 and linear far away, with a smooth hessian sech²(e).
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.1), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(9.5, 2.9), layout="constrained")
 for cls in (fl.MeanSquaredError, fl.MeanAbsoluteError, fl.LogCosh):
     loss = cls(reduction="none")
     grad, hess = loss.gradient_hessian(zeros, errors)
@@ -62,8 +65,16 @@ axes[0].legend()
 # ----------------------------------------------------------
 # Inside ``|e| ≤ δ`` the loss is ½e² (gradient e, hessian 1); outside it grows
 # linearly with slope δ and the hessian is 0.
-curves("Huber", "delta", lambda d: fl.Huber(delta=d, reduction="none"),
-       [0.5, 1.0, 2.0], zeros, errors, errors, "error  ŷ − y")
+curves(
+    "Huber",
+    "delta",
+    lambda d: fl.Huber(delta=d, reduction="none"),
+    [0.5, 1.0, 2.0],
+    zeros,
+    errors,
+    errors,
+    "error  ŷ − y",
+)
 
 # %%
 # Pseudo-Huber: a Huber loss whose hessian never vanishes
@@ -71,8 +82,16 @@ curves("Huber", "delta", lambda d: fl.Huber(delta=d, reduction="none"),
 # Drawn when this build has it (it is the loss XGBoost calls
 # ``reg:pseudohubererror``).
 if hasattr(fl, "PseudoHuber"):
-    curves("PseudoHuber", "delta", lambda d: fl.PseudoHuber(delta=d, reduction="none"),
-           [0.5, 1.0, 2.0], zeros, errors, errors, "error  ŷ − y")
+    curves(
+        "PseudoHuber",
+        "delta",
+        lambda d: fl.PseudoHuber(delta=d, reduction="none"),
+        [0.5, 1.0, 2.0],
+        zeros,
+        errors,
+        errors,
+        "error  ŷ − y",
+    )
 
 # %%
 # Pinball loss: one quantile per curve
@@ -80,16 +99,31 @@ if hasattr(fl, "PseudoHuber"):
 # The slope is ``-q`` below the target and ``1 - q`` above it, so minimising
 # it gives the q-quantile. Several quantiles can also be fitted in one pass
 # with an ``(n, k)`` prediction and ``quantile=[q1, ..., qk]``.
-curves("PinballLoss", "quantile", lambda q: fl.PinballLoss(quantile=q, reduction="none"),
-       [0.1, 0.5, 0.9], zeros, errors, errors, "error  ŷ − y")
+curves(
+    "PinballLoss",
+    "quantile",
+    lambda q: fl.PinballLoss(quantile=q, reduction="none"),
+    [0.1, 0.5, 0.9],
+    zeros,
+    errors,
+    errors,
+    "error  ŷ − y",
+)
 
 # %%
 # Expectile loss: the asymmetric squared error
 # --------------------------------------------
 if hasattr(fl, "ExpectileLoss"):
-    curves("ExpectileLoss", "expectile",
-           lambda t: fl.ExpectileLoss(expectile=t, reduction="none"),
-           [0.1, 0.5, 0.9], zeros, errors, errors, "error  ŷ − y")
+    curves(
+        "ExpectileLoss",
+        "expectile",
+        lambda t: fl.ExpectileLoss(expectile=t, reduction="none"),
+        [0.1, 0.5, 0.9],
+        zeros,
+        errors,
+        errors,
+        "error  ŷ − y",
+    )
 
 # %%
 # Poisson and Tweedie: losses of a positive mean
@@ -100,12 +134,27 @@ if hasattr(fl, "ExpectileLoss"):
 # (1) and Gamma (2).
 rate = np.linspace(0.05, 6, 400)
 y2 = np.full_like(rate, 2.0)
-curves("Poisson", "log_input", lambda li: fl.Poisson(log_input=li, reduction="none"),
-       [False], y2, rate, rate, "predicted rate μ (y = 2)")
+curves(
+    "Poisson",
+    "log_input",
+    lambda li: fl.Poisson(log_input=li, reduction="none"),
+    [False],
+    y2,
+    rate,
+    rate,
+    "predicted rate μ (y = 2)",
+)
 if hasattr(fl, "TweedieDeviance"):
-    fig = curves("TweedieDeviance", "power",
-                 lambda p: fl.TweedieDeviance(power=p, reduction="none"),
-                 [0.0, 1.0, 1.5, 2.0, 3.0], y2, rate, rate, "predicted mean μ (y = 2)")
+    fig = curves(
+        "TweedieDeviance",
+        "power",
+        lambda p: fl.TweedieDeviance(power=p, reduction="none"),
+        [0.0, 1.0, 1.5, 2.0, 3.0],
+        y2,
+        rate,
+        rate,
+        "predicted mean μ (y = 2)",
+    )
     fig.axes[2].set_ylim(-1, 10)
 
 plt.show()

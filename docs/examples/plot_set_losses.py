@@ -9,6 +9,7 @@ logits ``±2`` and the Lovász-Softmax of the two-class probabilities (and the
 Tversky loss where this build has it). With 0/1 masks, ``1 - jaccard_loss`` is
 the intersection over union.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -31,13 +32,19 @@ def scores(pred):
         "Jaccard": fl.jaccard_loss(target, pred),
         "F1 / Dice": fl.f1_loss(target, pred),
         # logits: +2 inside the predicted mask, -2 outside; one image
-        "Lovász hinge": fl.lovasz_hinge(target[None].astype(np.int64), (4 * pred - 2)[None]),
+        "Lovász hinge": fl.lovasz_hinge(
+            target[None].astype(np.int64), (4 * pred - 2)[None]
+        ),
         # probabilities of (background, foreground) per pixel, classes on axis 1
         "Lovász-Softmax": fl.lovasz_softmax(
-            target[None].astype(np.int64), np.stack([1 - pred, pred])[None] * 0.9 + 0.05),
+            target[None].astype(np.int64),
+            np.stack([1 - pred, pred])[None] * 0.9 + 0.05,
+        ),
     }
     if hasattr(fl, "tversky_loss"):
-        out["Tversky α=0.3 β=0.7"] = fl.tversky_loss(target, pred, alpha=0.3, beta=0.7)
+        out["Tversky α=0.3 β=0.7"] = fl.tversky_loss(
+            target, pred, alpha=0.3, beta=0.7
+        )
     return out
 
 
@@ -52,8 +59,15 @@ for ax, shift in zip(axes, [0, 8, 20]):
     ax.imshow(picture, interpolation="nearest")
     text = "\n".join(f"{k}: {v:.3f}" for k, v in scores(pred).items())
     ax.set_title(f"offset {shift} px", fontsize=10)
-    ax.text(1, size - 2, text, color="white", fontsize=8, va="bottom",
-            bbox=dict(facecolor="black", alpha=0.6, lw=0))
+    ax.text(
+        1,
+        size - 2,
+        text,
+        color="white",
+        fontsize=8,
+        va="bottom",
+        bbox=dict(facecolor="black", alpha=0.6, lw=0),
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 

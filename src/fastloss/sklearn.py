@@ -218,7 +218,8 @@ class LossRegressor(RegressorMixin, _LossLinearModel):
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
     >>> ours = LossRegressor("mse", alpha=2.0, tol=1e-10).fit(X, y)
-    >>> bool(np.allclose(ours.coef_, Ridge(alpha=2.0).fit(X, y).coef_, atol=1e-6))
+    >>> ridge = Ridge(alpha=2.0).fit(X, y)
+    >>> bool(np.allclose(ours.coef_, ridge.coef_, atol=1e-6))
     True
     """
 
@@ -313,8 +314,9 @@ class LossClassifier(ClassifierMixin, _LossLinearModel):
     >>> from sklearn.linear_model import LogisticRegression
     >>> from fastloss.sklearn import LossClassifier
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(80, 2)); y = (X[:, 0] + rng.normal(size=80) > 0).astype(int)
-    >>> ours = LossClassifier(alpha=0.5, tol=1e-10).fit(X, y)       # C = 1/(2·alpha) = 1
+    >>> X = rng.normal(size=(80, 2))
+    >>> y = (X[:, 0] + rng.normal(size=80) > 0).astype(int)
+    >>> ours = LossClassifier(alpha=0.5, tol=1e-10).fit(X, y)   # C = 1/(2 alpha)
     >>> ref = LogisticRegression(C=1.0, tol=1e-10).fit(X, y)
     >>> bool(np.allclose(ours.coef_, ref.coef_, atol=1e-5))
     True
