@@ -136,6 +136,13 @@ def loss_page(cls, entry, has_curves: bool) -> str:
     return "\n".join(parts)
 
 
+def _short(entry) -> str:
+    """The index's formula: the entry's ``short``, else its formula without
+    the leading ``l_i =`` (the column header says what it is)."""
+    text = entry.get("short") or entry["formula"]
+    return re.sub(r"^\s*(l_i|L)\s*=\s*", "", text)
+
+
 def loss_index(classes, table) -> str:
     by_family: dict = {}
     for cls in classes:
@@ -149,13 +156,13 @@ def loss_index(classes, table) -> str:
            ".. currentmodule:: fastloss\n"]
     for family in families:
         out.append(_title(family, "-"))
-        out.append(".. list-table::\n   :header-rows: 1\n   :widths: 24 34 42\n\n"
-                   "   * - loss\n     - class / function\n     - formula\n")
+        out.append(".. list-table::\n   :header-rows: 1\n   :widths: 26 26 48\n\n"
+                   "   * - loss\n     - class\n     - per-sample loss (or the set's)\n")
         for cls in by_family[family]:
             e = table[cls.function_name]
             out.append(f"   * - :doc:`{e['title']} <{cls.function_name}>`\n"
-                       f"     - :class:`{cls.__name__}`, :func:`{cls.function_name}`\n"
-                       f"     - :math:`{e.get('short', e['formula'])}`\n")
+                       f"     - :class:`{cls.__name__}`\n"
+                       f"     - :math:`{_short(e)}`\n")
         out.append("")
     out.append(".. toctree::\n   :hidden:\n\n" + "".join(
         f"   {cls.function_name}\n" for f in families for cls in by_family[f]))
