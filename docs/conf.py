@@ -102,6 +102,8 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_show_sourcelink = False
+# single pages without sub-pages: no empty "Section Navigation" column
+html_sidebars = {"index": [], "getting_started": [], "conventions": []}
 
 # -- math ----------------------------------------------------------------------
 # The formulas render with MathJax 3.  A copy ships in the package

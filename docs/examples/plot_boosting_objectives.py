@@ -55,12 +55,21 @@ model = xgb.XGBRegressor(
     n_jobs=1,
 ).fit(X, y)
 dgrid = xgb.DMatrix(grid)
+train = xgb.DMatrix(X)
+print("Huber loss of the fit on the training data:")
 print(
-    "Huber loss on the training data: built-in squared error",
-    round(fl.huber(y, booster_mse.predict(xgb.DMatrix(X))), 4),
-    "| fastloss Huber objective",
-    round(fl.huber(y, booster_huber.predict(xgb.DMatrix(X))), 4),
+    "  built-in squared error ",
+    round(fl.huber(y, booster_mse.predict(train)), 4),
 )
+print(
+    "  fastloss Huber         ",
+    round(fl.huber(y, booster_huber.predict(train)), 4),
+)
+# the scikit-learn API grows the same trees
+same = np.allclose(
+    model.predict(grid), booster_huber.predict(dgrid), atol=1e-5
+)
+print("XGBRegressor == xgb.train with the same objective:", same)
 
 
 # %%

@@ -205,8 +205,11 @@ class LossRegressor(RegressorMixin, _LossLinearModel):
     intercept_ : float or (n_targets,)
     n_iter_ : int
         L-BFGS iterations.
-    n_features_in_, feature_names_in_ : as in scikit-learn.
+    n_features_in_, feature_names_in_
+        As in scikit-learn.
 
+    Notes
+    -----
     See the module docstring for the exact objective and how ``alpha`` maps to
     Ridge and HuberRegressor.
 
@@ -301,9 +304,15 @@ class LossClassifier(ClassifierMixin, _LossLinearModel):
 
     Attributes
     ----------
-    classes_, coef_ ((1, n_features) for two classes, else (n_classes,
-    n_features)), intercept_, n_iter_, n_features_in_.
+    classes_ : ndarray (n_classes,)
+    coef_ : ndarray (1, n_features) for two classes, else (n_classes, n_features)
+    intercept_ : ndarray (1,) or (n_classes,)
+    n_iter_ : int
+        L-BFGS iterations.
+    n_features_in_ : int
 
+    Notes
+    -----
     ``predict_proba`` exists for the cross-entropy losses (sigmoid / softmax
     of the scores; one-vs-rest sigmoids are normalised per row), not for the
     hinge losses.
