@@ -200,6 +200,7 @@ def generate(app) -> None:
     # included files end in .inc so that Sphinx does not read them as pages
     _write(Path(app.srcdir) / "generated" / "adapters_optional.inc", optional_adapters())
     _write(Path(app.srcdir) / "generated" / "losses_table.inc", losses_table(classes))
+    _write(Path(app.srcdir) / "generated" / "core_more.inc", other_public_names())
     app.config.html_context["fastloss_loss_count"] = len(classes)
     logger.info(f"[fastloss_docs] {len(classes)} loss pages (fastloss {fastloss.__version__})")
 
@@ -213,6 +214,32 @@ def losses_table(classes) -> str:
         for cls in classes)
     return (".. list-table::\n   :header-rows: 1\n   :widths: 26 30 18 14 12\n\n"
             "   * - class\n     - function\n     - module\n     - input\n     - hessian\n" + rows)
+
+
+# The public names api/core.rst and api/losses.rst document by hand.
+DOCUMENTED = {"Loss", "objective", "available", "get", "get_num_threads", "set_num_threads",
+              "num_threads", "show_config", "config", "set_simd_path", "available_simd_paths",
+              "__version__", "cohen_kappa"}
+
+
+def other_public_names() -> str:
+    """Every name of ``fastloss.__all__`` that is neither a registered loss
+    (class, function or alias) nor documented by hand: a public function
+    added on another branch (e.g. ``init_score``) gets its entry here."""
+    import fastloss
+    from fastloss import _registry
+
+    names = [n for n in fastloss.__all__
+             if n not in DOCUMENTED and n.lower() not in _registry._BY_NAME]
+    if not names:
+        return "Nothing else: every public name is documented above or has its loss page.\n"
+    out = []
+    for name in names:
+        obj = getattr(fastloss, name)
+        kind = ("autoclass" if inspect.isclass(obj) else
+                "autofunction" if callable(obj) else "autodata")
+        out.append(f".. {kind}:: fastloss.{name}\n")
+    return "\n".join(out)
 
 
 def optional_adapters() -> str:

@@ -54,7 +54,7 @@ def scores(pred):
 # Green: the target only; red: the prediction only; yellow: both. The
 # Lovász-Softmax is given probabilities 0.95 / 0.05, so even the perfect
 # mask pays 0.05 per pixel.
-fig, axes = plt.subplots(1, 3, figsize=(9, 4.6), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(9, 4.25), layout="constrained")
 for ax, shift in zip(axes, [0, 8, 20]):
     pred = disk(32 + shift, 32)
     picture = np.stack([pred, target, np.zeros_like(target)], axis=-1)
