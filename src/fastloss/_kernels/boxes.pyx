@@ -34,12 +34,11 @@ ctypedef double (*box_loss_t)(const double* t, const double* f, double eps,
 
 
 cdef inline double _dmax(double a, double b) noexcept nogil:
-    """d max(a, b) / da as torch.maximum's backward: 1, 1/2 at a tie, 0."""
-    if a > b:
-        return 1.0
-    if a == b:
-        return 0.5
-    return 0.0
+    """d max(a, b) / da as torch.maximum's backward: 1, 1/2 at a tie, 0.
+    Arithmetic on the comparisons, not branches: for real boxes which side
+    wins is a coin toss, and mispredicted branches cost more than the rest
+    of the gradient."""
+    return <double>(a > b) + 0.5 * <double>(a == b)
 
 
 # -- shared geometry ---------------------------------------------------------
@@ -71,19 +70,20 @@ cdef inline void _overlap_grad(const double* t, const double* f, const Overlap* 
                                double dU, double dI, double* g) noexcept nogil:
     """g = dL/df for L depending on f through U and I (partials dU, dI;
     U = A(f) + A(t) - I is counted here, so dI is the partial at fixed U)."""
-    cdef double dIt = dI - dU, dIw, dIh
+    cdef double dIt = dI - dU
+    # selects, not a branch (overlap or not is unpredictable); an empty
+    # intersection passes exactly 0, whatever its (negative) sides
+    cdef double dIw = dIt * o.ih if o.overlap else 0.0
+    cdef double dIh = dIt * o.iw if o.overlap else 0.0
     g[0] = -dU * o.h1
     g[2] = dU * o.h1
     g[1] = -dU * o.w1
     g[3] = dU * o.w1
-    if o.overlap:
-        dIw = dIt * o.ih
-        dIh = dIt * o.iw
-        # iw = min(x2, a2) - max(x1, a1)
-        g[0] -= dIw * _dmax(f[0], t[0])
-        g[2] += dIw * _dmax(t[2], f[2])
-        g[1] -= dIh * _dmax(f[1], t[1])
-        g[3] += dIh * _dmax(t[3], f[3])
+    # iw = min(x2, a2) - max(x1, a1)
+    g[0] -= dIw * _dmax(f[0], t[0])
+    g[2] += dIw * _dmax(t[2], f[2])
+    g[1] -= dIh * _dmax(f[1], t[1])
+    g[3] += dIh * _dmax(t[3], f[3])
 
 
 cdef inline void _enclosing(const double* t, const double* f, double* cw,
