@@ -66,9 +66,17 @@ def spec_of(cls):
     return spec
 
 
+# The box generator's rows have x2, y2 >= 0, so they are valid boxes in every
+# torchvision format too (as xywh / cxcywh their last two values are w, h >= 0):
+# every box loss is swept in each format (SPEC §4.3).
+BOX_FORMATS = ({"box_format": "xywh"}, {"box_format": "cxcywh", "eps": 1e-3})
+
+
 def variants(cls, C=3):
     """Every constructor variant the generator knows, as kwargs."""
-    return [p(C) for p in spec_of(cls).params]
+    spec = spec_of(cls)
+    extra = [dict(v) for v in BOX_FORMATS] if spec.kind == "boxes" else []
+    return [p(C) for p in spec.params] + extra
 
 
 def make(cls, seed, params, *, size=8, weighted=True, one_d=False, C=3):
