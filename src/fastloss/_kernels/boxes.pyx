@@ -19,7 +19,7 @@ divides 0 by 0 (CIoU's ``atan(w / h)`` of a box with w = h = 0) the limit
 used is stated at the formula.
 """
 from cython.parallel cimport prange
-from libc.math cimport atan, M_PI
+from libc.math cimport atan, M_PI, INFINITY
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for, combine_blocks)
@@ -34,11 +34,12 @@ ctypedef double (*box_loss_t)(const double* t, const double* f, double eps,
 
 
 cdef inline double _dmax(double a, double b) noexcept nogil:
-    """d max(a, b) / da as torch.maximum's backward: 1, 1/2 at a tie, 0.
-    Arithmetic on the comparisons, not branches: for real boxes which side
-    wins is a coin toss, and mispredicted branches cost more than the rest
-    of the gradient."""
-    return <double>(a > b) + 0.5 * <double>(a == b)
+    """d max(a, b) / da as torch.maximum's backward: 1, 1/2 at a tie, 0
+    (0 with a NaN).  Integer arithmetic on the comparisons, which gcc turns
+    into setcc rather than branches (it branches on ``(a > b) + 0.5 (a == b)``
+    in doubles): for real boxes which side wins is a coin toss, and
+    mispredicted branches cost more than the rest of the gradient."""
+    return 0.5 * <double>(<int>(a >= b) + <int>(a > b))
 
 
 # -- shared geometry ---------------------------------------------------------
@@ -57,7 +58,7 @@ cdef inline void _overlap(const double* t, const double* f, double eps,
     cdef double iy2 = f[3] if f[3] < t[3] else t[3]
     o.iw = ix2 - ix1
     o.ih = iy2 - iy1
-    o.overlap = (iy2 > iy1) and (ix2 > ix1)
+    o.overlap = (iy2 > iy1) & (ix2 > ix1)
     o.inter = o.iw * o.ih if o.overlap else 0.0
     o.w1 = f[2] - f[0]
     o.h1 = f[3] - f[1]
@@ -71,10 +72,12 @@ cdef inline void _overlap_grad(const double* t, const double* f, const Overlap* 
     """g = dL/df for L depending on f through U and I (partials dU, dI;
     U = A(f) + A(t) - I is counted here, so dI is the partial at fixed U)."""
     cdef double dIt = dI - dU
-    # selects, not a branch (overlap or not is unpredictable); an empty
-    # intersection passes exactly 0, whatever its (negative) sides
-    cdef double dIw = dIt * o.ih if o.overlap else 0.0
-    cdef double dIh = dIt * o.iw if o.overlap else 0.0
+    # times the 0/1 flag, not a branch (overlap or not is unpredictable): an
+    # empty intersection passes 0 (its finite sides; with infinite
+    # coordinates the loss is not finite anyway)
+    cdef double ov = <double>o.overlap
+    cdef double dIw = dIt * o.ih * ov
+    cdef double dIh = dIt * o.iw * ov
     g[0] = -dU * o.h1
     g[2] = dU * o.h1
     g[1] = -dU * o.w1
@@ -110,19 +113,21 @@ cdef inline double _centre_distance(const double* t, const double* f, double eps
                                     double* g) noexcept nogil:
     """DIoU's penalty ρ² / c², c² = (enclosing diagonal)² + eps; g += its
     gradient when g is not NULL."""
-    cdef double cw, ch, c2, dx, dy, rho2, k
+    cdef double cw, ch, c2, dx, dy, rho2, k, rc
     _enclosing(t, f, &cw, &ch)
     c2 = cw * cw + ch * ch + eps
     dx = (f[2] + f[0]) / 2.0 - (t[0] + t[2]) / 2.0
     dy = (f[3] + f[1]) / 2.0 - (t[1] + t[3]) / 2.0
     rho2 = dx * dx + dy * dy
     if g != NULL:
+        # one division for the gradient (the value keeps torchvision's)
+        rc = 1.0 / c2
         # d(ρ²)/dx1 = d(ρ²)/dx2 = 2 dx · 1/2
-        g[0] += dx / c2
-        g[2] += dx / c2
-        g[1] += dy / c2
-        g[3] += dy / c2
-        k = -2.0 * rho2 / (c2 * c2)
+        g[0] += dx * rc
+        g[2] += dx * rc
+        g[1] += dy * rc
+        g[3] += dy * rc
+        k = -2.0 * rho2 * rc * rc
         _enclosing_grad(t, f, k * cw, k * ch, g)
     return rho2 / c2
 
@@ -141,22 +146,38 @@ cdef inline double _aspect(double w, double h) noexcept nogil:
     return w + h
 
 
+cdef inline double _aspect_gap(double wt, double ht, double wf, double hf) noexcept nogil:
+    """_aspect(wt, ht) - _aspect(wf, hf) with one atan instead of two: for
+    sizes >= 0, atan a - atan b = atan((a - b) / (1 + ab)) (no branch
+    correction: the difference lies in (-π/2, π/2)), i.e.
+    atan((wt hf - wf ht) / (ht hf + wt wf)), which also covers h = 0.  A
+    zero (point boxes, a flat box against a thin one), infinite or NaN
+    denominator takes the two-atan path."""
+    cdef double den = ht * hf + wt * wf
+    if den > 0.0 and den < INFINITY:
+        return atan((wt * hf - wf * ht) / den)
+    return _aspect(wt, ht) - _aspect(wf, hf)
+
+
 # -- the formulas (one per loss) ----------------------------------------------
 cdef double giou_formula(const double* t, const double* f, double eps,
                          double* g) noexcept nogil:
     """1 - I/(U+eps) + (C - U)/(C+eps), C the enclosing area."""
     cdef Overlap o
-    cdef double cw, ch, area_c, ce, dU, loss
+    cdef double cw, ch, area_c, r, rc, dU, dC, loss
     _overlap(t, f, eps, &o)
     _enclosing(t, f, &cw, &ch)
     area_c = cw * ch
     loss = 1.0 - (o.iou - ((area_c - o.union) / (area_c + eps)))
     if g == NULL:
         return loss
-    ce = area_c + eps
-    dU = o.inter / (o.ue * o.ue) - 1.0 / ce
-    _overlap_grad(t, f, &o, dU, -1.0 / o.ue, g)
-    _enclosing_grad(t, f, o.ue / (ce * ce) * ch, o.ue / (ce * ce) * cw, g)
+    # two divisions for the gradient (the value keeps torchvision's)
+    r = 1.0 / o.ue
+    rc = 1.0 / (area_c + eps)
+    dU = o.inter * r * r - rc
+    dC = o.ue * rc * rc
+    _overlap_grad(t, f, &o, dU, -r, g)
+    _enclosing_grad(t, f, dC * ch, dC * cw, g)
     return loss
 
 
@@ -165,9 +186,11 @@ cdef double diou_formula(const double* t, const double* f, double eps,
     """1 - I/(U+eps) + ρ²/(c² + eps), ρ the distance of the centres, c the
     diagonal of the enclosing box."""
     cdef Overlap o
+    cdef double r
     _overlap(t, f, eps, &o)
     if g != NULL:
-        _overlap_grad(t, f, &o, o.inter / (o.ue * o.ue), -1.0 / o.ue, g)
+        r = 1.0 / o.ue
+        _overlap_grad(t, f, &o, o.inter * r * r, -r, g)
     return 1.0 - o.iou + _centre_distance(t, f, eps, g)
 
 
@@ -177,15 +200,16 @@ cdef double ciou_formula(const double* t, const double* f, double eps,
     (1 - IoU + v + eps) held constant in the gradient (0 where v = 0, also
     when eps = 0 makes torchvision's 0/0 NaN for identical boxes)."""
     cdef Overlap o
-    cdef double wf, hf, d, v, alpha, r2, dv, loss
+    cdef double wf, hf, d, v, alpha, r2, dv, loss, r
     _overlap(t, f, eps, &o)
     wf = o.w1
     hf = o.h1
-    d = _aspect(t[2] - t[0], t[3] - t[1]) - _aspect(wf, hf)
+    d = _aspect_gap(t[2] - t[0], t[3] - t[1], wf, hf)
     v = (4.0 / (M_PI * M_PI)) * (d * d)
     alpha = 0.0 if v == 0.0 else v / (1.0 - o.iou + v + eps)
     if g != NULL:
-        _overlap_grad(t, f, &o, o.inter / (o.ue * o.ue), -1.0 / o.ue, g)
+        r = 1.0 / o.ue
+        _overlap_grad(t, f, &o, o.inter * r * r, -r, g)
     loss = 1.0 - o.iou + _centre_distance(t, f, eps, g) + alpha * v
     if g != NULL:
         # dv/dw_f = -2 (4/π²) d h/(w² + h²), dv/dh_f = +2 (4/π²) d w/(w² + h²)
