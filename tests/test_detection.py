@@ -548,3 +548,18 @@ def test_one_pass_same_bits(kind, dtype):
                     v, g = loss.loss_gradient(t, p, w)
                     assert _bits(v) == _bits(loss.loss(t, p, w))
                     assert _bits(g) == _bits(loss.gradient(t, p, w))
+
+
+def test_ciou_aspect_term_on_flat_and_thin_boxes():
+    """A flat target (h = 0) against a thin prediction (w = 0): the aspect
+    angles are π/2 and 0 (torchvision: atan(w/0) = π/2, atan(0/h) = 0), so
+    v = 4/π² (π/2)² = 1 and, the boxes being disjoint (IoU = 0),
+    CIoU - DIoU = α v = 1 / (2 + eps)."""
+    t = np.array([[0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 2.0, 2.0]])
+    p = np.array([[5.0, 5.0, 5.0, 7.0], [5.0, 5.0, 5.0, 7.0]])
+    gap = fl.CIoULoss(reduction="none")(t, p) - fl.DIoULoss(reduction="none")(t, p)
+    assert gap[0] == pytest.approx(1.0 / (2.0 + 1e-7), rel=1e-14)
+    # a square target against the thin box: v = 4/π² (π/4)² = 1/4
+    assert gap[1] == pytest.approx(0.25 * 0.25 / (1.0 + 0.25 + 1e-7), rel=1e-14)
+    g = fl.CIoULoss(reduction="sum").gradient(t, p)
+    assert np.all(np.isfinite(g))
