@@ -257,11 +257,22 @@ def n_units(call, rows):
     """How many units "mean" averages over (SPEC §4.1): the rows of
     ``"none"`` (samples, images, classes) -- except for ranking losses,
     whose "none" gives per-group sums while the units are the pairs
-    (i, j) of one group with y_i > y_j, counted here."""
+    (i, j) of one group with y_i > y_j, counted here; with LambdaRank's
+    ``k`` only pairs with min(r_i, r_j) < k count (r: 0-based rank by score
+    descending within the group, ties in input order; SPEC §4.2)."""
     if call.spec.kind == "rank":
         y = np.asarray(call.arrays["y_true"], dtype=np.float64)
+        s = np.asarray(call.arrays["y_pred"], dtype=np.float64)
         g = np.asarray(call.arrays.get("group", np.zeros(y.shape[0], dtype=np.int64)))
-        return int(((g[:, None] == g[None, :]) & (y[:, None] > y[None, :])).sum())
+        pair = (g[:, None] == g[None, :]) & (y[:, None] > y[None, :])
+        k = call.params.get("k")
+        if k is not None:
+            rank = np.empty(y.shape[0], dtype=np.int64)
+            for gid in np.unique(g):
+                idx = np.flatnonzero(g == gid)
+                rank[idx[np.argsort(-s[idx], kind="stable")]] = np.arange(idx.size)
+            pair &= np.minimum(rank[:, None], rank[None, :]) < k
+        return int(pair.sum())
     return np.asarray(rows).size
 
 
