@@ -137,6 +137,12 @@ SPECS = [
     Spec("lambdarank", "rank", (_p(), _p(k=1), _p(k=3, group="ids"), _p(sigma=2.0, group="ids")),
          (_bad("sigma", sigma=0.0), _bad("k", k=0), _bad("k", k=1.5)), labels="group",
          int_ok=True),
+    # box_format variants are swept by tests/test_contract.py (BOX_FORMATS):
+    # test_properties' bad boxes (x2 = x1 - 1) are bad in xyxy only
+    Spec("diou_loss", "boxes", (_p(), _p(eps=0.0), _p(eps=1e-3)),
+         (_bad("eps", eps=-1.0), _bad("box_format", box_format="xyhw")), int_ok=True),
+    Spec("ciou_loss", "boxes", (_p(), _p(eps=0.0), _p(eps=1e-3)),
+         (_bad("eps", eps=-1.0), _bad("box_format", box_format="XYXY")), int_ok=True),
 ]
 
 BY_NAME = {s.name: s for s in SPECS}

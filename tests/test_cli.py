@@ -30,6 +30,7 @@ SPEC_LOSSES = {
     "kappa_loss", "hellinger_distance", "giou_loss", "lovasz_softmax", "lovasz_hinge",
     "jaccard_loss", "balanced_crossentropy", "f1_loss", "ranknet",
     "pinball_loss", "lambdarank",                       # SPEC 4.2
+    "diou_loss", "ciou_loss",                           # SPEC 4.3
 }
 ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 

@@ -426,6 +426,14 @@ CASES = (
          {"full": (10**6, 4), "quick": (2 * 10**5, 4), "tiny": (100, 4)}, "float32", _boxes,
          peers=(numpy_peer(npr.giou_loss),
                 torch_peer("giou", "torch GIoU formula fwd+bwd"))),
+    Case("diou", "diou_loss", "detection",
+         {"full": (10**6, 4), "quick": (2 * 10**5, 4), "tiny": (100, 4)}, "float32", _boxes,
+         peers=(numpy_peer(npr.diou_loss),
+                torch_peer("diou", "torch torchvision-DIoU formula fwd+bwd"))),
+    Case("ciou", "ciou_loss", "detection",
+         {"full": (10**6, 4), "quick": (2 * 10**5, 4), "tiny": (100, 4)}, "float32", _boxes,
+         peers=(numpy_peer(npr.ciou_loss),
+                torch_peer("ciou", "torch torchvision-CIoU formula fwd+bwd"))),
     # -- segmentation -------------------------------------------------------
     # Lovász gradients are differences of consecutive Jaccard values (about
     # 1/P apart): the torch reference, run in float32 as its users run it,
