@@ -30,7 +30,9 @@ enum {
     /* pinball, one quantile per column: an unweighted block starting a row of
      * k = pos > 1 elements, rows NULL; w holds the k quantiles */
     FL_PW_PINBALL_COLS = 10,
-    FL_PW_COUNT = 11
+    FL_PW_TWEEDIE = 11,      /* Tweedie deviance, rate input (pos = power) */
+    FL_PW_TWEEDIE_LOG = 12,  /* Tweedie deviance, log input (pos = power) */
+    FL_PW_COUNT = 13
 };
 
 /* vector functions over arrays, for the accuracy tests, indexed by FL_MATH_* */

@@ -13,7 +13,9 @@
  * and scales are applied in float64, and block sums are float64. */
 #if !defined(FL_TARGET_SCALAR)
 
-typedef struct { vf64 pos, neg, smooth; } fl_bin64;
+/* the block's parameters as lanes, and pos as a scalar (Tweedie's power,
+ * which selects a form per call) */
+typedef struct { vf64 pos, neg, smooth; double pos_d; } fl_bin64;
 
 /* The logistic pieces of a logit x in lanes V (vf32 / vf64, masks M), from
  * one exp and one division: pr = sigmoid(x), cp = sigmoid(-x) (each without
@@ -187,6 +189,82 @@ FL_INLINE vf64 fl_pinball64(vf64 y, vf64 x, vf64 q, vf64* g, vf64* h) {
     return vf64_mul(e, vf64_sub(q, n));
 }
 
+/* Tweedie deviance at power p (pos), rate input (x = mu) or log input
+ * (x = log mu), as pointwise.pyx.tp's _tweedie / _tweedie_log: the same
+ * special powers 0, 1, 2 (p is one value per call: a predicted branch),
+ * and for the others mu^a = exp(a log mu), y^(2-p) = exp((2-p) log y)
+ * where the closed forms call pow().  The domain is checked by the driver
+ * (pointwise.pyx.tp, Row.domain), never here. */
+FL_INLINE vf64 fl_tweedie64(vf64 y, vf64 x, double p, int log_input, vf64* g, vf64* h) {
+    const vf64 one = vf64_set1(1.0), two = vf64_set1(2.0), zero = vf64_zero();
+    const vf64 inf = vf64_set1(INFINITY);
+    vf64 mu = log_input ? fl_exp_f64(x) : x, e, r, v;
+    mf64 ypos = vf64_gt(y, zero);
+    /* y where y > 0, else 1: the logs of y below are masked where y <= 0,
+     * and log(0) would send every vector with a zero target (a third of
+     * count data) through vec.h's libm fix-up */
+    vf64 ysafe = vf64_select(ypos, y, one);
+    if (p == 0.0) {
+        e = vf64_sub(mu, y);
+        *g = log_input ? vf64_mul(two, vf64_mul(e, mu)) : vf64_mul(two, e);
+        *h = log_input ? vf64_mul(vf64_mul(two, mu), vf64_sub(vf64_mul(two, mu), y)) : two;
+        return vf64_mul(e, e);
+    }
+    if (p == 1.0) {
+        /* y log(y / mu), 0 where y <= 0 (y = 0; a NaN y is carried by -y) */
+        vf64 xl = log_input ? vf64_mul(y, vf64_sub(fl_log_f64(ysafe), x))
+                            : vf64_mul(y, fl_log_f64(vf64_div(ysafe, mu)));
+        v = vf64_mul(two, vf64_add(vf64_sub(vf64_keep(ypos, xl), y), mu));
+        if (log_input) {
+            *g = vf64_mul(two, vf64_sub(mu, y));
+            *h = vf64_mul(two, mu);
+        } else {
+            r = vf64_div(one, mu);
+            *g = vf64_mul(two, vf64_sub(one, vf64_mul(y, r)));
+            *h = vf64_mul(vf64_mul(vf64_mul(two, y), r), r);
+        }
+        return v;
+    }
+    if (p == 2.0) {
+        if (log_input) {
+            vf64 ym = vf64_mul(y, fl_exp_f64(vf64_sub(zero, x)));
+            *g = vf64_mul(two, vf64_sub(one, ym));
+            *h = vf64_mul(two, ym);
+            return vf64_mul(two, vf64_sub(vf64_add(vf64_sub(x, fl_log_f64(y)), ym), one));
+        }
+        r = vf64_div(one, mu);
+        *g = vf64_mul(vf64_mul(vf64_mul(two, vf64_sub(mu, y)), r), r);
+        *h = vf64_mul(vf64_mul(vf64_mul(vf64_mul(two, vf64_sub(vf64_mul(two, y), mu)), r), r), r);
+        return vf64_mul(two, vf64_sub(vf64_add(fl_log_f64(vf64_div(mu, y)), vf64_mul(y, r)), one));
+    }
+    const vf64 P = vf64_set1(p), q1 = vf64_set1(1.0 - p), q2 = vf64_set1(2.0 - p);
+    vf64 lmu = log_input ? x : fl_log_f64(x);
+    vf64 a1 = fl_exp_f64(vf64_mul(q1, lmu)), a2;
+    if (log_input) {
+        a2 = fl_exp_f64(vf64_mul(q2, x));
+    } else {
+        a2 = vf64_mul(a1, mu);
+        a2 = vf64_select(vf64_eq(mu, inf), fl_exp_f64(vf64_mul(q2, lmu)), a2);   /* not 0 inf */
+    }
+    /* y^(2-p), 0 where y == 0 (0 y: NaN kept) */
+    vf64 y2 = vf64_select(ypos, fl_exp_f64(vf64_mul(q2, fl_log_f64(ysafe))), vf64_mul(zero, y));
+    vf64 t1 = vf64_keep(vf64_ne(y, zero), vf64_mul(y, a1));          /* y a1, 0 at y = 0 */
+    v = vf64_mul(two, vf64_add(vf64_sub(vf64_div(y2, vf64_mul(q1, q2)), vf64_div(t1, q1)),
+                               vf64_div(a2, q2)));
+    mf64 both = mf64_and(vf64_eq(t1, inf), vf64_eq(a2, inf));
+    if (log_input) {
+        *g = vf64_mul(two, vf64_sub(a2, t1));
+        *h = vf64_mul(two, vf64_sub(vf64_mul(q2, a2), vf64_mul(q1, t1)));
+        *g = vf64_select(both, vf64_sub(zero, inf), *g);
+        *h = vf64_select(both, inf, *h);
+    } else {
+        r = vf64_div(y, mu);
+        *g = vf64_mul(vf64_mul(two, a1), vf64_sub(one, r));
+        *h = vf64_mul(vf64_mul(two, vf64_div(a1, mu)), vf64_add(vf64_mul(P, r), q1));
+    }
+    return vf64_select(both, inf, v);
+}
+
 FL_INLINE vf64 fl_elem64(int kind, vf64 y, vf64 x, const fl_bin64* P, vf64* g, vf64* h,
                          int masked) {
     switch (kind) {
@@ -199,6 +277,8 @@ FL_INLINE vf64 fl_elem64(int kind, vf64 y, vf64 x, const fl_bin64* P, vf64* g, v
     case FL_PW_EXPECTILE: return fl_expectile64(y, x, P->pos, g, h);
     case FL_PW_PSEUDO_HUBER: return fl_pseudo_huber64(y, x, P->pos, g, h);
     case FL_PW_PINBALL: return fl_pinball64(y, x, P->pos, g, h);
+    case FL_PW_TWEEDIE: return fl_tweedie64(y, x, P->pos_d, 0, g, h);
+    case FL_PW_TWEEDIE_LOG: return fl_tweedie64(y, x, P->pos_d, 1, g, h);
     default: return fl_poisson_log64(y, x, g, h);
     }
 }
@@ -306,7 +386,7 @@ FL_INLINE double fl_bin_block_f32(int kind, const float* y, const float* x, cons
 FL_INLINE double fl_pw_block(int kind, int F32, const void* y, const void* x, const double* w,
                              ptrdiff_t n, double pos, double neg, double smooth, double gscale,
                              void* g, void* h, void* rows, int masked) {
-    const fl_bin64 P = {vf64_set1(pos), vf64_set1(neg), vf64_set1(smooth)};
+    const fl_bin64 P = {vf64_set1(pos), vf64_set1(neg), vf64_set1(smooth), pos};
     const vf64 G = vf64_set1(gscale), one = vf64_set1(1.0);
     vf64 acc[2] = {vf64_zero(), vf64_zero()};
     if (F32 && (kind == FL_PW_BCE_LOGIT || kind == FL_PW_FOCAL2_LOGIT) && smooth == 0.0)
@@ -375,6 +455,8 @@ FL_DEF_PW(FL_PW_HUBER, fl_huber_f, fl_huber_d)
 FL_DEF_PW(FL_PW_EXPECTILE, fl_expectile_f, fl_expectile_d)
 FL_DEF_PW(FL_PW_PSEUDO_HUBER, fl_pseudo_huber_f, fl_pseudo_huber_d)
 FL_DEF_PW(FL_PW_PINBALL, fl_pinball_f, fl_pinball_d)
+FL_DEF_PW(FL_PW_TWEEDIE, fl_tweedie_f, fl_tweedie_d)
+FL_DEF_PW(FL_PW_TWEEDIE_LOG, fl_tweedie_log_f, fl_tweedie_log_d)
 
 /* Pinball with one quantile per column (FL_PW_PINBALL_COLS): n elements
  * that start a row of k = (ptrdiff_t)pos > 1 elements, unweighted, no

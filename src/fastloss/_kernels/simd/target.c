@@ -47,6 +47,8 @@ const fl_kernels FL_SUFFIX(fl_kernels) = {
         [FL_PW_PSEUDO_HUBER] = FL_VEC(fl_pseudo_huber_f),
         [FL_PW_PINBALL] = FL_VEC(fl_pinball_f),
         [FL_PW_PINBALL_COLS] = FL_VEC(fl_pinball_cols_f),
+        [FL_PW_TWEEDIE] = FL_VEC(fl_tweedie_f),
+        [FL_PW_TWEEDIE_LOG] = FL_VEC(fl_tweedie_log_f),
     },
     .pw_d = {
         [FL_PW_BCE_LOGIT] = FL_VEC(fl_bce_logit_d),
@@ -60,6 +62,8 @@ const fl_kernels FL_SUFFIX(fl_kernels) = {
         [FL_PW_PSEUDO_HUBER] = FL_VEC(fl_pseudo_huber_d),
         [FL_PW_PINBALL] = FL_VEC(fl_pinball_d),
         [FL_PW_PINBALL_COLS] = FL_VEC(fl_pinball_cols_d),
+        [FL_PW_TWEEDIE] = FL_VEC(fl_tweedie_d),
+        [FL_PW_TWEEDIE_LOG] = FL_VEC(fl_tweedie_log_d),
     },
     .math_f = {
         [FL_MATH_EXP_NONPOS] = fl_math_exp_nonpos_f,
