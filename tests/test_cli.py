@@ -30,6 +30,7 @@ SPEC_LOSSES = {
     "kappa_loss", "hellinger_distance", "giou_loss", "lovasz_softmax", "lovasz_hinge",
     "jaccard_loss", "balanced_crossentropy", "f1_loss", "ranknet",
     "pinball_loss",                                     # SPEC 4.2
+    "expectile_loss", "pseudo_huber", "tweedie_deviance",  # SPEC 4.2
 }
 ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 
