@@ -134,6 +134,15 @@ SPECS = [
          (_bad("smooth", smooth=-1.0), _bad("class_axis", class_axis=-9)), int_ok=True),
     Spec("ranknet", "rank", (_p(), _p(sigma=0.5), _p(group="ids"), _p(sigma=2.0, group="ids")),
          (_bad("sigma", sigma=0.0), _bad("sigma", sigma=-1.0)), labels="group", int_ok=True),
+    Spec("lambdarank", "rank", (_p(), _p(k=1), _p(k=3, group="ids"), _p(sigma=2.0, group="ids")),
+         (_bad("sigma", sigma=0.0), _bad("k", k=0), _bad("k", k=1.5)), labels="group",
+         int_ok=True),
+    # box_format variants are swept by tests/test_contract.py (BOX_FORMATS):
+    # test_properties' bad boxes (x2 = x1 - 1) are bad in xyxy only
+    Spec("diou_loss", "boxes", (_p(), _p(eps=0.0), _p(eps=1e-3)),
+         (_bad("eps", eps=-1.0), _bad("box_format", box_format="xyhw")), int_ok=True),
+    Spec("ciou_loss", "boxes", (_p(), _p(eps=0.0), _p(eps=1e-3)),
+         (_bad("eps", eps=-1.0), _bad("box_format", box_format="XYXY")), int_ok=True),
     Spec("expectile_loss", "reg", (_p(), _p(expectile=0.1), _p(expectile=0.9)),
          (_bad("expectile", expectile=0.0), _bad("expectile", expectile=1.0),
           _bad("expectile", expectile=float("nan"))), int_ok=True),

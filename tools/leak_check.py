@@ -187,6 +187,16 @@ def _giou(n, dtype, rng):
             ({"reduction": "sum"}, t, boxes(), {})]
 
 
+def _box_formats(n, dtype, rng):
+    """_giou's boxes read in each box format (their last two columns are
+    >= 0, so they are valid xywh / cxcywh boxes too), with sum_over_batch_size."""
+    cases = _giou(n, dtype, rng)
+    t, p = cases[0][1], cases[0][2]
+    return cases + [({"box_format": "xywh", "reduction": "sum_over_batch_size"}, t, p, {}),
+                    ({"box_format": "cxcywh", "reduction": "none"}, t, p,
+                     {"sample_weight": _weights(rng, t.shape[0])})]
+
+
 def _ranknet(n, dtype, rng):
     group = np.repeat(np.arange(n // 8 + 1), 8)[:n]     # lists of 8 items
     y = rng.integers(0, 4, n).astype(dtype)
@@ -194,6 +204,16 @@ def _ranknet(n, dtype, rng):
     return [({}, y, s, {"group": group}),
             ({"reduction": "none"}, y, s, {"group": group, "sample_weight": _weights(rng, n)}),
             ({"reduction": "sum", "sigma": 2.0}, y, s, {"group": group})]
+
+
+def _lambdarank(n, dtype, rng):
+    group = np.repeat(np.arange(n // 8 + 1), 8)[:n]     # lists of 8 items
+    y = rng.integers(0, 4, n).astype(dtype)
+    s = rng.normal(0, 1, n).astype(dtype)
+    return [({}, y, s, {"group": group}),
+            ({"reduction": "none", "k": 3}, y, s,
+             {"group": group, "sample_weight": _weights(rng, n)}),
+            ({"reduction": "sum", "sigma": 2.0, "k": 1}, y, s, {"group": group})]
 
 
 def _kappa(n, dtype, rng):
@@ -286,6 +306,9 @@ BUILDERS = {
     "LovaszHinge": _lovasz_hinge,
     "JaccardLoss": _overlap,
     "F1Loss": _overlap,
+    "LambdaRank": _lambdarank,
+    "DIoULoss": _box_formats,
+    "CIoULoss": _box_formats,
     "ExpectileLoss": _elementwise(_target_normal, _pred_normal,
                                   [{}, {"expectile": 0.9, "reduction": "none"}]),
     "PseudoHuber": _elementwise(_target_normal, _pred_normal,
