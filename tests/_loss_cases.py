@@ -143,6 +143,20 @@ SPECS = [
          (_bad("eps", eps=-1.0), _bad("box_format", box_format="xyhw")), int_ok=True),
     Spec("ciou_loss", "boxes", (_p(), _p(eps=0.0), _p(eps=1e-3)),
          (_bad("eps", eps=-1.0), _bad("box_format", box_format="XYXY")), int_ok=True),
+    Spec("expectile_loss", "reg", (_p(), _p(expectile=0.1), _p(expectile=0.9)),
+         (_bad("expectile", expectile=0.0), _bad("expectile", expectile=1.0),
+          _bad("expectile", expectile=float("nan"))), int_ok=True),
+    Spec("pseudo_huber", "reg", (_p(), _p(delta=0.3), _p(delta=3.0)),
+         (_bad("delta", delta=0.0), _bad("delta", delta=-1.0)), int_ok=True),
+    # powers where y = 0 is in the domain (the generator draws Poisson counts),
+    # log input or power 0: the property tests put -0.0 and booleans in y_pred
+    # as valid data, and a rate of 0 is outside the domain for power >= 1
+    # (rate input is tested in test_boosting_losses.py)
+    Spec("tweedie_deviance", "poisson",
+         (_p(log_input=True), _p(power=0.0), _p(power=1.0, log_input=True),
+          _p(power=1.2, log_input=True), _p(power=0.0, log_input=True)),
+         (_bad("power", power=0.5), _bad("power", power=-1.0), _bad("power", power=float("nan")),
+          _bad("log_input", log_input="yes"))),
 ]
 
 BY_NAME = {s.name: s for s in SPECS}

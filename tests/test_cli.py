@@ -31,6 +31,7 @@ SPEC_LOSSES = {
     "jaccard_loss", "balanced_crossentropy", "f1_loss", "ranknet",
     "pinball_loss", "lambdarank",                       # SPEC 4.2
     "diou_loss", "ciou_loss",                           # SPEC 4.3
+    "expectile_loss", "pseudo_huber", "tweedie_deviance",  # SPEC 4.2
 }
 ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 

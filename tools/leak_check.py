@@ -309,6 +309,13 @@ BUILDERS = {
     "LambdaRank": _lambdarank,
     "DIoULoss": _box_formats,
     "CIoULoss": _box_formats,
+    "ExpectileLoss": _elementwise(_target_normal, _pred_normal,
+                                  [{}, {"expectile": 0.9, "reduction": "none"}]),
+    "PseudoHuber": _elementwise(_target_normal, _pred_normal,
+                                [{}, {"delta": 0.5, "reduction": "sum"}]),
+    "TweedieDeviance": _elementwise(_target_counts, _pred_positive,
+                                    [{}, {"log_input": True, "power": 1.0},
+                                     {"power": 1.5, "log_input": True, "reduction": "none"}]),
 }
 
 

@@ -192,6 +192,29 @@ def _sk_pinball(quantile):
     return make
 
 
+def _sk_tweedie_peer(power):
+    """scikit-learn's HalfTweedieLoss (log link): its per-sample loss drops
+    the term that makes the deviance 0 at the optimum
+    (``constant_to_optimal_zero``, added untimed), and is half the deviance."""
+    def setup(case, data, threads):
+        from sklearn._loss import loss as skl
+        loss = skl.HalfTweedieLoss(power=power)
+        y, raw = data.y_true, data.y_pred
+        const = float(np.sum(loss.constant_to_optimal_zero(y), dtype=np.float64))
+
+        def call():
+            per_sample, grad = loss.loss_gradient(y, raw, n_threads=threads)
+            return float(np.sum(per_sample, dtype=np.float64)) + const, grad
+        return call
+
+    def convert(result, data):
+        total, grad = result
+        n = data.y_pred.shape[0]
+        return 2.0 * total / n, grad * (2.0 / n)
+    return Peer("sklearn", f"sklearn HalfTweedieLoss(power={power}) + constant_to_optimal_zero",
+                setup, convert, requires="sklearn")
+
+
 # -------------------------------------------------------------- generators
 def _regression(shape, dtype, rng):
     y = rng.standard_normal(shape).astype(dtype)
@@ -368,6 +391,22 @@ CASES = (
              numpy_peer(npr.poisson, log_input=True),
              torch_peer("poisson_log", "torch poisson_nll_loss(log_input) fwd+bwd"),
              sklearn_peer(_sk("HalfPoissonLoss"), "sklearn HalfPoissonLoss", 1.0, 1.0))),
+    Case("expectile", "expectile_loss", "regression", _N, "float64", _regression,
+         params={"expectile": 0.3}, peers=(
+             numpy_peer(npr.expectile, expectile=0.3),
+             torch_peer("expectile", "torch expectile formula fwd+bwd (autograd)",
+                        expectile=0.3))),
+    Case("pseudo_huber", "pseudo_huber", "regression", _N, "float64", _regression,
+         params={"delta": 1.0}, peers=(
+             numpy_peer(npr.pseudo_huber, delta=1.0),
+             torch_peer("pseudo_huber", "torch pseudo-Huber formula fwd+bwd (autograd)",
+                        delta=1.0))),
+    Case("tweedie", "tweedie_deviance", "regression", _N, "float64", _poisson_log,
+         params={"power": 1.5, "log_input": True}, peers=(
+             numpy_peer(npr.tweedie_log, power=1.5),
+             torch_peer("tweedie_log", "torch Tweedie deviance formula fwd+bwd (autograd)",
+                        power=1.5),
+             _sk_tweedie_peer(1.5))),
     # -- classification -----------------------------------------------------
     Case("sparse_ce", "sparse_categorical_crossentropy", "classification", _LOGITS,
          "float32", _class_logits, params={"from_logits": True}, peers=(

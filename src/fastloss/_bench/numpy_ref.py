@@ -78,6 +78,26 @@ def poisson(y, f, log_input=False):
     return _mean(f - y * np.log(f + eps)), (1 - y / (f + eps)) / f.size
 
 
+def expectile(y, f, expectile=0.5):
+    e = y - f
+    a = np.where(y < f, 1 - expectile, expectile)
+    return _mean(a * e * e), (-2 * a * e / e.size).astype(f.dtype, copy=False)
+
+
+def pseudo_huber(y, f, delta=1.0):
+    e = f - y
+    r = np.sqrt(1 + (e / delta) ** 2)
+    return _mean(delta * delta * (r - 1)), (e / r / e.size).astype(f.dtype, copy=False)
+
+
+def tweedie_log(y, f, power=1.5):
+    """Tweedie deviance at mean exp(f), 1 < power < 2 (y = 0 allowed)."""
+    p = power
+    a1, a2 = np.exp((1 - p) * f), np.exp((2 - p) * f)
+    d = 2 * (np.power(y, 2 - p) / ((1 - p) * (2 - p)) - y * a1 / (1 - p) + a2 / (2 - p))
+    return _mean(d), (2 * (a2 - y * a1) / f.size).astype(f.dtype, copy=False)
+
+
 # ------------------------------------------------------------ classification
 def sparse_categorical_crossentropy(y, x, from_logits=True):
     assert from_logits

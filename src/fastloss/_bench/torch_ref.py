@@ -41,6 +41,25 @@ def poisson_log(t, x):
     return F.poisson_nll_loss(x, t, log_input=True, full=False)
 
 
+# no built-ins for these three: the formulas, as a torch user writes them
+def expectile(t, x, expectile=0.5):
+    e = t - x
+    a = torch.where(t < x, torch.tensor(1 - expectile, dtype=x.dtype),
+                    torch.tensor(expectile, dtype=x.dtype))
+    return (a * e * e).mean()
+
+
+def pseudo_huber(t, x, delta=1.0):
+    return (delta * delta * (torch.sqrt(1 + ((x - t) / delta) ** 2) - 1)).mean()
+
+
+def tweedie_log(t, x, power=1.5):
+    p = power
+    d = 2 * (torch.pow(t, 2 - p) / ((1 - p) * (2 - p)) - t * torch.exp((1 - p) * x) / (1 - p)
+             + torch.exp((2 - p) * x) / (2 - p))
+    return d.mean()
+
+
 def sparse_ce(t, x):
     return F.cross_entropy(x, t)
 
