@@ -40,7 +40,7 @@ _DOCS = {
     "log_cosh": """Log-cosh loss, ``l = log cosh(ŷ - y)``.
 
     Computed as ``|e| + log1p(exp(-2|e|)) - log 2`` so it stays finite and
-    exact for any error (no overflow at |e| = 1e4).  Gradient ``tanh(e)``,
+    exact for any error (no overflow at ``|e| = 1e4``).  Gradient ``tanh(e)``,
     hessian ``sech²(e)``.  Agrees with ``keras.losses.LogCosh``.
     """,
 
