@@ -134,6 +134,12 @@ SPECS = [
          (_bad("smooth", smooth=-1.0), _bad("class_axis", class_axis=-9)), int_ok=True),
     Spec("ranknet", "rank", (_p(), _p(sigma=0.5), _p(group="ids"), _p(sigma=2.0, group="ids")),
          (_bad("sigma", sigma=0.0), _bad("sigma", sigma=-1.0)), labels="group", int_ok=True),
+    Spec("tversky_loss", "overlap",
+         (_p(), _p(alpha=0.3, beta=0.7), _p(class_axis=1, gamma=0.75), _p(class_axis=-1, gamma=2.0),
+          _p(class_axis=1, from_logits=True), _p(class_axis=-1, alpha=1.0, beta=0.0, smooth=1.0)),
+         (_bad("alpha", alpha=1.5), _bad("beta", beta=-0.1), _bad("gamma", gamma=-1.0),
+          _bad("from_logits", from_logits="yes"), _bad("ignore_index", ignore_index=0.5),
+          _bad("class_axis", class_axis=5)), int_ok=True),
 ]
 
 BY_NAME = {s.name: s for s in SPECS}
