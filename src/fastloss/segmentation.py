@@ -416,11 +416,12 @@ class JaccardLoss(_OverlapLoss):
     N and D the numerator and denominator of its class.
 
     Label maps, ``from_logits`` and ``ignore_index`` (need ``class_axis``):
-    exactly as :class:`F1Loss`.  With one-hot targets ``Σ y² = Σ y``, so
-    the label-map loss is the soft IoU of smp's ``JaccardLoss``::
+    exactly as :class:`F1Loss`; equal to the dense one-hot call (there
+    ``Σ y² = Σ y``).  The union keeps the seed's ``Σ ŷ²``, so this is not
+    smp's ``JaccardLoss`` (whose union is ``Σ ŷ + Σ y - Σ y ŷ``)::
 
         fl.JaccardLoss(class_axis=1, from_logits=True)(labels, logits)
-        # labels (N, H, W) int, logits (N, C, H, W)
+        # labels (N, H, W) int, logits (N, C, H, W); one-hot never built
     """
 
     function_name = "jaccard_loss"
