@@ -1,9 +1,14 @@
-"""Set-level kernels: Jaccard / F1 (overlap), Kappa, Lovász (softmax and hinge).
+"""Set-level kernels: Jaccard / F1 / Tversky (overlap), Kappa, Lovász (softmax and hinge).
 
 Every loss here couples samples through a few sums, so each kernel is two
 passes: one for the sums (per fixed-size block, combined in block order, so
 the result never depends on the thread count) and one that writes the
-gradient from those sums.  Lovász is a task-parallel algorithm instead:
+gradient from those sums.  The overlap losses share their passes: three sums
+per class, one formula per loss over them (overlap_scores, which also gives
+the gradient's per-class coefficients), and two walks that produce the same
+sums -- over flat dense arrays (overlap_sums / overlap_grad) and over
+positions along a class axis (overlap_pos_*: label maps with the one-hot
+implied, ignore_index, a softmax for logits).  Lovász is a task-parallel algorithm instead:
 every (image, class) is one independent sort, each writing its own slot of
 the loss array and its own elements of the gradient.
 """
@@ -370,6 +375,8 @@ cdef PosLayout _pos_layout(Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
     L.inner = inner
     L.npos = outer * inner
     L.T = TILE_ELEMENTS // C
+    if L.T > L.npos:            # (small inputs: scratch of their own size)
+        L.T = L.npos
     if L.T < 1:
         L.T = 1
     L.pb = (L.npos + MAX_POS_BLOCKS - 1) // MAX_POS_BLOCKS
@@ -563,7 +570,7 @@ cdef inline Scratch _scratch_at(char* base_e, double* base_d, int64_t* base_i,
     """Thread tid's slices of the scratch arrays (returned by value: prange
     keeps a variable private only when the loop body assigns it)."""
     cdef Scratch S
-    cdef Py_ssize_t nd = 3 * C * T + 3 * T + 3 * C
+    cdef Py_ssize_t nd = 2 * C * T + 3 * T + 3 * C
     cdef double* d = base_d + tid * nd
     S.e = <void*>(base_e + tid * (C * T + T) * esize)
     S.p = d
@@ -588,7 +595,7 @@ cdef class _PosScratch:
 
     def __init__(self, int nthreads, Py_ssize_t C, Py_ssize_t T, object dtype):
         self.e_arr = np.empty(nthreads * (C * T + T), dtype=dtype)
-        self.d_arr = np.empty(nthreads * (3 * C * T + 3 * T + 3 * C), dtype=np.float64)
+        self.d_arr = np.empty(nthreads * (2 * C * T + 3 * T + 3 * C), dtype=np.float64)
         self.i_arr = np.empty(nthreads * T, dtype=np.int64)
         self.s_arr = np.empty(nthreads * T, dtype=np.intp)
         self.esize = self.e_arr.itemsize
