@@ -280,13 +280,6 @@ class _OverlapLoss(Loss):
         self.class_axis = _validate.optional_integer(class_axis, "class_axis")
         self.from_logits = _validate.boolean(from_logits, "from_logits")
         self.ignore_index = _validate.optional_integer(ignore_index, "ignore_index")
-        if self.class_axis is None:
-            if self.from_logits:
-                raise ValueError("from_logits=True needs class_axis (the softmax runs along "
-                                 "the class axis)")
-            if self.ignore_index is not None:
-                raise ValueError("ignore_index needs class_axis (it marks positions of a "
-                                 "label map)")
 
     def _alpha_beta(self):
         return 0.0, 0.0
@@ -294,6 +287,15 @@ class _OverlapLoss(Loss):
     def _class_axis(self, yp):
         k = self.class_axis
         if k is None:
+            # checked here, not in the constructor: fastloss.objective builds
+            # every loss that has from_logits with from_logits=True and must
+            # then be able to say that a set-level loss does not fit it
+            if self.from_logits:
+                raise ValueError("from_logits=True needs class_axis (the softmax runs along "
+                                 "the class axis)")
+            if self.ignore_index is not None:
+                raise ValueError("ignore_index needs class_axis (it marks positions of a "
+                                 "label map)")
             return None
         if not -yp.ndim <= k < yp.ndim:
             raise ValueError(f"class_axis={k} is out of range for y_pred with "
