@@ -157,6 +157,12 @@ SPECS = [
           _p(power=1.2, log_input=True), _p(power=0.0, log_input=True)),
          (_bad("power", power=0.5), _bad("power", power=-1.0), _bad("power", power=float("nan")),
           _bad("log_input", log_input="yes"))),
+    Spec("tversky_loss", "overlap",
+         (_p(), _p(alpha=0.3, beta=0.7), _p(class_axis=1, gamma=0.75), _p(class_axis=-1, gamma=2.0),
+          _p(class_axis=1, from_logits=True), _p(class_axis=-1, alpha=1.0, beta=0.0, smooth=1.0)),
+         (_bad("alpha", alpha=1.5), _bad("beta", beta=-0.1), _bad("gamma", gamma=-1.0),
+          _bad("from_logits", from_logits="yes"), _bad("ignore_index", ignore_index=0.5),
+          _bad("class_axis", class_axis=5)), int_ok=True),
 ]
 
 BY_NAME = {s.name: s for s in SPECS}

@@ -319,6 +319,28 @@ BUILDERS = {
 }
 
 
+def _overlap_label_maps(n, dtype, rng):
+    """Dense input, label maps (channel-first and channel-last), logits."""
+    C = 4
+    side = max(1, int(np.sqrt(_rows_for(n, C) / 2)))
+    labels = rng.integers(0, C, (2, side, side))
+    labels[0, 0, 0] = 255
+    logits = rng.normal(0, 2, (2, C, side, side)).astype(dtype)
+    last = np.ascontiguousarray(np.moveaxis(logits, 1, -1))
+    return [*_overlap(n, dtype, rng),
+            ({"class_axis": 1, "from_logits": True, "ignore_index": 255}, labels, logits,
+             {"sample_weight": _weights(rng, 2)}),
+            ({"class_axis": -1, "from_logits": True, "gamma": 0.75, "reduction": "none"},
+             np.where(labels == 255, 0, labels), last, {}),
+            ({"class_axis": 1, "alpha": 0.3, "beta": 0.7, "reduction": "sum"},
+             np.where(labels == 255, 1, labels), _pred_row_probs(
+                 rng, (2 * side * side, C), dtype, {}).reshape(2, side, side, C)
+             .transpose(0, 3, 1, 2).copy(), {})]
+
+
+BUILDERS["TverskyLoss"] = _overlap_label_maps
+
+
 def calls_for(cls, n, rng):
     """Every (bound method, args, kwargs) one phase cycles through."""
     builder = BUILDERS.get(cls.__name__)

@@ -312,6 +312,16 @@ def _segmentation_onehot(shape, dtype, rng):
     return Data(np.ascontiguousarray(onehot), d.y_pred)
 
 
+def _segmentation_label_logits(shape, dtype, rng):
+    """A label map and channel-first logits (the true class boosted)."""
+    b, c, h, w = shape
+    labels = rng.integers(0, c, (b, h, w))
+    logits = rng.standard_normal(shape, dtype=np.float32) * 2
+    boosted = np.take_along_axis(logits, labels[:, None], axis=1) + 2.0
+    np.put_along_axis(logits, labels[:, None], boosted, axis=1)
+    return Data(labels, logits.astype(dtype))
+
+
 def _binary_maps(shape, dtype, rng):
     labels = (rng.random(shape) < 0.3).astype(np.int64)
     logits = (rng.standard_normal(shape) + 1.5 * (2 * labels - 1)).astype(dtype)
@@ -498,6 +508,13 @@ CASES = (
          params={"class_axis": 1}, peers=(
              numpy_peer(npr.f1_loss),
              torch_peer("f1", "torch soft-Dice formula fwd+bwd"))),
+    # Dice from a label map + logits: fastloss softmaxes along the class axis
+    # and never builds the one-hot; torch runs softmax + one_hot + Dice.
+    Case("dice_label_map", "f1_loss", "segmentation", _SEG, "float32",
+         _segmentation_label_logits, params={"class_axis": 1, "from_logits": True}, peers=(
+             numpy_peer(npr.dice_label_map),
+             torch_peer("dice_label_map", "torch softmax + one_hot + soft-Dice fwd+bwd",
+                        labels_long=True))),
     # -- agreement ----------------------------------------------------------
     Case("kappa", "kappa_loss", "agreement",
          {"full": (10**6, 5), "quick": (2 * 10**5, 5), "tiny": (200, 4)}, "float64", _ratings,

@@ -328,6 +328,18 @@ def f1_loss(y, f, smooth=1e-10, class_axis=1):
     return float(np.mean(1 - score)), g.astype(f.dtype)
 
 
+def dice_label_map(labels, logits, smooth=1e-10):
+    """Dice from a label map and (B, C, H, W) logits: NumPy softmax, the
+    one-hot built, f1_loss, the gradient chained through the softmax."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    p = e / e.sum(axis=1, keepdims=True)
+    onehot = np.moveaxis(np.eye(logits.shape[1], dtype=logits.dtype)[labels], -1, 1)
+    value, g = f1_loss(onehot, p, smooth, class_axis=1)
+    g = p * (g - (g * p).sum(axis=1, keepdims=True))
+    return value, g.astype(logits.dtype)
+
+
 # ----------------------------------------------------------------- agreement
 def kappa_weights(c, weights):
     i, j = np.indices((c, c))

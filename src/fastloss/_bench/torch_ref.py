@@ -190,6 +190,15 @@ def f1(t, x, smooth=1e-10):
     return (1 - (2 * i + smooth) / (sy + sf + smooth)).mean()
 
 
+def dice_label_map(t, x, smooth=1e-10):
+    """Dice from a label map and channel-first logits as a torch user writes
+    it (segmentation_models_pytorch's DiceLoss does the same): softmax over
+    the classes, the one-hot of the labels moved to axis 1, the class sums."""
+    p = torch.softmax(x, 1)
+    onehot = F.one_hot(t, x.shape[1]).movedim(-1, 1).to(x.dtype)
+    return f1(onehot, p, smooth)
+
+
 def kappa(t, x, weights="quadratic"):
     n, c = x.shape
     i, j = torch.meshgrid(torch.arange(c), torch.arange(c), indexing="ij")
