@@ -232,6 +232,13 @@ def test_lightgbm_lambdarank_close_to_builtin():
     assert got > ndcg_at(rte, np.zeros(len(rte)), ste) + 0.1
 
 
+def one_thread():
+    """The README examples use the boosters' default (all cores) threads: one
+    thread here, where oversubscription only costs time."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    return threadpoolctl.threadpool_limits(1)
+
+
 @pytest.mark.parametrize("which", ["quantile", "ranking"])
 def test_readme_boosting_examples_run(which, monkeypatch):
     """The README's "Gradient boosting" examples, run as written."""
@@ -248,14 +255,16 @@ def test_readme_boosting_examples_run(which, monkeypatch):
         if getattr(fl.PinballLoss, "init_kind", None) is None:    # until "pw" declares it
             monkeypatch.setattr(fl.PinballLoss, "init_kind", "quantile", raising=False)
         scope = {}
-        exec(compile(quantile_code, "README-quantile", "exec"), scope)
+        with one_thread():
+            exec(compile(quantile_code, "README-quantile", "exec"), scope)
         for pred in (scope["pred_xgb"], scope["pred_lgb"]):
             assert 0.8 < np.mean(scope["y_test"] <= pred) < 0.97
     else:
         if not hasattr(fl, "LambdaRank"):
             pytest.skip("LambdaRank comes with helper 'rank''s branch")
         scope = {}
-        exec(compile(ranking_code, "README-ranking", "exec"), scope)
+        with one_thread():
+            exec(compile(ranking_code, "README-ranking", "exec"), scope)
         sizes, rel = scope["sizes"], scope["relevance"].astype(float)
         for s in (scope["scores_xgb"], scope["scores_lgb"]):
             assert ndcg_at(rel, s, sizes) > ndcg_at(rel, -s, sizes) + 0.2
