@@ -198,3 +198,28 @@ def test_losses_without_a_start_and_bad_input():
         fl.init_score("sparse_categorical_crossentropy", [0.5, 1.0])
     with pytest.raises(ValueError, match="unknown loss"):
         fl.init_score("no_such_loss", [1.0])
+
+
+@pytest.mark.skipif(not hasattr(fl, "TweedieDeviance"), reason="comes with helper 'pw''s branch")
+@pytest.mark.parametrize("power", [0.0, 1.0, 1.5, 2.0, 3.0])
+def test_tweedie_starts(rng, power):
+    y = rng.gamma(2.0, 1.5, size=400)
+    w = rng.uniform(0, 2, size=400)
+    m = np.average(y, weights=w)
+    x = fl.init_score(fl.TweedieDeviance(power=power, log_input=True), y, w)
+    assert x == pytest.approx(np.log(m), rel=1e-13)
+    mu = np.exp(x)
+    # d/dx Σ w d(y, e^x) = Σ w 2(μ^(2-p) - y μ^(1-p)) = 2 μ^(1-p) Σ w (μ - y): zero at the start
+    assert abs(np.sum(w * 2 * (mu ** (2 - power) - y * mu ** (1 - power)))) < 1e-9 * np.sum(w * y)
+    assert fl.init_score("tweedie_deviance", y, w, power=power) == x     # names: log scale
+    assert fl.init_score(fl.TweedieDeviance(power=power), y, w) == pytest.approx(m, rel=1e-13)
+
+
+@pytest.mark.skipif(not hasattr(fl, "PseudoHuber"), reason="comes with helper 'pw''s branch")
+def test_pseudo_huber_starts_at_the_mean_and_expectile_has_no_start(rng):
+    y = rng.normal(size=200)
+    w = rng.uniform(0, 2, size=200)
+    assert fl.init_score("pseudo_huber", y, w) == pytest.approx(np.average(y, weights=w),
+                                                                rel=1e-13)
+    with pytest.raises(NotImplementedError, match="ExpectileLoss"):
+        fl.init_score("expectile_loss", y, w)
