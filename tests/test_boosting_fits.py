@@ -95,6 +95,29 @@ def test_lightgbm_bce_with_init_score_matches_binary(weighted):
             builtin.predict(X, raw_score=True, num_iteration=it), rtol=0, atol=1e-6)
 
 
+def test_lightgbm_softmax_with_log_prior_start_matches_multiclass():
+    """A length-C start (log class priors, as ``multiclass`` boosts from) given
+    as an (n, C) init_score; ``multiclass``'s hessian is K/(K-1)·p(1-p), so its
+    learning rate is K/(K-1) times fastloss's (see fastloss.lightgbm)."""
+    rng = np.random.default_rng(7)
+    n, K = 900, 3
+    X = rng.normal(size=(n, 4))
+    labels = np.argmax(X[:, :K] + rng.gumbel(size=(n, K)) + [0.0, 0.5, 1.0], axis=1)
+    start = fl.init_score("sparse_categorical_crossentropy", labels)
+    np.testing.assert_allclose(start, np.log(np.bincount(labels) / n), rtol=1e-13)
+    params = dict(num_class=K, num_leaves=7, min_data_in_leaf=10, lambda_l2=0.0, verbose=-1,
+                  num_threads=1, deterministic=True, seed=0)
+    builtin = lgb.train(dict(params, objective="multiclass", learning_rate=0.1 * K / (K - 1)),
+                        lgb.Dataset(X, labels), 10)
+    custom = lgb.train(dict(params, objective=lgb_objective("sparse_categorical_crossentropy"),
+                            learning_rate=0.1),
+                       lgb.Dataset(X, labels, init_score=np.tile(start, (n, 1))), 10)
+    for it in (1, 10):
+        np.testing.assert_allclose(start + custom.predict(X, raw_score=True, num_iteration=it),
+                                   builtin.predict(X, raw_score=True, num_iteration=it),
+                                   rtol=0, atol=1e-6)
+
+
 def test_xgboost_pinball_unit_hessian_close_to_quantileerror():
     """hessian="unit" turns XGBoost's Newton step into a gradient step (the
     built-in reg:quantileerror also uses unit hessians but then refits each
