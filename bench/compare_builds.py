@@ -44,15 +44,26 @@ import fastloss
 from fastloss._bench import cases as C
 name, paths, calls = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
 case = next(c for c in C.CASES if c.name == name)
-call = case.fastloss_call(case.data("full"))
-have = fastloss.available_simd_paths()
+data = case.data("full")
+call = case.fastloss_call(data)
+if hasattr(fastloss, "set_simd_path"):
+    have, select = fastloss.available_simd_paths(), fastloss.set_simd_path
+else:
+    # builds before the process-wide switch: each kernel module had its own,
+    # "auto" (AVX2+FMA at most), "baseline" (SSE2) or "scalar"
+    from fastloss._kernels import pointwise, rows
+    legacy = {"avx2": "auto", "sse2": "baseline", "scalar": "scalar"}
+    have = list(legacy)
+    def select(path):
+        for module in (pointwise, rows):
+            module.set_simd_path(legacy[path])
 # one thread: its CPU time, which the other processes of a shared machine
 # do not inflate (wall time otherwise)
 clock = time.thread_time if fastloss.get_num_threads() == 1 else time.perf_counter
 out = {}
 for path in paths:
     used = path if path in have else have[0]
-    fastloss.set_simd_path(used)
+    select(used)
     call()
     best = float("inf")
     for _ in range(calls):
@@ -61,8 +72,24 @@ for path in paths:
         call()
         best = min(best, clock() - t0)
     out[path] = (best, used)
+out["_bytes"] = (int(data.nbytes) if case.streaming else 0, "")
 print(json.dumps(out))
 """
+
+
+PROBE = r"""
+import json
+from fastloss._bench.probe import bandwidth
+print(json.dumps(bandwidth(int(__import__("sys").argv[1]))))
+"""
+
+
+def probe_bandwidth(python, threads):
+    """Best-of-10 triad bandwidth (bytes/s) at the timing's thread count."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    done = subprocess.run([python, "-c", PROBE, str(threads)], capture_output=True,
+                          text=True, timeout=600, env=env, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])["gb_per_s"] * 1e9
 
 
 def run_one(python, case, paths, calls, threads):
@@ -89,31 +116,46 @@ def main(argv=None):
 
     times = {b: {c: {p: [] for p in args.paths} for c in args.cases} for b in ("old", "new")}
     used = {b: {} for b in ("old", "new")}
+    nbytes = {}
+    # Probed before and after the timings; the larger (least disturbed) is the
+    # floor, so "x floor" is never flattered by a probe that ran under load.
+    bandwidths = [probe_bandwidth(args.new, args.threads)]
     for r in range(args.rounds):
         for i, case in enumerate(args.cases):
             order = ("old", "new") if (r + i) % 2 == 0 else ("new", "old")
             for build in order:
                 res = run_one(getattr(args, build), case, args.paths, args.calls, args.threads)
+                nbytes[case] = res.pop("_bytes")[0]
                 for path, (t, u) in res.items():
                     times[build][case][path].append(t)
                     used[build][path] = u
             print(f"round {r + 1}/{args.rounds} {case} done", file=sys.stderr, flush=True)
+
+    bandwidths.append(probe_bandwidth(args.new, args.threads))
+    bw = max(bandwidths)
+    print(f"\nbandwidth floor: {bw / 1e9:.1f} GB/s (triad, {args.threads} thread(s), "
+          f"best of the probes before and after)")
+
+    def floor(case, t):
+        return f"{t / (nbytes[case] / bw):.2f}" if nbytes.get(case) else "-"
 
     for path in args.paths:
         mark = "" if used["old"].get(path) == path else "*"
         print(f"\npath {path} (old build on {used['old'].get(path)}{mark}, new on "
               f"{used['new'].get(path)}); {args.threads} thread(s); medians of "
               f"{args.rounds} rounds")
-        print("| case | old ms | new ms | new/old (median of round ratios) |")
-        print("|---|---:|---:|---:|")
+        print("| case | old ms | new ms | old x floor | new x floor | new/old (median of round ratios) |")
+        print("|---|---:|---:|---:|---:|---:|")
         for case in args.cases:
             old, new = times["old"][case][path], times["new"][case][path]
             ratio = statistics.median(n / o for n, o in zip(new, old))
-            print(f"| {case} | {statistics.median(old) * 1e3:.2f} | "
-                  f"{statistics.median(new) * 1e3:.2f} | {ratio:.3f} |")
+            mo, mn = statistics.median(old), statistics.median(new)
+            print(f"| {case} | {mo * 1e3:.2f} | {mn * 1e3:.2f} | {floor(case, mo)} | "
+                  f"{floor(case, mn)} | {ratio:.3f} |")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"times": times, "used": used}, fh)
+            json.dump({"times": times, "used": used, "bytes": nbytes,
+                       "bandwidth": bw}, fh)
     return 0
 
 

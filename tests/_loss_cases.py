@@ -134,6 +134,9 @@ SPECS = [
          (_bad("smooth", smooth=-1.0), _bad("class_axis", class_axis=-9)), int_ok=True),
     Spec("ranknet", "rank", (_p(), _p(sigma=0.5), _p(group="ids"), _p(sigma=2.0, group="ids")),
          (_bad("sigma", sigma=0.0), _bad("sigma", sigma=-1.0)), labels="group", int_ok=True),
+    Spec("lambdarank", "rank", (_p(), _p(k=1), _p(k=3, group="ids"), _p(sigma=2.0, group="ids")),
+         (_bad("sigma", sigma=0.0), _bad("k", k=0), _bad("k", k=1.5)), labels="group",
+         int_ok=True),
 ]
 
 BY_NAME = {s.name: s for s in SPECS}

@@ -196,6 +196,16 @@ def _ranknet(n, dtype, rng):
             ({"reduction": "sum", "sigma": 2.0}, y, s, {"group": group})]
 
 
+def _lambdarank(n, dtype, rng):
+    group = np.repeat(np.arange(n // 8 + 1), 8)[:n]     # lists of 8 items
+    y = rng.integers(0, 4, n).astype(dtype)
+    s = rng.normal(0, 1, n).astype(dtype)
+    return [({}, y, s, {"group": group}),
+            ({"reduction": "none", "k": 3}, y, s,
+             {"group": group, "sample_weight": _weights(rng, n)}),
+            ({"reduction": "sum", "sigma": 2.0, "k": 1}, y, s, {"group": group})]
+
+
 def _kappa(n, dtype, rng):
     C = 5
     rows = _rows_for(n, C)
@@ -286,6 +296,7 @@ BUILDERS = {
     "LovaszHinge": _lovasz_hinge,
     "JaccardLoss": _overlap,
     "F1Loss": _overlap,
+    "LambdaRank": _lambdarank,
 }
 
 

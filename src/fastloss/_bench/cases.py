@@ -309,12 +309,23 @@ def _relevance(shape, dtype, rng):
     return Data(y, (0.5 * y + rng.standard_normal(n)).astype(dtype))
 
 
+def _relevance_lists(list_size):
+    """Relevance in contiguous query lists of `list_size` items (group ids
+    passed to fastloss; the peers reshape to (n / list_size, list_size))."""
+    def make(shape, dtype, rng):
+        d = _relevance(shape, dtype, rng)
+        d.call_kwargs = {"group": np.arange(shape[0]) // list_size}
+        return d
+    return make
+
+
 # ------------------------------------------------------------------ catalog
 _N = {"full": (10**7,), "quick": (2 * 10**6,), "tiny": (1000,)}
 _N3 = {"full": (3_333_333, 3), "quick": (666_667, 3), "tiny": (333, 3)}
 _Q3 = (0.1, 0.5, 0.9)
 _LOGITS = {"full": (10**5, 1000), "quick": (10**4, 1000), "tiny": (64, 10)}
 _ROWS = {"full": (10**5, 100), "quick": (2 * 10**4, 100), "tiny": (64, 10)}
+_LISTS = {"full": (100_000,), "quick": (20_000,), "tiny": (1000,)}    # lists of 100
 _SEG = {"full": (8, 21, 256, 256), "quick": (2, 21, 128, 128), "tiny": (2, 4, 8, 8)}
 
 def _n_classes(data):
@@ -452,6 +463,21 @@ CASES = (
          params={"sigma": 1.0}, streaming=False, peers=(
              numpy_peer(npr.ranknet),
              torch_peer("ranknet", "torch broadcasting + autograd fwd+bwd"))),
+    Case("ranknet_lists", "ranknet", "ranking", _LISTS, "float64", _relevance_lists(100),
+         params={"sigma": 1.0}, streaming=False, peers=(
+             numpy_peer(npr.ranknet, list_size=100),
+             torch_peer("ranknet", "torch (G, L, L) broadcasting + autograd fwd+bwd",
+                        list_size=100))),
+    Case("lambdarank", "lambdarank", "ranking",
+         {"full": (4096,), "quick": (2048,), "tiny": (60,)}, "float64", _relevance,
+         params={"sigma": 1.0}, streaming=False, peers=(
+             numpy_peer(npr.lambdarank),
+             torch_peer("lambdarank", "torch |dNDCG| matrix (no grad) + autograd fwd+bwd"))),
+    Case("lambdarank_lists", "lambdarank", "ranking", _LISTS, "float64", _relevance_lists(100),
+         params={"sigma": 1.0, "k": 10}, streaming=False, peers=(
+             numpy_peer(npr.lambdarank, k=10, list_size=100),
+             torch_peer("lambdarank", "torch |dNDCG| matrix (no grad) + autograd fwd+bwd",
+                        k=10, list_size=100))),
 )
 
 BY_NAME = {case.name: case for case in CASES}

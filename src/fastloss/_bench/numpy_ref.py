@@ -332,12 +332,46 @@ def kappa_loss(y, p, weights=None, from_logits=False):
 
 
 # -------------------------------------------------------------------- ranking
-def ranknet(y, s, sigma=1.0):
-    d = s[:, None] - s[None, :]
-    m = y[:, None] > y[None, :]
+def _lists(y, s, list_size):
+    """(G, L) float64 relevance and scores: equal-sized contiguous lists
+    (one list when list_size is None)."""
+    L = s.shape[0] if list_size is None else list_size
+    return y.reshape(-1, L).astype(np.float64), s.reshape(-1, L).astype(np.float64)
+
+
+def ranknet(y, s, sigma=1.0, list_size=None):
+    Y, S = _lists(y, s, list_size)
+    d = S[:, :, None] - S[:, None, :]
+    m = Y[:, :, None] > Y[:, None, :]
     npairs = int(m.sum())
     z = -sigma * d
     l = np.where(m, np.logaddexp(0, z), 0)
     lam = np.where(m, 1 / (1 + np.exp(-z)), 0)
-    g = sigma * (lam.sum(axis=0) - lam.sum(axis=1)) / npairs
-    return float(l.sum() / npairs), g
+    g = sigma * (lam.sum(axis=1) - lam.sum(axis=2)) / npairs
+    return float(l.sum() / npairs), g.reshape(-1).astype(s.dtype)
+
+
+def lambdarank(y, s, sigma=1.0, k=None, list_size=None):
+    """Pair matrices per list: |ΔNDCG| from stable score ranks, IDCG_k."""
+    Y, S = _lists(y, s, list_size)
+    G, L = S.shape
+    order = np.argsort(-S, axis=1, kind="stable")
+    r = np.empty_like(order)
+    np.put_along_axis(r, order, np.broadcast_to(np.arange(L), (G, L)), axis=1)
+    disc = 1 / np.log2(2 + r)
+    m = L if k is None else min(k, L)
+    ideal = -np.sort(-Y, axis=1)[:, :m]
+    idcg = ((2 ** ideal - 1) / np.log2(2 + np.arange(m))).sum(axis=1)
+    inv = np.where(idcg > 0, 1 / np.where(idcg > 0, idcg, 1), 0)
+    mask = (Y[:, :, None] > Y[:, None, :]) & (inv > 0)[:, None, None]
+    if k is not None:
+        mask &= np.minimum(r[:, :, None], r[:, None, :]) < k
+    gain = 2 ** Y
+    a = np.abs((gain[:, :, None] - gain[:, None, :]) * (disc[:, :, None] - disc[:, None, :]))
+    a = np.where(mask, a * inv[:, None, None], 0)
+    npairs = int(mask.sum())
+    z = -sigma * (S[:, :, None] - S[:, None, :])
+    loss = float((a * np.logaddexp(0, z)).sum())
+    lam = a / (1 + np.exp(-z))
+    g = sigma * (lam.sum(axis=1) - lam.sum(axis=2))
+    return loss / npairs, (g / npairs).reshape(-1).astype(s.dtype)

@@ -186,7 +186,32 @@ def kappa(t, x, weights="quadratic"):
     return (w * o).sum() / (w * e).sum()
 
 
-def ranknet(t, x, sigma=1.0):
-    diff = x[:, None] - x[None, :]
-    mask = t[:, None] > t[None, :]
+def ranknet(t, x, sigma=1.0, list_size=None):
+    L = x.shape[0] if list_size is None else list_size
+    t, x = t.reshape(-1, L), x.reshape(-1, L)        # equal-sized contiguous lists
+    diff = x[:, :, None] - x[:, None, :]
+    mask = t[:, :, None] > t[:, None, :]
     return F.softplus(-sigma * diff[mask]).mean()
+
+
+def lambdarank(t, x, sigma=1.0, k=None, list_size=None):
+    """RankNet pairs weighted by |ΔNDCG| (held constant: computed without grad)."""
+    L = x.shape[0] if list_size is None else list_size
+    y, s = t.reshape(-1, L).to(x.dtype), x.reshape(-1, L)
+    with torch.no_grad():
+        order = torch.argsort(s, dim=1, descending=True, stable=True)
+        r = torch.empty_like(order)
+        r.scatter_(1, order, torch.arange(L).expand_as(order).contiguous())
+        disc = 1 / torch.log2(2.0 + r.to(x.dtype))
+        m = L if k is None else min(k, L)
+        ideal = torch.sort(y, dim=1, descending=True).values[:, :m]
+        idcg = ((2 ** ideal - 1) / torch.log2(2.0 + torch.arange(m, dtype=x.dtype))).sum(1)
+        inv = torch.where(idcg > 0, 1 / idcg, torch.zeros_like(idcg))
+        mask = (y[:, :, None] > y[:, None, :]) & (inv > 0)[:, None, None]
+        if k is not None:
+            mask &= torch.minimum(r[:, :, None], r[:, None, :]) < k
+        gain = 2 ** y
+        a = ((gain[:, :, None] - gain[:, None, :]) * (disc[:, :, None] - disc[:, None, :])).abs()
+        a = torch.where(mask, a * inv[:, None, None], torch.zeros_like(a))
+    pair = F.softplus(-sigma * (s[:, :, None] - s[:, None, :]))
+    return (a * pair).sum() / mask.sum()
