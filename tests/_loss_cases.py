@@ -137,6 +137,32 @@ SPECS = [
     Spec("lambdarank", "rank", (_p(), _p(k=1), _p(k=3, group="ids"), _p(sigma=2.0, group="ids")),
          (_bad("sigma", sigma=0.0), _bad("k", k=0), _bad("k", k=1.5)), labels="group",
          int_ok=True),
+    # box_format variants are swept by tests/test_contract.py (BOX_FORMATS):
+    # test_properties' bad boxes (x2 = x1 - 1) are bad in xyxy only
+    Spec("diou_loss", "boxes", (_p(), _p(eps=0.0), _p(eps=1e-3)),
+         (_bad("eps", eps=-1.0), _bad("box_format", box_format="xyhw")), int_ok=True),
+    Spec("ciou_loss", "boxes", (_p(), _p(eps=0.0), _p(eps=1e-3)),
+         (_bad("eps", eps=-1.0), _bad("box_format", box_format="XYXY")), int_ok=True),
+    Spec("expectile_loss", "reg", (_p(), _p(expectile=0.1), _p(expectile=0.9)),
+         (_bad("expectile", expectile=0.0), _bad("expectile", expectile=1.0),
+          _bad("expectile", expectile=float("nan"))), int_ok=True),
+    Spec("pseudo_huber", "reg", (_p(), _p(delta=0.3), _p(delta=3.0)),
+         (_bad("delta", delta=0.0), _bad("delta", delta=-1.0)), int_ok=True),
+    # powers where y = 0 is in the domain (the generator draws Poisson counts),
+    # log input or power 0: the property tests put -0.0 and booleans in y_pred
+    # as valid data, and a rate of 0 is outside the domain for power >= 1
+    # (rate input is tested in test_boosting_losses.py)
+    Spec("tweedie_deviance", "poisson",
+         (_p(log_input=True), _p(power=0.0), _p(power=1.0, log_input=True),
+          _p(power=1.2, log_input=True), _p(power=0.0, log_input=True)),
+         (_bad("power", power=0.5), _bad("power", power=-1.0), _bad("power", power=float("nan")),
+          _bad("log_input", log_input="yes"))),
+    Spec("tversky_loss", "overlap",
+         (_p(), _p(alpha=0.3, beta=0.7), _p(class_axis=1, gamma=0.75), _p(class_axis=-1, gamma=2.0),
+          _p(class_axis=1, from_logits=True), _p(class_axis=-1, alpha=1.0, beta=0.0, smooth=1.0)),
+         (_bad("alpha", alpha=1.5), _bad("beta", beta=-0.1), _bad("gamma", gamma=-1.0),
+          _bad("from_logits", from_logits="yes"), _bad("ignore_index", ignore_index=0.5),
+          _bad("class_axis", class_axis=5)), int_ok=True),
 ]
 
 BY_NAME = {s.name: s for s in SPECS}

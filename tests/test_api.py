@@ -63,9 +63,9 @@ def test_repr_and_params():
 
 
 def test_only_hessian_losses_have_gradient_hessian():
-    for name in ("mse", "mae", "huber", "log_cosh", "poisson"):
+    for name in ("mse", "mae", "huber", "log_cosh", "poisson", "ranknet", "lambdarank"):
         assert hasattr(fl.get(name), "gradient_hessian")
-    for name in ("giou_loss", "kappa_loss", "jaccard_loss", "ranknet", "multiclass_hinge",
+    for name in ("giou_loss", "kappa_loss", "jaccard_loss", "multiclass_hinge",
                  "categorical_focal_crossentropy", "kl_divergence"):
         assert not hasattr(fl.get(name), "gradient_hessian"), name
         assert not hasattr(type(fl.get(name)), "gradient_hessian"), name

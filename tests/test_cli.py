@@ -29,7 +29,9 @@ SPEC_LOSSES = {
     "binary_focal_crossentropy", "categorical_focal_crossentropy", "cosine_similarity_loss",
     "kappa_loss", "hellinger_distance", "giou_loss", "lovasz_softmax", "lovasz_hinge",
     "jaccard_loss", "balanced_crossentropy", "f1_loss", "ranknet",
-    "pinball_loss",                                     # SPEC 4.2
+    "pinball_loss", "lambdarank",                       # SPEC 4.2
+    "diou_loss", "ciou_loss",                           # SPEC 4.3
+    "expectile_loss", "pseudo_huber", "tweedie_deviance",  # SPEC 4.2
 }
 ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 

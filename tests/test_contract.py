@@ -14,6 +14,9 @@ every constructor variant that generator knows:
 - the caller's arrays are never modified;
 - non-contiguous input gives the same bits as the same values contiguous;
 - 1, 2 and 3 threads give the same bits above the parallel threshold;
+- ``reduction="sum_over_batch_size"`` (every reduction above includes it) is
+  the ``"sum"`` result / the number of units ``"mean"`` averages over, value
+  and gradient, and Keras 3's definition restated;
 - the metadata the adapters read (``target_kind``, ``has_hessian``,
   ``hessian_needs_logits``, ``link``) agrees with what the loss does, and no
   module lists loss classes by name.
@@ -63,14 +66,30 @@ def spec_of(cls):
     return spec
 
 
+# The box generator's rows have x2, y2 >= 0, so they are valid boxes in every
+# torchvision format too (as xywh / cxcywh their last two values are w, h >= 0):
+# every box loss is swept in each format (SPEC §4.3).
+BOX_FORMATS = ({"box_format": "xywh"}, {"box_format": "cxcywh", "eps": 1e-3})
+
+
 def variants(cls, C=3):
     """Every constructor variant the generator knows, as kwargs."""
-    return [p(C) for p in spec_of(cls).params]
+    spec = spec_of(cls)
+    extra = [dict(v) for v in BOX_FORMATS] if spec.kind == "boxes" else []
+    return [p(C) for p in spec.params] + extra
 
 
 def make(cls, seed, params, *, size=8, weighted=True, one_d=False, C=3):
     return lc.make_call(spec_of(cls), np.random.default_rng(seed), size=size, C=C,
                         params=params, weighted=weighted, one_d=one_d)
+
+
+def reductions(spec):
+    """The reductions swept: the spec's, plus Keras 3's "sum_over_batch_size"
+    (SPEC §4.1) on every loss that takes a reduction."""
+    if spec.reductions == (None,):
+        return spec.reductions
+    return tuple(spec.reductions) + ("sum_over_batch_size",)
 
 
 def mean_reduction(spec):
@@ -111,7 +130,7 @@ def test_function_form_equals_class_form(cls):
     fn = getattr(fl, cls.function_name)
     assert type(fl.get(cls.function_name)) is cls and type(fl.get(cls.__name__)) is cls
     for i, params in enumerate(variants(cls)):
-        for reduction in spec.reductions:
+        for reduction in reductions(spec):
             call = make(cls, 100 + i, params)
             got = call.function_value(reduction)
             want = call.loss(reduction)(*call.args()[0], **call.args()[1])
@@ -200,7 +219,7 @@ def test_dtype_rules(cls):
 @pytest.mark.parametrize("cls", CLASSES, ids=IDS)
 def test_reduced_loss_is_a_python_float(cls):
     spec = spec_of(cls)
-    for red in spec.reductions:
+    for red in reductions(spec):
         if red == "none":
             continue
         call = make(cls, 380, variants(cls)[0])
@@ -233,6 +252,127 @@ def test_zero_total_weight_mean_is_zero_with_zero_gradient(cls):
     assert tested, f"{cls.__name__}: no variant takes sample_weight"
 
 
+# ------------------------------------------------- sum_over_batch_size
+def n_units(call, rows):
+    """How many units "mean" averages over (SPEC §4.1): the rows of
+    ``"none"`` (samples, images, classes) -- except for ranking losses,
+    whose "none" gives per-group sums while the units are the pairs
+    (i, j) of one group with y_i > y_j, counted here; with LambdaRank's
+    ``k`` only pairs with min(r_i, r_j) < k count (r: 0-based rank by score
+    descending within the group, ties in input order; SPEC §4.2)."""
+    if call.spec.kind == "rank":
+        y = np.asarray(call.arrays["y_true"], dtype=np.float64)
+        s = np.asarray(call.arrays["y_pred"], dtype=np.float64)
+        g = np.asarray(call.arrays.get("group", np.zeros(y.shape[0], dtype=np.int64)))
+        pair = (g[:, None] == g[None, :]) & (y[:, None] > y[None, :])
+        k = call.params.get("k")
+        if k is not None:
+            rank = np.empty(y.shape[0], dtype=np.int64)
+            for gid in np.unique(g):
+                idx = np.flatnonzero(g == gid)
+                rank[idx[np.argsort(-s[idx], kind="stable")]] = np.arange(idx.size)
+            pair &= np.minimum(rank[:, None], rank[None, :]) < k
+        return int(pair.sum())
+    return np.asarray(rows).size
+
+
+def keras_sum_over_batch_size(values):
+    """Keras 3 ``reduce_values(values, reduction="sum_over_batch_size")``
+    restated: ``divide_no_nan(sum(values), prod(values.shape))``, where
+    values are the per-unit losses already multiplied by sample_weight
+    (our "none" result)."""
+    values = np.asarray(values, dtype=np.float64)
+    return 0.0 if values.size == 0 else float(np.sum(values) / values.size)
+
+
+# Families whose "sum_over_batch_size" is not built yet (none).
+_SOBS_PENDING = set()
+
+
+def units_add_up(spec, params):
+    """False where the reduced loss is not a sum over units: a focal power
+    applied after the class average (Tversky's ``(mean_c l_c)^γ``, SPEC
+    §4.3).  There "sum_over_batch_size" is the class average, as "mean"."""
+    return not (spec.kind == "overlap" and params.get("gamma", 1.0) != 1.0)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=IDS)
+def test_sum_over_batch_size_is_the_sum_over_the_number_of_units(cls):
+    spec = spec_of(cls)
+    if spec.reductions == (None,):
+        assert "reduction" not in cls._param_names
+        return
+    if spec.kind in _SOBS_PENDING:
+        pytest.xfail(f"{cls.__name__}: sum_over_batch_size needs the pair count in ranking.py")
+    for i, params in enumerate(variants(cls)):
+        for weighted in (True, False):
+            for one_d in (False, True):
+                call = make(cls, 420 + i, params, weighted=weighted, one_d=one_d, size=9)
+                (yt, yp, w), kw = call.args()
+                if not units_add_up(spec, params):
+                    got = call.loss("sum_over_batch_size").loss_gradient(yt, yp, w, **kw)
+                    want = call.loss("mean").loss_gradient(yt, yp, w, **kw)
+                    assert lc.same(got[0], want[0]) and lc.same(got[1], want[1]), params
+                    continue
+                rows = call.loss("none")(yt, yp, w, **kw)
+                n = n_units(call, rows)
+                s_val, s_grad = call.loss("sum").loss_gradient(yt, yp, w, **kw)
+                loss = call.loss("sum_over_batch_size")
+                value, grad = loss.loss_gradient(yt, yp, w, **kw)
+                where = (cls.__name__, params, weighted, one_d)
+                assert type(value) is float, where
+                if n == 0:
+                    assert value == 0.0 and not grad.any(), where
+                    continue
+                assert value == pytest.approx(s_val / n, rel=1e-12, abs=1e-300), where
+                np.testing.assert_allclose(grad, s_grad / n, rtol=1e-12, atol=1e-300,
+                                           err_msg=str(where))
+                if spec.kind != "rank":
+                    assert value == pytest.approx(keras_sum_over_batch_size(rows),
+                                                  rel=1e-12, abs=1e-300), where
+                if hasattr(loss, "gradient_hessian"):
+                    g, h = loss.gradient_hessian(yt, yp, w, **kw)
+                    _, h_sum = call.loss("sum").gradient_hessian(yt, yp, w, **kw)
+                    assert lc.same(g, grad), where
+                    np.testing.assert_allclose(h, h_sum / n, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=IDS)
+def test_sum_over_batch_size_counts_weight_zero_units(cls):
+    """Unlike "mean", the divisor does not change when units weigh 0."""
+    spec = spec_of(cls)
+    if spec.reductions == (None,) or spec.kind in _SOBS_PENDING:
+        return
+    tested = 0
+    for i, params in enumerate(variants(cls)):
+        call = make(cls, 470 + i, params, weighted=False, size=9)
+        m = call.weight_len()
+        if m is None or m < 2 or not units_add_up(spec, params):
+            continue
+        (yt, yp, _), kw = call.args()
+        loss = call.loss("sum_over_batch_size")
+        full = loss(yt, yp, None, **kw)
+        w = np.ones(m)
+        w[1::2] = 0.0
+        rows = call.loss("none")(yt, yp, None, **kw)
+        n = n_units(call, rows)
+        kept = call.loss("sum")(yt, yp, w, **kw)
+        assert loss(yt, yp, w, **kw) == pytest.approx(kept / n, rel=1e-12, abs=1e-300)
+        zero = loss.loss_gradient(yt, yp, np.zeros(m), **kw)
+        assert zero[0] == 0.0 and not zero[1].any(), (cls.__name__, params)
+        assert np.isfinite(full)
+        tested += 1
+    assert tested, f"{cls.__name__}: no variant takes sample_weight"
+
+
+def test_sum_over_batch_size_is_a_reduction_name():
+    assert fl.get("mse", reduction="sum_over_batch_size").reduction == "sum_over_batch_size"
+    with pytest.raises(ValueError, match="reduction"):
+        fl.MeanSquaredError(reduction="sum_over_batch")
+    with pytest.raises(ValueError, match="reduction"):
+        fl.mean_squared_error([1.0], [2.0], reduction="SUM_OVER_BATCH_SIZE")
+
+
 @pytest.mark.parametrize("cls", CLASSES, ids=IDS)
 def test_nan_sample_weight_propagates(cls):
     """NaN in the data propagates (SPEC §1), a sample weight included: the
@@ -249,7 +389,7 @@ def test_nan_sample_weight_propagates(cls):
         lab = np.asarray(call.arrays["y_true"]).reshape(m, -1)
         w[np.argmax(~(lab == ig).all(axis=1)) if ig is not None else 0] = np.nan
         call.arrays["sample_weight"] = w
-        for red in spec.reductions:
+        for red in reductions(spec):
             if red == "none":
                 continue
             value = call.loss(red)(*call.args()[0], **call.args()[1])
@@ -265,7 +405,7 @@ def test_inputs_are_never_modified(cls):
             call = make(cls, 500 + i, params)
             call.arrays["y_pred"] = np.asarray(call.arrays["y_pred"]).astype(dtype)
             snap = lc.snapshot(call.arrays)
-            for red in spec.reductions:
+            for red in reductions(spec):
                 lc.run_all(call, red, out=True)
             bad = lc.unchanged(call.arrays, snap)
             assert not bad, (cls.__name__, params, bad)
@@ -281,7 +421,7 @@ def test_non_contiguous_input_gives_the_same_bits(cls, layout):
         lay = call.copy()
         for key, arr in call.arrays.items():
             lay.arrays[key] = lc.relayout(arr, layout)
-        for red in spec.reductions:
+        for red in reductions(spec):
             bad = same_results(evaluate(lay, red), evaluate(call, red))
             assert not bad, (cls.__name__, params, layout, red, bad)
 

@@ -187,6 +187,16 @@ def _giou(n, dtype, rng):
             ({"reduction": "sum"}, t, boxes(), {})]
 
 
+def _box_formats(n, dtype, rng):
+    """_giou's boxes read in each box format (their last two columns are
+    >= 0, so they are valid xywh / cxcywh boxes too), with sum_over_batch_size."""
+    cases = _giou(n, dtype, rng)
+    t, p = cases[0][1], cases[0][2]
+    return cases + [({"box_format": "xywh", "reduction": "sum_over_batch_size"}, t, p, {}),
+                    ({"box_format": "cxcywh", "reduction": "none"}, t, p,
+                     {"sample_weight": _weights(rng, t.shape[0])})]
+
+
 def _ranknet(n, dtype, rng):
     group = np.repeat(np.arange(n // 8 + 1), 8)[:n]     # lists of 8 items
     y = rng.integers(0, 4, n).astype(dtype)
@@ -297,7 +307,38 @@ BUILDERS = {
     "JaccardLoss": _overlap,
     "F1Loss": _overlap,
     "LambdaRank": _lambdarank,
+    "DIoULoss": _box_formats,
+    "CIoULoss": _box_formats,
+    "ExpectileLoss": _elementwise(_target_normal, _pred_normal,
+                                  [{}, {"expectile": 0.9, "reduction": "none"}]),
+    "PseudoHuber": _elementwise(_target_normal, _pred_normal,
+                                [{}, {"delta": 0.5, "reduction": "sum"}]),
+    "TweedieDeviance": _elementwise(_target_counts, _pred_positive,
+                                    [{}, {"log_input": True, "power": 1.0},
+                                     {"power": 1.5, "log_input": True, "reduction": "none"}]),
 }
+
+
+def _overlap_label_maps(n, dtype, rng):
+    """Dense input, label maps (channel-first and channel-last), logits."""
+    C = 4
+    side = max(1, int(np.sqrt(_rows_for(n, C) / 2)))
+    labels = rng.integers(0, C, (2, side, side))
+    labels[0, 0, 0] = 255
+    logits = rng.normal(0, 2, (2, C, side, side)).astype(dtype)
+    last = np.ascontiguousarray(np.moveaxis(logits, 1, -1))
+    return [*_overlap(n, dtype, rng),
+            ({"class_axis": 1, "from_logits": True, "ignore_index": 255}, labels, logits,
+             {"sample_weight": _weights(rng, 2)}),
+            ({"class_axis": -1, "from_logits": True, "gamma": 0.75, "reduction": "none"},
+             np.where(labels == 255, 0, labels), last, {}),
+            ({"class_axis": 1, "alpha": 0.3, "beta": 0.7, "reduction": "sum"},
+             np.where(labels == 255, 1, labels), _pred_row_probs(
+                 rng, (2 * side * side, C), dtype, {}).reshape(2, side, side, C)
+             .transpose(0, 3, 1, 2).copy(), {})]
+
+
+BUILDERS["TverskyLoss"] = _overlap_label_maps
 
 
 def calls_for(cls, n, rng):

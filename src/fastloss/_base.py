@@ -10,7 +10,9 @@ The reduction lives here and nowhere else, for every family of units:
 samples (``KernelOutputs``: the kernel adds ``w_i l_i`` and scales the
 gradient), images, classes and pairs (``unit_weights`` / ``reduce_units``:
 the kernel returns one loss per unit), with ``finish`` the one rule for a
-reduced value and ``gradient_array`` the one rule for ``out=``.
+reduced value and ``gradient_array`` the one rule for ``out=``.  The two
+averages differ only in ``divisor``: ``"mean"`` divides by Σ w_u,
+``"sum_over_batch_size"`` (Keras 3's default) by the number of units.
 """
 from __future__ import annotations
 
@@ -179,35 +181,57 @@ class WithHessian:
     has_hessian = True
 
 
+# The reductions that divide Σ w_u l_u by something: "mean" by Σ w_u,
+# "sum_over_batch_size" by the number of units (weight-0 ones counted).
+AVERAGING = ("mean", "sum_over_batch_size")
+
+
+def divisor(reduction, total_weight, n_units):
+    """What an averaging reduction divides Σ w_u l_u by: Σ w_u for "mean",
+    the number of units for "sum_over_batch_size" (Keras 3); None for
+    "sum" and "none".  This is the one place the two averages differ."""
+    if reduction == "mean":
+        return float(total_weight)
+    if reduction == "sum_over_batch_size":
+        return float(n_units)
+    return None
+
+
 def weight_scale(reduction, n, w):
-    """(gradient scale, Σw) for a kernel that scales the gradient itself:
-    1/Σw for "mean" (0 when Σw is 0), 1 otherwise."""
+    """(gradient scale, divisor) for a kernel that scales the gradient
+    itself over n samples: 1/divisor for an averaging reduction (0 when the
+    divisor is 0), 1 otherwise; the divisor is Σw for "mean", n for
+    "sum_over_batch_size" (Σw for "sum"/"none", unused)."""
     total_weight = float(n) if w is None else float(np.sum(w))
-    if reduction != "mean":
+    d = divisor(reduction, total_weight, n)
+    if d is None:
         return 1.0, total_weight
-    if total_weight == 0.0:
-        return 0.0, total_weight
-    return 1.0 / total_weight, total_weight
+    if d == 0.0:
+        return 0.0, d
+    return 1.0 / d, d
 
 
 def unit_weights(reduction, n, w=None):
-    """(w_u, per-unit gradient scale, Σw) for a kernel that takes one scale
-    per unit (images, classes): ``w_u / Σw`` for "mean" (0 when Σw is 0),
-    ``w_u`` otherwise.  `w` is None (every unit weighs 1) or a checked
-    float64 (n,) array."""
+    """(w_u, per-unit gradient scale, divisor) for a kernel that takes one
+    scale per unit (images, classes): ``w_u / divisor`` for an averaging
+    reduction (0 when the divisor is 0), ``w_u`` otherwise.  `w` is None
+    (every unit weighs 1) or a checked float64 (n,) array."""
     w = np.ones(n) if w is None else w
     total_weight = float(w.sum())
-    if reduction != "mean":
+    d = divisor(reduction, total_weight, n)
+    if d is None:
         return w, w, total_weight
-    if total_weight == 0.0:
-        return w, np.zeros(n), total_weight
-    return w, w / total_weight, total_weight
+    if d == 0.0:
+        return w, np.zeros(n), d
+    return w, w / d, d
 
 
 def finish(reduction, total, total_weight, rows, scale=None):
     """The value the caller sees for a reduction, from Σ w_u l_u (or the rows).
 
-    "mean" is ``total · scale`` when the kernel scaled the gradient by
+    `total_weight` is the divisor of an averaging reduction (from
+    :func:`divisor`, :func:`weight_scale` or :func:`unit_weights`).  An
+    average is ``total · scale`` when the kernel scaled the gradient by
     `scale` (value and gradient then use one factor, bit for bit), else
     ``total / total_weight``; 0.0 when there is nothing to average.
     """
@@ -225,7 +249,8 @@ def finish(reduction, total, total_weight, rows, scale=None):
 def reduce_units(reduction, unit_losses, total_weight, dtype, order=None):
     """The value of a loss whose kernel returns one weighted loss per unit
     (image, class or query group): "none" gives them (in `order`, if given)
-    in y_pred's dtype, "sum" their sum, "mean" their sum / `total_weight`."""
+    in y_pred's dtype, "sum" their sum, an average their sum divided by
+    `total_weight` (the reduction's divisor)."""
     if reduction == "none":
         rows = unit_losses if order is None else unit_losses[order]
         return rows.astype(dtype)

@@ -187,7 +187,13 @@ def apply_environment() -> None:
 
 
 def config() -> dict:
-    """The facts ``show_config`` prints, as a dict."""
+    """The facts ``show_config`` prints, as a dict.
+
+    >>> import fastloss as fl
+    >>> cfg = fl.config()
+    >>> cfg["fastloss"] == fl.__version__ and cfg["num_threads"] >= 1
+    True
+    """
     from . import __version__
     libraries = openmp_libraries()
     runtime = openmp_runtime()
@@ -210,7 +216,19 @@ def config() -> dict:
 
 
 def show_config() -> None:
-    """Print the version, the OpenMP runtime, the thread count and the SIMD path."""
+    """Print the version, the OpenMP runtime, the thread count and the SIMD path.
+
+    One ``key: value`` line per entry of :func:`config` (its keys, in order):
+    ``fastloss``, ``location``, ``python``, ``numpy``, ``machine``, ``openmp``,
+    ``openmp_runtime``, ``other_openmp``, ``omp_num_procs``, ``num_threads``,
+    ``OMP_NUM_THREADS``, ``cpu_features``, ``simd_path``.
+
+    >>> import fastloss as fl
+    >>> fl.show_config()                                  # doctest: +ELLIPSIS
+           fastloss: ...
+    ...
+          simd_path: ...
+    """
     for key, value in config().items():
         if isinstance(value, list):
             value = ", ".join(value) if value else "-"

@@ -40,6 +40,12 @@ def get(name, **params):
     `name` may be the class name (``"Huber"``), the function name
     (``"huber"``) or an alias (``"mse"``); case does not matter.  Keyword
     arguments go to the constructor.
+
+    >>> import fastloss as fl
+    >>> fl.get("huber", delta=2.0)
+    Huber(delta=2.0, reduction='mean')
+    >>> type(fl.get("MSE")) is fl.MeanSquaredError
+    True
     """
     if isinstance(name, type) and name in _BY_NAME.values():
         return name(**params)
@@ -53,7 +59,12 @@ def get(name, **params):
 
 
 def available():
-    """Every name ``get`` accepts (class names, function names, aliases), sorted."""
+    """Every name ``get`` accepts (class names, function names, aliases), sorted.
+
+    >>> import fastloss as fl
+    >>> {"Huber", "huber", "mse", "QuantileLoss"} <= set(fl.available())
+    True
+    """
     names = set()
     for cls in set(_BY_NAME.values()):
         names.add(cls.__name__)

@@ -56,7 +56,16 @@ def set_num_threads(n: int) -> None:
 
 @contextlib.contextmanager
 def num_threads(n: int):
-    """``with fl.num_threads(k): ...`` runs the block on k threads, then restores."""
+    """``with fl.num_threads(k): ...`` runs the block on k threads, then restores.
+
+    >>> import fastloss as fl
+    >>> before = fl.get_num_threads()
+    >>> with fl.num_threads(1):
+    ...     fl.get_num_threads()
+    1
+    >>> fl.get_num_threads() == before
+    True
+    """
     previous = int(_runtime.max_threads())
     set_num_threads(n)
     try:

@@ -10,7 +10,9 @@ import numbers
 
 import numpy as np
 
-REDUCTIONS = ("mean", "sum", "none")
+# "sum_over_batch_size" is Keras 3's default: Σ w_i l_i / n over the units
+# "mean" averages (weight-0 units counted); "mean" divides by Σ w_i instead.
+REDUCTIONS = ("mean", "sum", "none", "sum_over_batch_size")
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 
 

@@ -102,6 +102,14 @@ def cohen_kappa(y_true, y_pred_labels, weights=None, *, sample_weight=None):
     κ is undefined (expected disagreement 0), as scikit-learn.  O(n log n)
     time (the sorted union) and O(n + C) memory: no C×C confusion or weight
     matrix, so a million distinct labels are fine.
+
+    >>> import numpy as np
+    >>> import fastloss as fl
+    >>> from sklearn.metrics import cohen_kappa_score
+    >>> a = np.array([0, 1, 2, 2, 1, 0]); b = np.array([0, 2, 2, 1, 1, 0])
+    >>> ours = fl.cohen_kappa(a, b, weights="linear")
+    >>> bool(np.isclose(ours, cohen_kappa_score(a, b, weights="linear")))
+    True
     """
     weights = _check_weights(weights)
     a = _label_array(y_true, "y_true")

@@ -86,9 +86,17 @@ class _Pairwise(Loss):
                 if arr is not None:
                     arr[...] = np.nan
         else:
-            group_loss, total_w, _ = _ranking.pairwise(
+            group_loss, total_w, n_pairs = _ranking.pairwise(
                 yt, yp, w, order, starts, rank, 0 if k is None else min(k, n), self.sigma,
                 self.reduction == "mean", grad, hess, get_num_threads())
+            if self.reduction == "sum_over_batch_size":
+                # the kernel scaled nothing (its flag is "mean" only): the
+                # divisor is the number of counted pairs, weight-0 ones included
+                total_w = float(n_pairs)
+                scale = 1.0 / total_w if total_w else 0.0
+                for arr in (grad, hess):
+                    if arr is not None:
+                        arr *= scale
         value = None
         if want_loss:
             # units: pairs; "none" gives per-group sums in order of first appearance

@@ -205,10 +205,25 @@ class LossRegressor(RegressorMixin, _LossLinearModel):
     intercept_ : float or (n_targets,)
     n_iter_ : int
         L-BFGS iterations.
-    n_features_in_, feature_names_in_ : as in scikit-learn.
+    n_features_in_, feature_names_in_
+        As in scikit-learn.
 
+    Notes
+    -----
     See the module docstring for the exact objective and how ``alpha`` maps to
     Ridge and HuberRegressor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> from fastloss.sklearn import LossRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
+    >>> ours = LossRegressor("mse", alpha=2.0, tol=1e-10).fit(X, y)
+    >>> ridge = Ridge(alpha=2.0).fit(X, y)
+    >>> bool(np.allclose(ours.coef_, ridge.coef_, atol=1e-6))
+    True
     """
 
     def __init__(self, loss="huber", *, alpha=0.0, fit_intercept=True, max_iter=1000,
@@ -276,6 +291,7 @@ class LossClassifier(ClassifierMixin, _LossLinearModel):
           column per class.  With two classes the two symmetric columns are
           fitted as the loss defines them and stored as their difference
           (``coef_`` of shape (1, n_features)).
+
         Losses with ``from_logits`` are used with ``from_logits=True``.
     alpha : float >= 0, default 0.5
         Penalty ``alpha · ‖coef‖²``; ``alpha = 1/(2C)`` of LogisticRegression
@@ -288,12 +304,33 @@ class LossClassifier(ClassifierMixin, _LossLinearModel):
 
     Attributes
     ----------
-    classes_, coef_ ((1, n_features) for two classes, else (n_classes,
-    n_features)), intercept_, n_iter_, n_features_in_.
+    classes_ : ndarray (n_classes,)
+    coef_ : ndarray (1, n_features) for two classes, else (n_classes, n_features)
+    intercept_ : ndarray (1,) or (n_classes,)
+    n_iter_ : int
+        L-BFGS iterations.
+    n_features_in_ : int
 
+    Notes
+    -----
     ``predict_proba`` exists for the cross-entropy losses (sigmoid / softmax
     of the scores; one-vs-rest sigmoids are normalised per row), not for the
     hinge losses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from fastloss.sklearn import LossClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 2))
+    >>> y = (X[:, 0] + rng.normal(size=80) > 0).astype(int)
+    >>> ours = LossClassifier(alpha=0.5, tol=1e-10).fit(X, y)   # C = 1/(2 alpha)
+    >>> ref = LogisticRegression(C=1.0, tol=1e-10).fit(X, y)
+    >>> bool(np.allclose(ours.coef_, ref.coef_, atol=1e-5))
+    True
+    >>> ours.predict_proba(X[:2]).shape
+    (2, 2)
     """
 
     def __init__(self, loss="binary_crossentropy", *, alpha=0.5, fit_intercept=True,

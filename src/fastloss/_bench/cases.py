@@ -192,6 +192,29 @@ def _sk_pinball(quantile):
     return make
 
 
+def _sk_tweedie_peer(power):
+    """scikit-learn's HalfTweedieLoss (log link): its per-sample loss drops
+    the term that makes the deviance 0 at the optimum
+    (``constant_to_optimal_zero``, added untimed), and is half the deviance."""
+    def setup(case, data, threads):
+        from sklearn._loss import loss as skl
+        loss = skl.HalfTweedieLoss(power=power)
+        y, raw = data.y_true, data.y_pred
+        const = float(np.sum(loss.constant_to_optimal_zero(y), dtype=np.float64))
+
+        def call():
+            per_sample, grad = loss.loss_gradient(y, raw, n_threads=threads)
+            return float(np.sum(per_sample, dtype=np.float64)) + const, grad
+        return call
+
+    def convert(result, data):
+        total, grad = result
+        n = data.y_pred.shape[0]
+        return 2.0 * total / n, grad * (2.0 / n)
+    return Peer("sklearn", f"sklearn HalfTweedieLoss(power={power}) + constant_to_optimal_zero",
+                setup, convert, requires="sklearn")
+
+
 # -------------------------------------------------------------- generators
 def _regression(shape, dtype, rng):
     y = rng.standard_normal(shape).astype(dtype)
@@ -289,6 +312,16 @@ def _segmentation_onehot(shape, dtype, rng):
     return Data(np.ascontiguousarray(onehot), d.y_pred)
 
 
+def _segmentation_label_logits(shape, dtype, rng):
+    """A label map and channel-first logits (the true class boosted)."""
+    b, c, h, w = shape
+    labels = rng.integers(0, c, (b, h, w))
+    logits = rng.standard_normal(shape, dtype=np.float32) * 2
+    boosted = np.take_along_axis(logits, labels[:, None], axis=1) + 2.0
+    np.put_along_axis(logits, labels[:, None], boosted, axis=1)
+    return Data(labels, logits.astype(dtype))
+
+
 def _binary_maps(shape, dtype, rng):
     labels = (rng.random(shape) < 0.3).astype(np.int64)
     logits = (rng.standard_normal(shape) + 1.5 * (2 * labels - 1)).astype(dtype)
@@ -368,6 +401,22 @@ CASES = (
              numpy_peer(npr.poisson, log_input=True),
              torch_peer("poisson_log", "torch poisson_nll_loss(log_input) fwd+bwd"),
              sklearn_peer(_sk("HalfPoissonLoss"), "sklearn HalfPoissonLoss", 1.0, 1.0))),
+    Case("expectile", "expectile_loss", "regression", _N, "float64", _regression,
+         params={"expectile": 0.3}, peers=(
+             numpy_peer(npr.expectile, expectile=0.3),
+             torch_peer("expectile", "torch expectile formula fwd+bwd (autograd)",
+                        expectile=0.3))),
+    Case("pseudo_huber", "pseudo_huber", "regression", _N, "float64", _regression,
+         params={"delta": 1.0}, peers=(
+             numpy_peer(npr.pseudo_huber, delta=1.0),
+             torch_peer("pseudo_huber", "torch pseudo-Huber formula fwd+bwd (autograd)",
+                        delta=1.0))),
+    Case("tweedie", "tweedie_deviance", "regression", _N, "float64", _poisson_log,
+         params={"power": 1.5, "log_input": True}, peers=(
+             numpy_peer(npr.tweedie_log, power=1.5),
+             torch_peer("tweedie_log", "torch Tweedie deviance formula fwd+bwd (autograd)",
+                        power=1.5),
+             _sk_tweedie_peer(1.5))),
     # -- classification -----------------------------------------------------
     Case("sparse_ce", "sparse_categorical_crossentropy", "classification", _LOGITS,
          "float32", _class_logits, params={"from_logits": True}, peers=(
@@ -426,6 +475,14 @@ CASES = (
          {"full": (10**6, 4), "quick": (2 * 10**5, 4), "tiny": (100, 4)}, "float32", _boxes,
          peers=(numpy_peer(npr.giou_loss),
                 torch_peer("giou", "torch GIoU formula fwd+bwd"))),
+    Case("diou", "diou_loss", "detection",
+         {"full": (10**6, 4), "quick": (2 * 10**5, 4), "tiny": (100, 4)}, "float32", _boxes,
+         peers=(numpy_peer(npr.diou_loss),
+                torch_peer("diou", "torch torchvision-DIoU formula fwd+bwd"))),
+    Case("ciou", "ciou_loss", "detection",
+         {"full": (10**6, 4), "quick": (2 * 10**5, 4), "tiny": (100, 4)}, "float32", _boxes,
+         peers=(numpy_peer(npr.ciou_loss),
+                torch_peer("ciou", "torch torchvision-CIoU formula fwd+bwd"))),
     # -- segmentation -------------------------------------------------------
     # Lovász gradients are differences of consecutive Jaccard values (about
     # 1/P apart): the torch reference, run in float32 as its users run it,
@@ -451,6 +508,13 @@ CASES = (
          params={"class_axis": 1}, peers=(
              numpy_peer(npr.f1_loss),
              torch_peer("f1", "torch soft-Dice formula fwd+bwd"))),
+    # Dice from a label map + logits: fastloss softmaxes along the class axis
+    # and never builds the one-hot; torch runs softmax + one_hot + Dice.
+    Case("dice_label_map", "f1_loss", "segmentation", _SEG, "float32",
+         _segmentation_label_logits, params={"class_axis": 1, "from_logits": True}, peers=(
+             numpy_peer(npr.dice_label_map),
+             torch_peer("dice_label_map", "torch softmax + one_hot + soft-Dice fwd+bwd",
+                        labels_long=True))),
     # -- agreement ----------------------------------------------------------
     Case("kappa", "kappa_loss", "agreement",
          {"full": (10**6, 5), "quick": (2 * 10**5, 5), "tiny": (200, 4)}, "float64", _ratings,

@@ -78,6 +78,26 @@ def poisson(y, f, log_input=False):
     return _mean(f - y * np.log(f + eps)), (1 - y / (f + eps)) / f.size
 
 
+def expectile(y, f, expectile=0.5):
+    e = y - f
+    a = np.where(y < f, 1 - expectile, expectile)
+    return _mean(a * e * e), (-2 * a * e / e.size).astype(f.dtype, copy=False)
+
+
+def pseudo_huber(y, f, delta=1.0):
+    e = f - y
+    r = np.sqrt(1 + (e / delta) ** 2)
+    return _mean(delta * delta * (r - 1)), (e / r / e.size).astype(f.dtype, copy=False)
+
+
+def tweedie_log(y, f, power=1.5):
+    """Tweedie deviance at mean exp(f), 1 < power < 2 (y = 0 allowed)."""
+    p = power
+    a1, a2 = np.exp((1 - p) * f), np.exp((2 - p) * f)
+    d = 2 * (np.power(y, 2 - p) / ((1 - p) * (2 - p)) - y * a1 / (1 - p) + a2 / (2 - p))
+    return _mean(d), (2 * (a2 - y * a1) / f.size).astype(f.dtype, copy=False)
+
+
 # ------------------------------------------------------------ classification
 def sparse_categorical_crossentropy(y, x, from_logits=True):
     assert from_logits
@@ -308,6 +328,18 @@ def f1_loss(y, f, smooth=1e-10, class_axis=1):
     return float(np.mean(1 - score)), g.astype(f.dtype)
 
 
+def dice_label_map(labels, logits, smooth=1e-10):
+    """Dice from a label map and (B, C, H, W) logits: NumPy softmax, the
+    one-hot built, f1_loss, the gradient chained through the softmax."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    p = e / e.sum(axis=1, keepdims=True)
+    onehot = np.moveaxis(np.eye(logits.shape[1], dtype=logits.dtype)[labels], -1, 1)
+    value, g = f1_loss(onehot, p, smooth, class_axis=1)
+    g = p * (g - (g * p).sum(axis=1, keepdims=True))
+    return value, g.astype(logits.dtype)
+
+
 # ----------------------------------------------------------------- agreement
 def kappa_weights(c, weights):
     i, j = np.indices((c, c))
@@ -375,3 +407,53 @@ def lambdarank(y, s, sigma=1.0, k=None, list_size=None):
     lam = a / (1 + np.exp(-z))
     g = sigma * (lam.sum(axis=1) - lam.sum(axis=2))
     return loss / npairs, (g / npairs).reshape(-1).astype(s.dtype)
+
+
+# ------------------------------------------------------------- DIoU / CIoU
+def _diou_parts(t, p, eps):
+    """Per-box DIoU loss, IoU, its gradient w.r.t. the predicted corners
+    (ties, which the benchmark data avoid, take one side), and (w, h) of p."""
+    px1, py1, px2, py2 = p.T
+    tx1, ty1, tx2, ty2 = t.T
+    pw, ph = px2 - px1, py2 - py1
+    iw_raw = np.minimum(px2, tx2) - np.maximum(px1, tx1)
+    ih_raw = np.minimum(py2, ty2) - np.maximum(py1, ty1)
+    iw, ih = np.maximum(iw_raw, 0), np.maximum(ih_raw, 0)
+    inter = iw * ih
+    union = pw * ph + (tx2 - tx1) * (ty2 - ty1) - inter
+    iou = inter / (union + eps)
+    cw = np.maximum(px2, tx2) - np.minimum(px1, tx1)
+    ch = np.maximum(py2, ty2) - np.minimum(py1, ty1)
+    c2 = cw * cw + ch * ch + eps
+    dx = (px1 + px2) / 2 - (tx1 + tx2) / 2
+    dy = (py1 + py2) / 2 - (ty1 + ty2) / 2
+    rho2 = dx * dx + dy * dy
+    loss = 1 - iou + rho2 / c2
+    dU = inter / (union + eps) ** 2                 # d(-I/(U+eps))/dU
+    dI = -1 / (union + eps) - dU                    # through I, U = A_p + A_t - I
+    k = -2 * rho2 / c2 ** 2                         # d(ρ²/c²)/d(c²) · 2
+    wi, hi = iw_raw > 0, ih_raw > 0
+    g = np.empty_like(p)
+    g[:, 0] = -dU * ph - dI * (wi & (px1 > tx1)) * ih + dx / c2 - k * cw * (px1 < tx1)
+    g[:, 2] = dU * ph + dI * (wi & (px2 < tx2)) * ih + dx / c2 + k * cw * (px2 > tx2)
+    g[:, 1] = -dU * pw - dI * (hi & (py1 > ty1)) * iw + dy / c2 - k * ch * (py1 < ty1)
+    g[:, 3] = dU * pw + dI * (hi & (py2 < ty2)) * iw + dy / c2 + k * ch * (py2 > ty2)
+    return loss, iou, g, pw, ph
+
+
+def diou_loss(t, p, eps=1e-7):
+    loss, _, g, _, _ = _diou_parts(t, p, eps)
+    return _mean(loss), g / p.shape[0]
+
+
+def ciou_loss(t, p, eps=1e-7):
+    loss, iou, g, pw, ph = _diou_parts(t, p, eps)
+    d = np.arctan((t[:, 2] - t[:, 0]) / (t[:, 3] - t[:, 1])) - np.arctan(pw / ph)
+    v = (4 / np.pi ** 2) * d * d
+    alpha = v / (1 - iou + v + eps)                 # a constant in the gradient
+    dv = alpha * 2 * (4 / np.pi ** 2) * d / (pw * pw + ph * ph)
+    g[:, 0] += dv * ph
+    g[:, 2] -= dv * ph
+    g[:, 1] -= dv * pw
+    g[:, 3] += dv * pw
+    return _mean(loss + alpha * v), g / p.shape[0]

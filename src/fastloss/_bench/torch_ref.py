@@ -41,6 +41,25 @@ def poisson_log(t, x):
     return F.poisson_nll_loss(x, t, log_input=True, full=False)
 
 
+# no built-ins for these three: the formulas, as a torch user writes them
+def expectile(t, x, expectile=0.5):
+    e = t - x
+    a = torch.where(t < x, torch.tensor(1 - expectile, dtype=x.dtype),
+                    torch.tensor(expectile, dtype=x.dtype))
+    return (a * e * e).mean()
+
+
+def pseudo_huber(t, x, delta=1.0):
+    return (delta * delta * (torch.sqrt(1 + ((x - t) / delta) ** 2) - 1)).mean()
+
+
+def tweedie_log(t, x, power=1.5):
+    p = power
+    d = 2 * (torch.pow(t, 2 - p) / ((1 - p) * (2 - p)) - t * torch.exp((1 - p) * x) / (1 - p)
+             + torch.exp((2 - p) * x) / (2 - p))
+    return d.mean()
+
+
 def sparse_ce(t, x):
     return F.cross_entropy(x, t)
 
@@ -171,6 +190,15 @@ def f1(t, x, smooth=1e-10):
     return (1 - (2 * i + smooth) / (sy + sf + smooth)).mean()
 
 
+def dice_label_map(t, x, smooth=1e-10):
+    """Dice from a label map and channel-first logits as a torch user writes
+    it (segmentation_models_pytorch's DiceLoss does the same): softmax over
+    the classes, the one-hot of the labels moved to axis 1, the class sums."""
+    p = torch.softmax(x, 1)
+    onehot = F.one_hot(t, x.shape[1]).movedim(-1, 1).to(x.dtype)
+    return f1(onehot, p, smooth)
+
+
 def kappa(t, x, weights="quadratic"):
     n, c = x.shape
     i, j = torch.meshgrid(torch.arange(c), torch.arange(c), indexing="ij")
@@ -215,3 +243,32 @@ def lambdarank(t, x, sigma=1.0, k=None, list_size=None):
         a = torch.where(mask, a * inv[:, None, None], torch.zeros_like(a))
     pair = F.softplus(-sigma * (s[:, :, None] - s[:, None, :]))
     return (a * pair).sum() / mask.sum()
+
+
+def _diou_parts(t, x, eps):
+    """torchvision's _diou_iou_loss (per box): (1 - IoU + ρ²/c², IoU)."""
+    px1, py1, px2, py2 = x.unbind(1)
+    tx1, ty1, tx2, ty2 = t.unbind(1)
+    iw = (torch.minimum(px2, tx2) - torch.maximum(px1, tx1)).clamp(min=0)
+    ih = (torch.minimum(py2, ty2) - torch.maximum(py1, ty1)).clamp(min=0)
+    inter = iw * ih
+    union = (px2 - px1) * (py2 - py1) + (tx2 - tx1) * (ty2 - ty1) - inter
+    iou = inter / (union + eps)
+    diag = ((torch.maximum(px2, tx2) - torch.minimum(px1, tx1)) ** 2
+            + (torch.maximum(py2, ty2) - torch.minimum(py1, ty1)) ** 2 + eps)
+    dist = ((px1 + px2) / 2 - (tx1 + tx2) / 2) ** 2 + ((py1 + py2) / 2 - (ty1 + ty2) / 2) ** 2
+    return 1 - iou + dist / diag, iou
+
+
+def diou(t, x, eps=1e-7):
+    return _diou_parts(t, x, eps)[0].mean()
+
+
+def ciou(t, x, eps=1e-7):
+    loss, iou = _diou_parts(t, x, eps)
+    v = (4 / math.pi ** 2) * torch.pow(
+        torch.atan((t[:, 2] - t[:, 0]) / (t[:, 3] - t[:, 1]))
+        - torch.atan((x[:, 2] - x[:, 0]) / (x[:, 3] - x[:, 1])), 2)
+    with torch.no_grad():
+        alpha = v / (1 - iou + v + eps)
+    return (loss + alpha * v).mean()

@@ -1,120 +1,320 @@
-"""Box losses: GIoU, value and gradient of the four predicted coordinates in
-one pass per box.
+"""Box losses: GIoU, DIoU, CIoU; value and gradient of the four predicted
+coordinates in one pass per box, boxes in any of torchvision's formats.
 
-The closed form follows torchvision's ``generalized_box_iou_loss`` operation
-for operation (same eps placement), in float64.  Its derivative is the one
+One blocked, threaded, deterministic driver (``boxes``) serves every box
+loss: a loss is one ``box_loss_t`` formula on ``(x1, y1, x2, y2)`` boxes
+(its value, and its gradient with respect to the predicted corners),
+registered in ``KINDS`` / ``_FORMULAS``.  The driver converts each box from
+the caller's format on the fly (no converted copy of the arrays) and chains
+the corner gradient back to that format.
+
+The closed forms follow torchvision's ``generalized_box_iou_loss``,
+``distance_box_iou_loss`` and ``complete_box_iou_loss`` operation for
+operation (same eps placement), in float64.  Their derivative is the one
 torch autograd gives: ``max``/``min`` of two equal coordinates pass half of
 the gradient to each side, the intersection is 0 (with zero gradient) unless
-both of its sides are strictly positive.
+both of its sides are strictly positive, and CIoU's trade-off α is a
+constant (torchvision computes it under ``no_grad``).  Where torchvision
+divides 0 by 0 (CIoU's ``atan(w / h)`` of a box with w = h = 0) the limit
+used is stated at the formula.
 """
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t
+from libc.math cimport atan, M_PI, INFINITY
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for, combine_blocks)
 
+# the order is the ``kind`` index the Python layer passes
+KINDS = ("giou", "diou", "ciou")
+# torchvision.ops.box_convert names; the order is the ``fmt`` index
+FORMATS = ("xyxy", "xywh", "cxcywh")
+
+ctypedef double (*box_loss_t)(const double* t, const double* f, double eps,
+                              double* g) noexcept nogil
+
 
 cdef inline double _dmax(double a, double b) noexcept nogil:
-    """d max(a, b) / da as torch.maximum's backward: 1, 1/2 at a tie, 0."""
-    if a > b:
-        return 1.0
-    if a == b:
-        return 0.5
-    return 0.0
+    """d max(a, b) / da as torch.maximum's backward: 1, 1/2 at a tie, 0
+    (0 with a NaN).  Integer arithmetic on the comparisons, which gcc turns
+    into setcc rather than branches (it branches on ``(a > b) + 0.5 (a == b)``
+    in doubles): for real boxes which side wins is a coin toss, and
+    mispredicted branches cost more than the rest of the gradient."""
+    return 0.5 * <double>(<int>(a >= b) + <int>(a > b))
 
 
-cdef inline double giou_loss_grad(const double* t, const double* f, double eps,
-                                  double* g) noexcept nogil:
-    """1 - GIoU(f, t) for boxes (x1, y1, x2, y2); g (if not NULL) gets d/df."""
-    cdef double x1 = f[0], y1 = f[1], x2 = f[2], y2 = f[3]
-    cdef double a1 = t[0], b1 = t[1], a2 = t[2], b2 = t[3]
-    cdef double ix1 = x1 if x1 > a1 else a1
-    cdef double iy1 = y1 if y1 > b1 else b1
-    cdef double ix2 = x2 if x2 < a2 else a2
-    cdef double iy2 = y2 if y2 < b2 else b2
-    cdef double iw = ix2 - ix1, ih = iy2 - iy1
-    cdef bint overlap = (iy2 > iy1) and (ix2 > ix1)
-    cdef double inter = iw * ih if overlap else 0.0
-    cdef double w1 = x2 - x1, h1 = y2 - y1
-    cdef double union = w1 * h1 + (a2 - a1) * (b2 - b1) - inter
-    cdef double iou = inter / (union + eps)
-    cdef double cx1 = x1 if x1 < a1 else a1
-    cdef double cy1 = y1 if y1 < b1 else b1
-    cdef double cx2 = x2 if x2 > a2 else a2
-    cdef double cy2 = y2 if y2 > b2 else b2
-    cdef double cw = cx2 - cx1, ch = cy2 - cy1
-    cdef double area_c = cw * ch
-    cdef double loss = 1.0 - (iou - ((area_c - union) / (area_c + eps)))
-    cdef double ue, ce, dI, dU, dC, dIw, dIh
+# -- shared geometry ---------------------------------------------------------
+cdef struct Overlap:
+    double inter, union, ue, iou, iw, ih, w1, h1
+    bint overlap
+
+
+cdef inline void _overlap(const double* t, const double* f, double eps,
+                          Overlap* o) noexcept nogil:
+    """Intersection, union and IoU = I / (U + eps) of boxes f and t, as
+    torchvision's ``_loss_inter_union`` (I = 0 unless both sides > 0)."""
+    cdef double ix1 = f[0] if f[0] > t[0] else t[0]
+    cdef double iy1 = f[1] if f[1] > t[1] else t[1]
+    cdef double ix2 = f[2] if f[2] < t[2] else t[2]
+    cdef double iy2 = f[3] if f[3] < t[3] else t[3]
+    o.iw = ix2 - ix1
+    o.ih = iy2 - iy1
+    o.overlap = (iy2 > iy1) & (ix2 > ix1)
+    o.inter = o.iw * o.ih if o.overlap else 0.0
+    o.w1 = f[2] - f[0]
+    o.h1 = f[3] - f[1]
+    o.union = o.w1 * o.h1 + (t[2] - t[0]) * (t[3] - t[1]) - o.inter
+    o.ue = o.union + eps
+    o.iou = o.inter / o.ue
+
+
+cdef inline void _overlap_grad(const double* t, const double* f, const Overlap* o,
+                               double dU, double dI, double* g) noexcept nogil:
+    """g = dL/df for L depending on f through U and I (partials dU, dI;
+    U = A(f) + A(t) - I is counted here, so dI is the partial at fixed U)."""
+    cdef double dIt = dI - dU
+    # times the 0/1 flag, not a branch (overlap or not is unpredictable): an
+    # empty intersection passes 0 (its finite sides; with infinite
+    # coordinates the loss is not finite anyway)
+    cdef double ov = <double>o.overlap
+    cdef double dIw = dIt * o.ih * ov
+    cdef double dIh = dIt * o.iw * ov
+    g[0] = -dU * o.h1
+    g[2] = dU * o.h1
+    g[1] = -dU * o.w1
+    g[3] = dU * o.w1
+    # iw = min(x2, a2) - max(x1, a1)
+    g[0] -= dIw * _dmax(f[0], t[0])
+    g[2] += dIw * _dmax(t[2], f[2])
+    g[1] -= dIh * _dmax(f[1], t[1])
+    g[3] += dIh * _dmax(t[3], f[3])
+
+
+cdef inline void _enclosing(const double* t, const double* f, double* cw,
+                            double* ch) noexcept nogil:
+    """Width and height of the smallest box enclosing f and t."""
+    cdef double cx1 = f[0] if f[0] < t[0] else t[0]
+    cdef double cy1 = f[1] if f[1] < t[1] else t[1]
+    cdef double cx2 = f[2] if f[2] > t[2] else t[2]
+    cdef double cy2 = f[3] if f[3] > t[3] else t[3]
+    cw[0] = cx2 - cx1
+    ch[0] = cy2 - cy1
+
+
+cdef inline void _enclosing_grad(const double* t, const double* f, double dcw,
+                                 double dch, double* g) noexcept nogil:
+    """g += dL/df through cw = max(x2, a2) - min(x1, a1) (and ch alike)."""
+    g[0] -= dcw * _dmax(t[0], f[0])
+    g[2] += dcw * _dmax(f[2], t[2])
+    g[1] -= dch * _dmax(t[1], f[1])
+    g[3] += dch * _dmax(f[3], t[3])
+
+
+cdef inline double _centre_distance(const double* t, const double* f, double eps,
+                                    double* g) noexcept nogil:
+    """DIoU's penalty ρ² / c², c² = (enclosing diagonal)² + eps; g += its
+    gradient when g is not NULL."""
+    cdef double cw, ch, c2, dx, dy, rho2, k, rc
+    _enclosing(t, f, &cw, &ch)
+    c2 = cw * cw + ch * ch + eps
+    dx = (f[2] + f[0]) / 2.0 - (t[0] + t[2]) / 2.0
+    dy = (f[3] + f[1]) / 2.0 - (t[1] + t[3]) / 2.0
+    rho2 = dx * dx + dy * dy
+    if g != NULL:
+        # one division for the gradient (the value keeps torchvision's)
+        rc = 1.0 / c2
+        # d(ρ²)/dx1 = d(ρ²)/dx2 = 2 dx · 1/2
+        g[0] += dx * rc
+        g[2] += dx * rc
+        g[1] += dy * rc
+        g[3] += dy * rc
+        k = -2.0 * rho2 * rc * rc
+        _enclosing_grad(t, f, k * cw, k * ch, g)
+    return rho2 / c2
+
+
+cdef inline double _aspect(double w, double h) noexcept nogil:
+    """atan(w / h) for w, h >= 0, torchvision's CIoU term; a box with h = 0
+    gets the limit π/2 (w > 0) or 0 (a point box, where torchvision's 0/0
+    is NaN).  NaN propagates."""
+    if h > 0.0:
+        return atan(w / h)
+    if h == 0.0:
+        if w > 0.0:
+            return M_PI / 2.0
+        if w == 0.0:
+            return 0.0
+    return w + h
+
+
+cdef inline double _aspect_gap(double wt, double ht, double wf, double hf) noexcept nogil:
+    """_aspect(wt, ht) - _aspect(wf, hf) with one atan instead of two: for
+    sizes >= 0, atan a - atan b = atan((a - b) / (1 + ab)) (no branch
+    correction: the difference lies in (-π/2, π/2)), i.e.
+    atan((wt hf - wf ht) / (ht hf + wt wf)), which also covers h = 0.  A
+    zero (point boxes, a flat box against a thin one), infinite or NaN
+    denominator takes the two-atan path."""
+    cdef double den = ht * hf + wt * wf
+    if den > 0.0 and den < INFINITY:
+        return atan((wt * hf - wf * ht) / den)
+    return _aspect(wt, ht) - _aspect(wf, hf)
+
+
+# -- the formulas (one per loss) ----------------------------------------------
+cdef double giou_formula(const double* t, const double* f, double eps,
+                         double* g) noexcept nogil:
+    """1 - I/(U+eps) + (C - U)/(C+eps), C the enclosing area."""
+    cdef Overlap o
+    cdef double cw, ch, area_c, r, rc, dU, dC, loss
+    _overlap(t, f, eps, &o)
+    _enclosing(t, f, &cw, &ch)
+    area_c = cw * ch
+    loss = 1.0 - (o.iou - ((area_c - o.union) / (area_c + eps)))
     if g == NULL:
         return loss
-    ue = union + eps
-    ce = area_c + eps
-    # L = 1 - I/(U+eps) + (C - U)/(C+eps), U = A1 + A2 - I
-    dU = inter / (ue * ue) - 1.0 / ce
-    dI = -1.0 / ue - dU
-    dC = ue / (ce * ce)
-    # d area_1
-    g[0] = -dU * h1
-    g[2] = dU * h1
-    g[1] = -dU * w1
-    g[3] = dU * w1
-    if overlap:
-        dIw = dI * ih
-        dIh = dI * iw
-        # iw = min(x2, a2) - max(x1, a1)
-        g[0] -= dIw * _dmax(x1, a1)
-        g[2] += dIw * _dmax(a2, x2)
-        g[1] -= dIh * _dmax(y1, b1)
-        g[3] += dIh * _dmax(b2, y2)
-    # cw = max(x2, a2) - min(x1, a1)
-    g[0] -= dC * ch * _dmax(a1, x1)
-    g[2] += dC * ch * _dmax(x2, a2)
-    g[1] -= dC * cw * _dmax(b1, y1)
-    g[3] += dC * cw * _dmax(y2, b2)
+    # two divisions for the gradient (the value keeps torchvision's)
+    r = 1.0 / o.ue
+    rc = 1.0 / (area_c + eps)
+    dU = o.inter * r * r - rc
+    dC = o.ue * rc * rc
+    _overlap_grad(t, f, &o, dU, -r, g)
+    _enclosing_grad(t, f, dC * ch, dC * cw, g)
     return loss
 
 
-cdef double _giou_block(const floating* yt, const floating* yp, const double* w,
-                        Py_ssize_t r0, Py_ssize_t r1, double eps, double scale,
-                        floating* grad, floating* rows) noexcept nogil:
+cdef double diou_formula(const double* t, const double* f, double eps,
+                         double* g) noexcept nogil:
+    """1 - I/(U+eps) + ρ²/(c² + eps), ρ the distance of the centres, c the
+    diagonal of the enclosing box."""
+    cdef Overlap o
+    cdef double r
+    _overlap(t, f, eps, &o)
+    if g != NULL:
+        r = 1.0 / o.ue
+        _overlap_grad(t, f, &o, o.inter * r * r, -r, g)
+    return 1.0 - o.iou + _centre_distance(t, f, eps, g)
+
+
+cdef double ciou_formula(const double* t, const double* f, double eps,
+                         double* g) noexcept nogil:
+    """DIoU + α v, v = 4/π² (atan(w_t/h_t) - atan(w_f/h_f))², α = v /
+    (1 - IoU + v + eps) held constant in the gradient (0 where v = 0, also
+    when eps = 0 makes torchvision's 0/0 NaN for identical boxes)."""
+    cdef Overlap o
+    cdef double wf, hf, d, v, alpha, r2, dv, loss, r
+    _overlap(t, f, eps, &o)
+    wf = o.w1
+    hf = o.h1
+    d = _aspect_gap(t[2] - t[0], t[3] - t[1], wf, hf)
+    v = (4.0 / (M_PI * M_PI)) * (d * d)
+    alpha = 0.0 if v == 0.0 else v / (1.0 - o.iou + v + eps)
+    if g != NULL:
+        r = 1.0 / o.ue
+        _overlap_grad(t, f, &o, o.inter * r * r, -r, g)
+    loss = 1.0 - o.iou + _centre_distance(t, f, eps, g) + alpha * v
+    if g != NULL:
+        # dv/dw_f = -2 (4/π²) d h/(w² + h²), dv/dh_f = +2 (4/π²) d w/(w² + h²)
+        # (atan2's derivative: finite at h = 0; 0 for a point box)
+        r2 = wf * wf + hf * hf
+        if r2 > 0.0:
+            dv = alpha * 2.0 * (4.0 / (M_PI * M_PI)) * d / r2
+            g[0] += dv * hf
+            g[2] -= dv * hf
+            g[1] -= dv * wf
+            g[3] += dv * wf
+    return loss
+
+
+cdef box_loss_t _FORMULAS[3]
+_FORMULAS[0] = giou_formula
+_FORMULAS[1] = diou_formula
+_FORMULAS[2] = ciou_formula
+
+
+# -- formats -----------------------------------------------------------------
+cdef inline void _to_xyxy(int fmt, const floating* src, double* b) noexcept nogil:
+    """One box in `fmt` as (x1, y1, x2, y2) in float64 (torchvision's
+    box_convert: x2 = x + w; x1 = cx - w/2, x2 = cx + w/2)."""
+    cdef double a0 = src[0], a1 = src[1], a2 = src[2], a3 = src[3]
+    if fmt == 0:
+        b[0] = a0
+        b[1] = a1
+        b[2] = a2
+        b[3] = a3
+    elif fmt == 1:
+        b[0] = a0
+        b[1] = a1
+        b[2] = a0 + a2
+        b[3] = a1 + a3
+    else:
+        b[0] = a0 - 0.5 * a2
+        b[1] = a1 - 0.5 * a3
+        b[2] = a0 + 0.5 * a2
+        b[3] = a1 + 0.5 * a3
+
+
+cdef inline void _from_xyxy_grad(int fmt, double* g) noexcept nogil:
+    """Chain dL/d(x1, y1, x2, y2) (in place) into dL/d(the box in `fmt`)."""
+    cdef double g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3]
+    if fmt == 1:
+        g[0] = g0 + g2
+        g[1] = g1 + g3
+    elif fmt == 2:
+        g[0] = g0 + g2
+        g[1] = g1 + g3
+        g[2] = 0.5 * (g2 - g0)
+        g[3] = 0.5 * (g3 - g1)
+
+
+# -- the one driver -------------------------------------------------------------
+cdef double _block(box_loss_t formula, int fmt, const floating* yt, const floating* yp,
+                   const double* w, Py_ssize_t r0, Py_ssize_t r1, double eps, double scale,
+                   floating* grad, floating* rows) noexcept nogil:
     cdef double t[4]
     cdef double f[4]
     cdef double g[4]
-    cdef double total = 0.0, l, wi
+    cdef double total = 0.0, l, wi, s
     cdef Py_ssize_t i, j
     for i in range(r0, r1):
-        for j in range(4):
-            t[j] = yt[4 * i + j]
-            f[j] = yp[4 * i + j]
+        _to_xyxy(fmt, yt + 4 * i, t)
+        _to_xyxy(fmt, yp + 4 * i, f)
         wi = 1.0 if w == NULL else w[i]
         if grad != NULL:
-            l = giou_loss_grad(t, f, eps, g)
+            l = formula(t, f, eps, g)
+            _from_xyxy_grad(fmt, g)
+            s = scale * wi
             for j in range(4):
-                grad[4 * i + j] = <floating>(scale * wi * g[j])
+                grad[4 * i + j] = <floating>(s * g[j])
         else:
-            l = giou_loss_grad(t, f, eps, NULL)
+            l = formula(t, f, eps, NULL)
         if rows != NULL:
             rows[i] = <floating>(wi * l)
         total += wi * l
     return total
 
 
-def giou(const floating[::1] y_true, const floating[::1] y_pred, const double[::1] sample_weight,
-         Py_ssize_t n, double eps, double scale, floating[::1] grad, floating[::1] rows,
-         int nthreads):
-    """Σ_i w_i (1 - GIoU_i) over n boxes (flat (n*4,) arrays).
+def boxes(int kind, int fmt, const floating[::1] y_true, const floating[::1] y_pred,
+          const double[::1] sample_weight, Py_ssize_t n, double eps, double scale,
+          floating[::1] grad, floating[::1] rows, int nthreads):
+    """Σ_i w_i l_i over n boxes (flat (n*4,) arrays in format FORMATS[fmt])
+    for the loss KINDS[kind].
 
-    grad (optional) gets scale * w_i * d l_i / d y_pred; rows (optional) w_i l_i.
+    grad (optional) gets scale * w_i * d l_i / d y_pred (in that format);
+    rows (optional) w_i l_i.  Blocks of fixed size, summed in block order:
+    the result does not depend on the thread count.
     """
+    if not 0 <= kind < len(KINDS):
+        raise ValueError(f"boxes: unknown kind {kind}")
+    if not 0 <= fmt < len(FORMATS):
+        raise ValueError(f"boxes: unknown format {fmt}")
     if n < 1 or y_true.shape[0] != 4 * n or y_pred.shape[0] != 4 * n:
-        raise ValueError("giou: arrays must hold n * 4 values")
+        raise ValueError("boxes: arrays must hold n * 4 values")
     if sample_weight is not None and sample_weight.shape[0] != n:
-        raise ValueError("giou: sample_weight must hold n entries")
+        raise ValueError("boxes: sample_weight must hold n entries")
     if grad is not None and grad.shape[0] != 4 * n:
-        raise ValueError("giou: grad has the wrong size")
+        raise ValueError("boxes: grad has the wrong size")
     if rows is not None and rows.shape[0] != n:
-        raise ValueError("giou: rows must hold n entries")
+        raise ValueError("boxes: rows must hold n entries")
+    cdef box_loss_t formula = _FORMULAS[kind]
     cdef Py_ssize_t rpb = BLOCK_ELEMENTS // 4
     cdef Py_ssize_t nb = (n + rpb - 1) // rpb, b, r0
     cdef int nt = threads_for(4 * n, MIN_PARALLEL_ELEMENTS, nthreads)
@@ -128,16 +328,36 @@ def giou(const floating[::1] y_true, const floating[::1] y_pred, const double[::
     with nogil:
         for b in prange(nb, schedule="static", num_threads=nt):
             r0 = b * rpb
-            sums[b] = _giou_block(&y_true[0], &y_pred[0], w, r0, min(r0 + rpb, n),
-                                  eps, scale, g, r)
+            sums[b] = _block(formula, fmt, &y_true[0], &y_pred[0], w, r0,
+                             min(r0 + rpb, n), eps, scale, g, r)
         total = combine_blocks(&sums[0], nb)
     return total
 
 
-def invalid_boxes(const floating[::1] boxes, Py_ssize_t n):
-    """Index of the first box with x2 < x1 or y2 < y1, or -1 (NaN passes)."""
+cdef Py_ssize_t _first_invalid(const floating* b, Py_ssize_t n, int fmt) noexcept nogil:
     cdef Py_ssize_t i
-    for i in range(n):
-        if boxes[4 * i + 2] < boxes[4 * i] or boxes[4 * i + 3] < boxes[4 * i + 1]:
-            return i
+    if fmt == 0:
+        for i in range(n):
+            if b[4 * i + 2] < b[4 * i] or b[4 * i + 3] < b[4 * i + 1]:
+                return i
+    else:
+        for i in range(n):
+            if b[4 * i + 2] < 0 or b[4 * i + 3] < 0:
+                return i
     return -1
+
+
+def invalid_boxes(const floating[::1] boxes, Py_ssize_t n, int fmt=0):
+    """Index of the first box with a negative width or height in format
+    FORMATS[fmt] (x2 < x1 or y2 < y1 for xyxy; w < 0 or h < 0 otherwise),
+    or -1.  NaN passes (it propagates to the result)."""
+    cdef Py_ssize_t bad
+    if not 0 <= fmt < len(FORMATS):
+        raise ValueError(f"invalid_boxes: unknown format {fmt}")
+    if n < 0 or boxes.shape[0] < 4 * n:
+        raise ValueError("invalid_boxes: boxes must hold n * 4 values")
+    if n == 0:
+        return -1
+    with nogil:
+        bad = _first_invalid(&boxes[0], n, fmt)
+    return bad

@@ -1,9 +1,14 @@
-"""Set-level kernels: Jaccard / F1 (overlap), Kappa, Lovász (softmax and hinge).
+"""Set-level kernels: Jaccard / F1 / Tversky (overlap), Kappa, Lovász (softmax and hinge).
 
 Every loss here couples samples through a few sums, so each kernel is two
 passes: one for the sums (per fixed-size block, combined in block order, so
 the result never depends on the thread count) and one that writes the
-gradient from those sums.  Lovász is a task-parallel algorithm instead:
+gradient from those sums.  The overlap losses share their passes: three sums
+per class, one formula per loss over them (overlap_scores, which also gives
+the gradient's per-class coefficients), and two walks that produce the same
+sums -- over flat dense arrays (overlap_sums / overlap_grad) and over
+positions along a class axis (overlap_pos_*: label maps with the one-hot
+implied, ignore_index, a softmax for logits).  Lovász is a task-parallel algorithm instead:
 every (image, class) is one independent sort, each writing its own slot of
 the loss array and its own elements of the gradient.
 """
@@ -16,6 +21,12 @@ import numpy as np
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for, combine_blocks)
+from fastloss._kernels cimport simd
+from fastloss._kernels.simd cimport fl_kernels, FL_MATH_EXP_NONPOS
+
+# The process's one kernel table (chosen by _kernels/simd.pyx; the pointer
+# stays valid when the path changes).
+cdef const fl_kernels* KT = simd.kernels()
 
 
 # =============================================================== Jaccard / F1
@@ -187,17 +198,78 @@ cdef void _overlap_grad(const floating* y, const floating* p, const double* w,
                 e = e + 1
 
 
-def overlap(const floating[::1] y_true, const floating[::1] y_pred,
-            const double[::1] sample_weight, Py_ssize_t C, Py_ssize_t inner,
-            Py_ssize_t row_len, bint jaccard, double smooth, double[::1] class_scale,
-            floating[::1] grad, int nthreads):
-    """Per-class Jaccard (jaccard=True) or F1 losses of flat arrays.
+cdef enum OverlapKind:
+    # The overlap losses, each a formula over one class's three sums.
+    OV_JACCARD = 0      # sums (Σ w y p, Σ w y², Σ w p²)
+    OV_F1 = 1           # sums (Σ w y p, Σ w y, Σ w p)
+    OV_TVERSKY = 2      # the F1 sums: Σ (1-y) p = S_2 - S_yp, Σ y (1-p) = S_1 - S_yp
 
-    The flat arrays are (outer, C, inner); row_len is the length of one
-    sample row (axis 0), used to find each element's sample_weight.  Returns
-    the per-class losses (float64, length C).  When grad is given it gets
-    d(Σ_c class_scale[c] L_c)/d y_pred.
-    """
+
+def overlap_kinds():
+    """{name: kind} for overlap_scores."""
+    return {"jaccard": OV_JACCARD, "f1": OV_F1, "tversky": OV_TVERSKY}
+
+
+cdef inline int _check_sums(object sums, Py_ssize_t C) except -1:
+    if sums.shape[0] != 3 or sums.shape[1] != C:
+        raise ValueError(f"sums/coef must have shape (3, {C})")
+    return 0
+
+
+def overlap_scores(int kind, const double[:, ::1] sums, double smooth, double alpha,
+                   double beta):
+    """Per-class losses from the three sums of every class (shape (3, C)),
+    and the per-class gradient coefficients (a, b, d), shape (3, C): the
+    derivative of class c's loss with respect to an element of class c is
+    w (a_c y + b_c p + d_c) (w the element's weight), because the loss
+    depends on p only through S_yp (dS_yp/dp = w y) and S_2 (dS_2/dp = 2 w p
+    for Jaccard's Σ p², w for the others'):
+        a_c = dL_c/dS_yp,   b_c = 2 dL_c/dS_2 (Jaccard) or 0,
+        d_c = dL_c/dS_2 (F1, Tversky) or 0.
+    Jaccard: 1 - (S_yp + s) / (S_1 + S_2 - S_yp + s);  F1: 1 - (2 S_yp + s) /
+    (S_1 + S_2 + s);  Tversky: 1 - (S_yp + s) / (S_yp + α (S_2 - S_yp) +
+    β (S_1 - S_yp) + s)."""
+    if kind < OV_JACCARD or kind > OV_TVERSKY:
+        raise ValueError(f"overlap_scores: unknown kind {kind}")
+    cdef Py_ssize_t C = sums.shape[1], c
+    _check_sums(sums, C)
+    losses_arr = np.empty(C, dtype=np.float64)
+    coef_arr = np.empty((3, C), dtype=np.float64)
+    cdef double[::1] losses = losses_arr
+    cdef double[:, ::1] coef = coef_arr
+    cdef double syp, s1, s2, num, den, d2
+    with nogil:
+        for c in range(C):
+            syp = sums[0, c]
+            s1 = sums[1, c]
+            s2 = sums[2, c]
+            if kind == OV_JACCARD:
+                num = syp + smooth
+                den = s1 + s2 - syp + smooth
+                d2 = den * den
+                coef[0, c] = -(den + num) / d2
+                coef[1, c] = 2.0 * num / d2
+                coef[2, c] = 0.0
+            elif kind == OV_F1:
+                num = 2.0 * syp + smooth
+                den = s1 + s2 + smooth
+                coef[0, c] = -2.0 / den
+                coef[1, c] = 0.0
+                coef[2, c] = num / (den * den)
+            else:
+                num = syp + smooth
+                den = syp + alpha * (s2 - syp) + beta * (s1 - syp) + smooth
+                d2 = den * den
+                # dD/dS_yp = 1 - α - β, dD/dS_2 = α
+                coef[0, c] = -(den - num * (1.0 - alpha - beta)) / d2
+                coef[1, c] = 0.0
+                coef[2, c] = alpha * num / d2
+            losses[c] = 1.0 - num / den
+    return losses_arr, coef_arr
+
+
+cdef inline int _check_dense(object y_true, object y_pred, object sample_weight,
+                             Py_ssize_t C, Py_ssize_t inner, Py_ssize_t row_len) except -1:
     cdef Py_ssize_t total = y_pred.shape[0]
     if total < 1:
         raise ValueError("overlap: y_pred is empty")
@@ -206,51 +278,520 @@ def overlap(const floating[::1] y_true, const floating[::1] y_pred,
     if C < 1 or inner < 1 or row_len < 1 or total % (C * inner):
         raise ValueError("overlap: C, inner and row_len must be >= 1 and C * inner "
                          "must divide the length of y_pred")
-    if sample_weight is not None and (row_len < 1 or total % row_len
+    if sample_weight is not None and (total % row_len
                                       or sample_weight.shape[0] != total // row_len):
         raise ValueError("overlap: sample_weight does not match the rows")
-    if class_scale.shape[0] != C:
-        raise ValueError("overlap: class_scale must hold C entries")
-    if grad is not None and grad.shape[0] != total:
-        raise ValueError("overlap: grad must hold as many elements as y_pred")
+    return 0
+
+
+def overlap_sums(const floating[::1] y_true, const floating[::1] y_pred,
+                 const double[::1] sample_weight, Py_ssize_t C, Py_ssize_t inner,
+                 Py_ssize_t row_len, bint squares, int nthreads):
+    """The three sums of every class of flat (outer, C, inner) arrays, shape
+    (3, C): (Σ w y p, Σ w y², Σ w p²) with squares (Jaccard), else (Σ w y p,
+    Σ w y, Σ w p); w = sample_weight of the element's axis-0 row (row_len
+    elements a row)."""
+    _check_dense(y_true, y_pred, sample_weight, C, inner, row_len)
+    cdef Py_ssize_t total = y_pred.shape[0], c, s
     cdef Py_ssize_t nb = overlap_n_blocks(total, C)
     partial_arr = np.empty(3 * C * nb, dtype=np.float64)
+    sums_arr = np.empty((3, C), dtype=np.float64)
     cdef double[::1] partial = partial_arr
+    cdef double[:, ::1] sums = sums_arr
     cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
-    losses_arr = np.empty(C, dtype=np.float64)
-    coef_arr = np.empty(3 * C, dtype=np.float64)
-    cdef double[::1] losses = losses_arr
-    cdef double[::1] coef = coef_arr
-    cdef Py_ssize_t c
-    cdef double syp, s1, s2, num, den, sc
     with nogil:
         _overlap_sums(&y_true[0], &y_pred[0], w, total, C, inner, row_len,
-                      jaccard, &partial[0], nthreads)
+                      squares, &partial[0], nthreads)
+        for s in range(3):
+            for c in range(C):
+                sums[s, c] = combine_blocks(&partial[(s * C + c) * nb], nb)
+    return sums_arr
+
+
+def overlap_grad(const floating[::1] y_true, const floating[::1] y_pred,
+                 const double[::1] sample_weight, Py_ssize_t C, Py_ssize_t inner,
+                 Py_ssize_t row_len, const double[:, ::1] coef, floating[::1] grad,
+                 int nthreads):
+    """grad = w (a_c y + b_c p + d_c) per element, (a, b, d) = the rows of
+    coef (shape (3, C), already scaled by the reduction)."""
+    _check_dense(y_true, y_pred, sample_weight, C, inner, row_len)
+    _check_sums(coef, C)
+    if grad.shape[0] != y_pred.shape[0]:
+        raise ValueError("overlap: grad must hold as many elements as y_pred")
+    cdef Py_ssize_t c
+    coef3_arr = np.empty(3 * C, dtype=np.float64)
+    cdef double[::1] coef3 = coef3_arr
+    for c in range(C):
+        coef3[3 * c] = coef[0, c]
+        coef3[3 * c + 1] = coef[1, c]
+        coef3[3 * c + 2] = coef[2, c]
+    cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
+    with nogil:
+        _overlap_grad(&y_true[0], &y_pred[0], w, y_pred.shape[0], C, inner, row_len,
+                      &coef3[0], &grad[0], nthreads)
+
+
+# ------------------------------------ overlap over positions (label maps, softmax)
+# y_pred seen as (outer, C, inner); a position is one (o, i), whose C values
+# lie `inner` apart.  A tile of positions is copied into per-thread scratch
+# laid out [c][t] (consecutive positions adjacent), so the softmax over the
+# classes (max, exp, sum) and the sums are loops over t for any class axis,
+# and the exponentials of a tile are one call of the vector exp.  y_true is
+# a label map (outer, inner) -- the one-hot is implied: the labelled class's
+# element adds w p to S_yp and w to S_1, nothing else is built -- or dense
+# (outer, C, inner) when only the softmax needs this layout.  The sums and
+# the gradient pass fill their tiles with the same function, so both see the
+# same probabilities bit for bit.
+
+cdef enum:
+    # Scratch elements per tile: T = TILE_ELEMENTS // C positions (at least
+    # one), a few tens of KiB of scratch that stays in L1/L2.
+    TILE_ELEMENTS = 8192
+    # The positions' blocks: at most this many (the partial sums are
+    # 3 C per block), at least 4 tiles each.  Fixed by the shape alone.
+    MAX_POS_BLOCKS = 256
+    # A tile runs along one o (consecutive addresses, no gather) when a
+    # position run is at least this long.
+    CONTIG_INNER = 64
+
+
+cdef struct PosLayout:
+    Py_ssize_t outer
+    Py_ssize_t C
+    Py_ssize_t inner
+    Py_ssize_t npos         # outer * inner
+    Py_ssize_t T            # positions per tile at most
+    Py_ssize_t pb           # positions per block
+    Py_ssize_t nb           # blocks
+    Py_ssize_t rows_div     # o // rows_div = the sample_weight row
+    bint contig             # tiles lie inside one o
+
+
+cdef PosLayout _pos_layout(Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
+                           Py_ssize_t rows_div) noexcept nogil:
+    cdef PosLayout L
+    L.outer = outer
+    L.C = C
+    L.inner = inner
+    L.npos = outer * inner
+    L.T = TILE_ELEMENTS // C
+    if L.T > L.npos:            # (small inputs: scratch of their own size)
+        L.T = L.npos
+    if L.T < 1:
+        L.T = 1
+    L.pb = (L.npos + MAX_POS_BLOCKS - 1) // MAX_POS_BLOCKS
+    if L.pb < 4 * L.T:
+        L.pb = 4 * L.T
+    L.nb = (L.npos + L.pb - 1) // L.pb
+    L.rows_div = rows_div
+    L.contig = inner >= CONTIG_INNER
+    return L
+
+
+cdef inline Py_ssize_t _tile_end(const PosLayout* L, Py_ssize_t q, Py_ssize_t q1) noexcept nogil:
+    cdef Py_ssize_t end = q + L.T, nxt
+    if end > q1:
+        end = q1
+    if L.contig:
+        nxt = (q // L.inner + 1) * L.inner
+        if nxt < end:
+            end = nxt
+    return end
+
+
+cdef struct Scratch:
+    void* e             # floating [C * T + T]: y_pred, then exp(z - m); the max
+    double* p           # [C * T] probabilities
+    double* y           # [C * T] dense targets, then the gradient w.r.t. p
+    double* aux         # [T] the max, then 1 / Σ exp
+    double* w           # [T] weight of each position (0: ignored / bad label)
+    double* dot         # [T] Σ_c p g (softmax chain)
+    int64_t* cls        # [T] label (-1: ignored / bad)
+    Py_ssize_t* base    # [T] address of class 0 of each position
+    double* acc         # [3 C] a block's sums
+
+
+cdef inline double _dot2(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
+    """Σ a b, four running sums combined as (0 + 1) + (2 + 3): one chain would
+    wait an add latency per element (the order is fixed, so is the result)."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t t = 0
+    while t + 4 <= n:
+        s0 += a[t] * b[t]
+        s1 += a[t + 1] * b[t + 1]
+        s2 += a[t + 2] * b[t + 2]
+        s3 += a[t + 3] * b[t + 3]
+        t += 4
+    while t < n:
+        s0 += a[t] * b[t]
+        t += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline double _dot3(const double* a, const double* b, const double* c,
+                         Py_ssize_t n) noexcept nogil:
+    """Σ a b c, lanes as _dot2."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t t = 0
+    while t + 4 <= n:
+        s0 += a[t] * (b[t] * c[t])
+        s1 += a[t + 1] * (b[t + 1] * c[t + 1])
+        s2 += a[t + 2] * (b[t + 2] * c[t + 2])
+        s3 += a[t + 3] * (b[t + 3] * c[t + 3])
+        t += 4
+    while t < n:
+        s0 += a[t] * (b[t] * c[t])
+        t += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline void _exp_nonpos(floating* x, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        KT.math_f[FL_MATH_EXP_NONPOS](x, n, x)
+    else:
+        KT.math_d[FL_MATH_EXP_NONPOS](x, n, x)
+
+
+cdef Py_ssize_t _fill_tile(const floating* z, const floating* y, const int64_t* lab,
+                           const double* sw, const PosLayout* L, Py_ssize_t q0,
+                           Py_ssize_t q1, bint from_logits, bint has_ignore, int64_t ignore,
+                           Scratch* S) noexcept nogil:
+    """Probabilities (S.p), weights (S.w), labels (S.cls) or dense targets
+    (S.y) of positions q0..q1-1, laid out [c][t] with nt = q1 - q0.  An
+    ignored position or a label outside [0, C) gets weight 0 and
+    probabilities 0 (whatever its y_pred holds).  Returns the number of
+    labels outside [0, C) that are not ignore_index."""
+    cdef Py_ssize_t nt = q1 - q0, C = L.C, inner = L.inner, t, c, q, o, k
+    cdef Py_ssize_t bad = 0
+    cdef floating* e = <floating*>S.e
+    cdef floating* mx = e + C * L.T
+    cdef const floating* src
+    # the scratch pointers as locals: the compiler then knows they stay put
+    # while the loops store through them
+    cdef double* pp = S.p
+    cdef double* yy = S.y
+    cdef double* aux = S.aux
+    cdef double* ww = S.w
+    cdef int64_t* cls = S.cls
+    cdef Py_ssize_t* base = S.base
+    cdef double s
+    cdef int64_t lv
+    # -- addresses, weights, labels
+    if L.contig:
+        o = q0 // inner
+        for t in range(nt):
+            base[t] = o * C * inner + (q0 - o * inner) + t
+    else:
+        for t in range(nt):
+            q = q0 + t
+            o = q // inner
+            base[t] = o * C * inner + (q - o * inner)
+    for t in range(nt):
+        ww[t] = 1.0 if sw == NULL else sw[((q0 + t) // inner) // L.rows_div]
+    if lab != NULL:
+        for t in range(nt):
+            lv = lab[q0 + t]
+            if has_ignore and lv == ignore:
+                lv = -1
+            elif lv < 0 or lv >= C:
+                bad += 1
+                lv = -1
+            cls[t] = lv
+            if lv < 0:
+                ww[t] = 0.0
+    # -- y_pred (and dense y_true) into [c][t]
+    if L.contig:
         for c in range(C):
-            syp = combine_blocks(&partial[(0 * C + c) * nb], nb)
-            s1 = combine_blocks(&partial[(1 * C + c) * nb], nb)
-            s2 = combine_blocks(&partial[(2 * C + c) * nb], nb)
-            sc = class_scale[c]
-            if jaccard:
-                num = syp + smooth
-                den = s1 + s2 - syp + smooth
-                losses[c] = 1.0 - num / den
-                # d/dp [1 - N/D] = -(y D - N (2p - y)) / D²
-                coef[3 * c] = -sc * (den + num) / (den * den)
-                coef[3 * c + 1] = sc * 2.0 * num / (den * den)
-                coef[3 * c + 2] = 0.0
-            else:
-                num = 2.0 * syp + smooth
-                den = s1 + s2 + smooth
-                losses[c] = 1.0 - num / den
-                # d/dp [1 - N/D] = -(2 y D - N) / D²
-                coef[3 * c] = -sc * 2.0 / den
-                coef[3 * c + 1] = 0.0
-                coef[3 * c + 2] = sc * num / (den * den)
-        if grad is not None:
-            _overlap_grad(&y_true[0], &y_pred[0], w, total, C, inner, row_len,
-                          &coef[0], &grad[0], nthreads)
-    return losses_arr
+            src = z + base[0] + c * inner
+            for t in range(nt):
+                e[c * nt + t] = src[t]
+        if y != NULL:
+            for c in range(C):
+                src = y + base[0] + c * inner
+                for t in range(nt):
+                    yy[c * nt + t] = src[t]
+    else:
+        for c in range(C):
+            for t in range(nt):
+                e[c * nt + t] = z[base[t] + c * inner]
+        if y != NULL:
+            for c in range(C):
+                for t in range(nt):
+                    yy[c * nt + t] = y[base[t] + c * inner]
+    if not from_logits:
+        for c in range(C):
+            for t in range(nt):
+                pp[c * nt + t] = e[c * nt + t]
+        if lab != NULL:
+            for t in range(nt):
+                if cls[t] < 0:
+                    for c in range(C):
+                        pp[c * nt + t] = 0.0
+        return bad
+    # -- softmax along the classes: exp(z - max) in y_pred's type (the vector
+    # exp of the path in use), the sum and its inverse in float64
+    # (a select, not a branch: on random logits the branch mispredicts; a
+    # NaN is skipped by the max and reaches the sum through its own exp)
+    for t in range(nt):
+        mx[t] = e[t]
+    for c in range(1, C):
+        for t in range(nt):
+            mx[t] = e[c * nt + t] if e[c * nt + t] > mx[t] else mx[t]
+    for t in range(nt):
+        # every logit -inf: every probability is exactly 0 (no -inf - -inf)
+        if mx[t] == -INFINITY:
+            mx[t] = 0
+    for c in range(C):
+        for t in range(nt):
+            e[c * nt + t] = e[c * nt + t] - mx[t]
+    _exp_nonpos(e, C * nt)
+    if lab != NULL:
+        for t in range(nt):
+            if cls[t] < 0:
+                for c in range(C):
+                    e[c * nt + t] = 0
+    for t in range(nt):
+        aux[t] = 0.0
+    for c in range(C):
+        for t in range(nt):
+            aux[t] = aux[t] + e[c * nt + t]
+    for t in range(nt):
+        s = aux[t]
+        aux[t] = 0.0 if s == 0.0 else 1.0 / s
+    for c in range(C):
+        for t in range(nt):
+            pp[c * nt + t] = e[c * nt + t] * aux[t]
+    return bad
+
+
+cdef inline Scratch _scratch_at(char* base_e, double* base_d, int64_t* base_i,
+                                Py_ssize_t* base_s, Py_ssize_t C, Py_ssize_t T, int tid,
+                                Py_ssize_t esize) noexcept nogil:
+    """Thread tid's slices of the scratch arrays (returned by value: prange
+    keeps a variable private only when the loop body assigns it)."""
+    cdef Scratch S
+    cdef Py_ssize_t nd = 2 * C * T + 3 * T + 3 * C
+    cdef double* d = base_d + tid * nd
+    S.e = <void*>(base_e + tid * (C * T + T) * esize)
+    S.p = d
+    S.y = d + C * T
+    S.aux = d + 2 * C * T
+    S.w = S.aux + T
+    S.dot = S.w + T
+    S.acc = S.dot + T
+    S.cls = base_i + tid * T
+    S.base = base_s + tid * T
+    return S
+
+
+cdef class _PosScratch:
+    """Per-thread scratch of the positions kernels (NumPy-owned memory)."""
+    cdef object e_arr, d_arr, i_arr, s_arr
+    cdef char* e
+    cdef double* d
+    cdef int64_t* i
+    cdef Py_ssize_t* s
+    cdef Py_ssize_t esize
+
+    def __init__(self, int nthreads, Py_ssize_t C, Py_ssize_t T, object dtype):
+        self.e_arr = np.empty(nthreads * (C * T + T), dtype=dtype)
+        self.d_arr = np.empty(nthreads * (2 * C * T + 3 * T + 3 * C), dtype=np.float64)
+        self.i_arr = np.empty(nthreads * T, dtype=np.int64)
+        self.s_arr = np.empty(nthreads * T, dtype=np.intp)
+        self.esize = self.e_arr.itemsize
+        cdef char[::1] ev = self.e_arr.view(np.uint8)
+        cdef double[::1] dv = self.d_arr
+        cdef int64_t[::1] iv = self.i_arr
+        cdef Py_ssize_t[::1] sv = self.s_arr
+        self.e = &ev[0]
+        self.d = &dv[0]
+        self.i = &iv[0]
+        self.s = &sv[0]
+
+
+cdef int _check_pos(object labels, object y_true, object y_pred, object sample_weight,
+                    Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
+                    Py_ssize_t rows_div) except -1:
+    if outer < 1 or C < 1 or inner < 1 or rows_div < 1 or outer % rows_div:
+        raise ValueError("overlap_pos: outer, C, inner, rows_div must be >= 1 and "
+                         "rows_div must divide outer")
+    if y_pred.shape[0] != outer * C * inner:
+        raise ValueError("overlap_pos: y_pred must hold outer * C * inner elements")
+    if (labels is None) == (y_true is None):
+        raise ValueError("overlap_pos: give exactly one of labels and y_true")
+    if labels is not None and labels.shape[0] != outer * inner:
+        raise ValueError("overlap_pos: labels must hold outer * inner entries")
+    if y_true is not None and y_true.shape[0] != y_pred.shape[0]:
+        raise ValueError("overlap_pos: y_true and y_pred differ in length")
+    if sample_weight is not None and sample_weight.shape[0] != outer // rows_div:
+        raise ValueError("overlap_pos: sample_weight must hold outer // rows_div entries")
+    return 0
+
+
+def overlap_pos_sums(const floating[::1] y_pred, const int64_t[::1] labels,
+                     const floating[::1] y_true, const double[::1] sample_weight,
+                     Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner, Py_ssize_t rows_div,
+                     bint from_logits, bint squares, bint has_ignore, int64_t ignore,
+                     int nthreads):
+    """The three sums of every class (shape (3, C), as overlap_sums) of
+    y_pred seen as (outer, C, inner) (y_pred comes first: it decides the
+    float type when y_true is None), probabilities or (from_logits) logits
+    softmaxed along C, against a label map (labels, (outer, inner)) or dense
+    targets (y_true, y_pred's layout; give exactly one).  Positions labelled
+    ignore_index (has_ignore) add nothing.  sample_weight[o // rows_div]
+    weighs position (o, i).  Returns (sums, number of labels outside [0, C)
+    that are not ignore_index); those positions add nothing either."""
+    _check_pos(labels, y_true, y_pred, sample_weight, outer, C, inner, rows_div)
+    cdef PosLayout L = _pos_layout(outer, C, inner, rows_div)
+    cdef int nt = threads_for(L.npos * C, MIN_PARALLEL_ELEMENTS, nthreads)
+    if nt > L.nb:
+        nt = <int>L.nb
+    if nt < 1:
+        nt = 1
+    cdef _PosScratch sc = _PosScratch(nt, C, L.T, np.float32 if floating is float else np.float64)
+    partial_arr = np.empty(3 * C * L.nb, dtype=np.float64)
+    bad_arr = np.zeros(L.nb, dtype=np.int64)
+    sums_arr = np.empty((3, C), dtype=np.float64)
+    cdef double[::1] partial = partial_arr
+    cdef int64_t[::1] bad = bad_arr
+    cdef double[:, ::1] sums = sums_arr
+    cdef const double* sw = NULL if sample_weight is None else &sample_weight[0]
+    cdef const int64_t* lab = NULL if labels is None else &labels[0]
+    cdef const floating* yt = NULL if y_true is None else &y_true[0]
+    cdef const floating* z = &y_pred[0]
+    cdef Py_ssize_t b, q, q1, qe, c, t, nq, s, k, nb = L.nb
+    cdef Scratch S
+    cdef double wv
+    with nogil:
+        for b in prange(nb, schedule="static", num_threads=nt):
+            S = _scratch_at(sc.e, sc.d, sc.i, sc.s, C, L.T, threadid(), sc.esize)
+            for c in range(3 * C):
+                S.acc[c] = 0.0
+            q = b * L.pb
+            qe = min(q + L.pb, L.npos)
+            while q < qe:
+                q1 = _tile_end(&L, q, qe)
+                nq = q1 - q
+                bad[b] += _fill_tile(z, yt, lab, sw, &L, q, q1, from_logits, has_ignore,
+                                     ignore, &S)
+                for c in range(C):
+                    if squares:
+                        S.acc[2 * C + c] += _dot3(S.w, &S.p[c * nq], &S.p[c * nq], nq)
+                    else:
+                        S.acc[2 * C + c] += _dot2(S.w, &S.p[c * nq], nq)
+                if lab != NULL:
+                    for t in range(nq):
+                        k = S.cls[t]
+                        if k >= 0:
+                            wv = S.w[t]
+                            S.acc[k] += wv * S.p[k * nq + t]
+                            S.acc[C + k] += wv
+                else:
+                    for c in range(C):
+                        S.acc[c] += _dot3(S.w, &S.y[c * nq], &S.p[c * nq], nq)
+                        if squares:
+                            S.acc[C + c] += _dot3(S.w, &S.y[c * nq], &S.y[c * nq], nq)
+                        else:
+                            S.acc[C + c] += _dot2(S.w, &S.y[c * nq], nq)
+                q = q1
+            for s in range(3):
+                for c in range(C):
+                    partial[(s * C + c) * nb + b] = S.acc[s * C + c]
+        for s in range(3):
+            for c in range(C):
+                sums[s, c] = combine_blocks(&partial[(s * C + c) * nb], nb)
+    return sums_arr, int(bad_arr.sum())
+
+
+cdef void _grad_tile(const PosLayout* L, Scratch* S, Py_ssize_t nq, bint labelled,
+                     bint from_logits, const double* coef, floating* g) noexcept nogil:
+    """Write the gradient of one filled tile: dL/dp = w (a_c y + b_c p + d_c)
+    (a label map: the affine part everywhere, then w a_c at each position's
+    own class), chained through the softmax when from_logits."""
+    cdef Py_ssize_t C = L.C, inner = L.inner, c, t, k
+    cdef double* pp = S.p
+    cdef double* yy = S.y
+    cdef double* ww = S.w
+    cdef double* dot = S.dot
+    cdef int64_t* cls = S.cls
+    cdef Py_ssize_t* base = S.base
+    cdef floating* dst
+    cdef double a, bb, d
+    for c in range(C):
+        a = coef[c]
+        bb = coef[C + c]
+        d = coef[2 * C + c]
+        if labelled:
+            for t in range(nq):
+                yy[c * nq + t] = ww[t] * (bb * pp[c * nq + t] + d)
+        else:
+            for t in range(nq):
+                yy[c * nq + t] = ww[t] * (a * yy[c * nq + t] + bb * pp[c * nq + t] + d)
+    if labelled:
+        for t in range(nq):
+            k = cls[t]
+            if k >= 0:
+                yy[k * nq + t] += ww[t] * coef[k]
+    if from_logits:
+        # dL/dz = p (g - <g, p>) per position
+        for t in range(nq):
+            dot[t] = 0.0
+        for c in range(C):
+            for t in range(nq):
+                dot[t] = dot[t] + pp[c * nq + t] * yy[c * nq + t]
+        for c in range(C):
+            for t in range(nq):
+                yy[c * nq + t] = pp[c * nq + t] * (yy[c * nq + t] - dot[t])
+    if L.contig:
+        for c in range(C):
+            dst = g + base[0] + c * inner
+            for t in range(nq):
+                dst[t] = <floating>yy[c * nq + t]
+    else:
+        for c in range(C):
+            for t in range(nq):
+                g[base[t] + c * inner] = <floating>yy[c * nq + t]
+
+
+def overlap_pos_grad(const floating[::1] y_pred, const int64_t[::1] labels,
+                     const floating[::1] y_true, const double[::1] sample_weight,
+                     Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner, Py_ssize_t rows_div,
+                     bint from_logits, bint has_ignore, int64_t ignore,
+                     const double[:, ::1] coef, floating[::1] grad, int nthreads):
+    """The gradient for overlap_pos_sums's layout: g = w (a_c y + b_c p + d_c)
+    with respect to the probabilities ((a, b, d) = the rows of coef, shape
+    (3, C), scaled by the reduction), chained through the softmax when
+    from_logits (p ⊙ (g - <g, p>) per position).  Ignored positions and
+    labels outside [0, C) get 0."""
+    _check_pos(labels, y_true, y_pred, sample_weight, outer, C, inner, rows_div)
+    _check_sums(coef, C)
+    if grad.shape[0] != y_pred.shape[0]:
+        raise ValueError("overlap_pos: grad must hold as many elements as y_pred")
+    cdef PosLayout L = _pos_layout(outer, C, inner, rows_div)
+    cdef int nt = threads_for(L.npos * C, MIN_PARALLEL_ELEMENTS, nthreads)
+    if nt > L.nb:
+        nt = <int>L.nb
+    if nt < 1:
+        nt = 1
+    cdef _PosScratch sc = _PosScratch(nt, C, L.T, np.float32 if floating is float else np.float64)
+    cdef const double* sw = NULL if sample_weight is None else &sample_weight[0]
+    cdef const int64_t* lab = NULL if labels is None else &labels[0]
+    cdef const floating* yt = NULL if y_true is None else &y_true[0]
+    cdef const floating* z = &y_pred[0]
+    cdef floating* g = &grad[0]
+    cdef Py_ssize_t b, q, q1, qe, nq, nb = L.nb
+    cdef Scratch S
+    with nogil:
+        for b in prange(nb, schedule="static", num_threads=nt):
+            S = _scratch_at(sc.e, sc.d, sc.i, sc.s, C, L.T, threadid(), sc.esize)
+            q = b * L.pb
+            qe = min(q + L.pb, L.npos)
+            while q < qe:
+                q1 = _tile_end(&L, q, qe)
+                nq = q1 - q
+                _fill_tile(z, yt, lab, sw, &L, q, q1, from_logits, has_ignore, ignore, &S)
+                _grad_tile(&L, &S, nq, lab != NULL, from_logits, &coef[0, 0], g)
+                q = q1
 
 
 # ====================================================================== Kappa

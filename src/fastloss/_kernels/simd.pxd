@@ -40,8 +40,10 @@ cdef extern from "simd/kernels.h" nogil:
                          float*) noexcept nogil
         double (*hell_d)(const double*, const double*, Py_ssize_t, double, double,
                          double*) noexcept nogil
-        fl_pw_f32 pw_f[4]
-        fl_pw_f64 pw_d[4]
+        # sizes only for Cython's view of the struct (C's layout comes from
+        # kernels.h); kept equal to FL_PW_COUNT / FL_MATH_COUNT
+        fl_pw_f32 pw_f[FL_PW_COUNT]
+        fl_pw_f64 pw_d[FL_PW_COUNT]
         void (*math_f[5])(const float*, Py_ssize_t, float*) noexcept nogil
         void (*math_d[5])(const double*, Py_ssize_t, double*) noexcept nogil
 

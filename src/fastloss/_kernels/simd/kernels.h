@@ -21,7 +21,18 @@ enum {
     FL_PW_FOCAL2_LOGIT = 1,  /* binary focal from logits, gamma = 2 (pos, neg) */
     FL_PW_LOGCOSH = 2,
     FL_PW_POISSON_LOG = 3,   /* Poisson with log-rate input */
-    FL_PW_COUNT = 4
+    FL_PW_SQUARED = 4,       /* squared error */
+    FL_PW_ABSOLUTE = 5,      /* absolute error */
+    FL_PW_HUBER = 6,         /* Huber (pos = delta) */
+    FL_PW_EXPECTILE = 7,     /* expectile (pos = tau) */
+    FL_PW_PSEUDO_HUBER = 8,  /* pseudo-Huber (pos = delta) */
+    FL_PW_PINBALL = 9,       /* pinball, one quantile (pos = q) */
+    /* pinball, one quantile per column: an unweighted block starting a row of
+     * k = pos > 1 elements, rows NULL; w holds the k quantiles */
+    FL_PW_PINBALL_COLS = 10,
+    FL_PW_TWEEDIE = 11,      /* Tweedie deviance, rate input (pos = power) */
+    FL_PW_TWEEDIE_LOG = 12,  /* Tweedie deviance, log input (pos = power) */
+    FL_PW_COUNT = 13
 };
 
 /* vector functions over arrays, for the accuracy tests, indexed by FL_MATH_* */
@@ -39,7 +50,9 @@ enum { FL_PATH_SCALAR = 0, FL_PATH_SSE2 = 1, FL_PATH_AVX2 = 2, FL_PATH_AVX512 = 
 
 /* One block of elements: returns Σ w_i l_i (w NULL: all 1) and writes, where
  * the pointers are not NULL, gscale w_i dl/dx, gscale w_i d2l/dx2 and w_i l_i.
- * pos / neg / smooth are read by the binary losses only. */
+ * pos / neg / smooth are read by the binary losses only; pos is the
+ * regression losses' parameter (see FL_PW_*; FL_PW_PINBALL_COLS reads w and
+ * pos differently). */
 typedef double (*fl_pw_f32)(const float* y, const float* x, const double* w, ptrdiff_t n,
                             double pos, double neg, double smooth, double gscale,
                             float* g, float* h, float* rows);

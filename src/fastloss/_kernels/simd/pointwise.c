@@ -13,7 +13,9 @@
  * and scales are applied in float64, and block sums are float64. */
 #if !defined(FL_TARGET_SCALAR)
 
-typedef struct { vf64 pos, neg, smooth; } fl_bin64;
+/* the block's parameters as lanes, and pos as a scalar (Tweedie's power,
+ * which selects a form per call) */
+typedef struct { vf64 pos, neg, smooth; double pos_d; } fl_bin64;
 
 /* The logistic pieces of a logit x in lanes V (vf32 / vf64, masks M), from
  * one exp and one division: pr = sigmoid(x), cp = sigmoid(-x) (each without
@@ -112,12 +114,171 @@ FL_INLINE vf64 fl_poisson_log64(vf64 y, vf64 x, vf64* g, vf64* h) {
     return vf64_sub(m, vf64_mul(y, x));
 }
 
+/* The regression losses below mirror pointwise.pyx.tp's closed forms
+ * operation for operation (selects where those select; NaN handled as
+ * there); they are cheap, and a block through here costs no per-element
+ * call or mode test, where the generic closed-form loop does. */
+
+/* -1, 0 or +1 with the sign of e (±0 and NaN returned unchanged: fl_sign) */
+FL_INLINE vf64 fl_sign64(vf64 e) {
+    mf64 keep_e = mf64_or(vf64_eq(e, vf64_zero()), vf64_unord(e, e));
+    return vf64_select(keep_e, e, vf64_copysign(vf64_set1(1.0), e));
+}
+
+/* squared error, e = x - y: e^2; g = 2e, h = 2 */
+FL_INLINE vf64 fl_squared64(vf64 y, vf64 x, vf64* g, vf64* h) {
+    vf64 e = vf64_sub(x, y);
+    *g = vf64_mul(vf64_set1(2.0), e);
+    *h = vf64_set1(2.0);
+    return vf64_mul(e, e);
+}
+
+/* absolute error: |e|; g = sign(e) (0 at ties), h = 0 */
+FL_INLINE vf64 fl_absolute64(vf64 y, vf64 x, vf64* g, vf64* h) {
+    vf64 e = vf64_sub(x, y);
+    *g = fl_sign64(e);
+    *h = vf64_zero();
+    return vf64_abs(e);
+}
+
+/* Huber, c = min(|e|, delta) (NaN kept: a select, not minpd): c (|e| - c/2);
+ * g = copysign(c, e), h = 1 where |e| <= delta */
+FL_INLINE vf64 fl_huber64(vf64 y, vf64 x, vf64 delta, vf64* g, vf64* h) {
+    vf64 e = vf64_sub(x, y), a = vf64_abs(e);
+    vf64 c = vf64_select(vf64_gt(a, delta), delta, a);
+    *g = vf64_copysign(c, e);
+    *h = vf64_keep(vf64_le(a, delta), vf64_set1(1.0));
+    return vf64_mul(c, vf64_sub(a, vf64_mul(vf64_set1(0.5), c)));
+}
+
+/* 1 where e < 0, 0 where e >= 0 (either zero), NaN for NaN: 0.5 (|s| - s) */
+FL_INLINE vf64 fl_neg_ind64(vf64 e, vf64* s) {
+    *s = fl_sign64(e);
+    return vf64_mul(vf64_set1(0.5), vf64_sub(vf64_abs(*s), *s));
+}
+
+/* expectile, e = y - x, a = tau + 1[e < 0] (1 - 2 tau): a e^2; g = -2 a e, h = 2 a */
+FL_INLINE vf64 fl_expectile64(vf64 y, vf64 x, vf64 tau, vf64* g, vf64* h) {
+    vf64 e = vf64_sub(y, x), s;
+    vf64 n = fl_neg_ind64(e, &s);
+    vf64 a = vf64_add(tau, vf64_mul(n, vf64_sub(vf64_set1(1.0), vf64_mul(vf64_set1(2.0), tau))));
+    *g = vf64_mul(vf64_mul(vf64_set1(-2.0), a), e);
+    *h = vf64_mul(vf64_set1(2.0), a);
+    return vf64_mul(a, vf64_mul(e, e));
+}
+
+/* pseudo-Huber, t = e / delta, r = sqrt(1 + t^2) (|t| beyond 1e8):
+ * delta^2 t (t / (r + 1)); g = e / r, h = 1 / r^3 */
+FL_INLINE vf64 fl_pseudo_huber64(vf64 y, vf64 x, vf64 delta, vf64* g, vf64* h) {
+    const vf64 one = vf64_set1(1.0);
+    vf64 e = vf64_sub(x, y), t = vf64_div(e, delta), at = vf64_abs(t);
+    vf64 r = vf64_sqrt(vf64_add(one, vf64_mul(t, t)));
+    r = vf64_select(vf64_gt(at, vf64_set1(1e8)), at, r);
+    vf64 ir = vf64_div(one, r);
+    *g = vf64_div(e, r);        /* the closed forms' operation */
+    *h = vf64_mul(vf64_mul(ir, ir), ir);
+    return vf64_mul(vf64_mul(delta, delta), vf64_mul(t, vf64_div(t, vf64_add(r, one))));
+}
+
+/* pinball at quantile q, e = y - x, n = 1[e < 0]: e (q - n); g = n - q |s|, h = 0 */
+FL_INLINE vf64 fl_pinball64(vf64 y, vf64 x, vf64 q, vf64* g, vf64* h) {
+    vf64 e = vf64_sub(y, x), s;
+    vf64 n = fl_neg_ind64(e, &s);
+    *g = vf64_sub(n, vf64_mul(q, vf64_abs(s)));
+    *h = vf64_zero();
+    return vf64_mul(e, vf64_sub(q, n));
+}
+
+/* Tweedie deviance at power p (pos), rate input (x = mu) or log input
+ * (x = log mu), as pointwise.pyx.tp's _tweedie / _tweedie_log: the same
+ * special powers 0, 1, 2 (p is one value per call: a predicted branch),
+ * and for the others mu^a = exp(a log mu), y^(2-p) = exp((2-p) log y)
+ * where the closed forms call pow().  The domain is checked by the driver
+ * (pointwise.pyx.tp, Row.domain), never here. */
+FL_INLINE vf64 fl_tweedie64(vf64 y, vf64 x, double p, int log_input, vf64* g, vf64* h) {
+    const vf64 one = vf64_set1(1.0), two = vf64_set1(2.0), zero = vf64_zero();
+    const vf64 inf = vf64_set1(INFINITY);
+    vf64 mu = log_input ? fl_exp_f64(x) : x, e, r, v;
+    mf64 ypos = vf64_gt(y, zero);
+    /* y where y > 0, else 1: the logs of y below are masked where y <= 0,
+     * and log(0) would send every vector with a zero target (a third of
+     * count data) through vec.h's libm fix-up */
+    vf64 ysafe = vf64_select(ypos, y, one);
+    if (p == 0.0) {
+        e = vf64_sub(mu, y);
+        *g = log_input ? vf64_mul(two, vf64_mul(e, mu)) : vf64_mul(two, e);
+        *h = log_input ? vf64_mul(vf64_mul(two, mu), vf64_sub(vf64_mul(two, mu), y)) : two;
+        return vf64_mul(e, e);
+    }
+    if (p == 1.0) {
+        /* y log(y / mu), 0 where y <= 0 (y = 0; a NaN y is carried by -y) */
+        vf64 xl = log_input ? vf64_mul(y, vf64_sub(fl_log_f64(ysafe), x))
+                            : vf64_mul(y, fl_log_f64(vf64_div(ysafe, mu)));
+        v = vf64_mul(two, vf64_add(vf64_sub(vf64_keep(ypos, xl), y), mu));
+        if (log_input) {
+            *g = vf64_mul(two, vf64_sub(mu, y));
+            *h = vf64_mul(two, mu);
+        } else {
+            r = vf64_div(one, mu);
+            *g = vf64_mul(two, vf64_sub(one, vf64_mul(y, r)));
+            *h = vf64_mul(vf64_mul(vf64_mul(two, y), r), r);
+        }
+        return v;
+    }
+    if (p == 2.0) {
+        if (log_input) {
+            vf64 ym = vf64_mul(y, fl_exp_f64(vf64_sub(zero, x)));
+            *g = vf64_mul(two, vf64_sub(one, ym));
+            *h = vf64_mul(two, ym);
+            return vf64_mul(two, vf64_sub(vf64_add(vf64_sub(x, fl_log_f64(y)), ym), one));
+        }
+        r = vf64_div(one, mu);
+        *g = vf64_mul(vf64_mul(vf64_mul(two, vf64_sub(mu, y)), r), r);
+        *h = vf64_mul(vf64_mul(vf64_mul(vf64_mul(two, vf64_sub(vf64_mul(two, y), mu)), r), r), r);
+        return vf64_mul(two, vf64_sub(vf64_add(fl_log_f64(vf64_div(mu, y)), vf64_mul(y, r)), one));
+    }
+    const vf64 P = vf64_set1(p), q1 = vf64_set1(1.0 - p), q2 = vf64_set1(2.0 - p);
+    vf64 lmu = log_input ? x : fl_log_f64(x);
+    vf64 a1 = fl_exp_f64(vf64_mul(q1, lmu)), a2;
+    if (log_input) {
+        a2 = fl_exp_f64(vf64_mul(q2, x));
+    } else {
+        a2 = vf64_mul(a1, mu);
+        a2 = vf64_select(vf64_eq(mu, inf), fl_exp_f64(vf64_mul(q2, lmu)), a2);   /* not 0 inf */
+    }
+    /* y^(2-p), 0 where y == 0 (0 y: NaN kept) */
+    vf64 y2 = vf64_select(ypos, fl_exp_f64(vf64_mul(q2, fl_log_f64(ysafe))), vf64_mul(zero, y));
+    vf64 t1 = vf64_keep(vf64_ne(y, zero), vf64_mul(y, a1));          /* y a1, 0 at y = 0 */
+    v = vf64_mul(two, vf64_add(vf64_sub(vf64_div(y2, vf64_mul(q1, q2)), vf64_div(t1, q1)),
+                               vf64_div(a2, q2)));
+    mf64 both = mf64_and(vf64_eq(t1, inf), vf64_eq(a2, inf));
+    if (log_input) {
+        *g = vf64_mul(two, vf64_sub(a2, t1));
+        *h = vf64_mul(two, vf64_sub(vf64_mul(q2, a2), vf64_mul(q1, t1)));
+        *g = vf64_select(both, vf64_sub(zero, inf), *g);
+        *h = vf64_select(both, inf, *h);
+    } else {
+        r = vf64_div(y, mu);
+        *g = vf64_mul(vf64_mul(two, a1), vf64_sub(one, r));
+        *h = vf64_mul(vf64_mul(two, vf64_div(a1, mu)), vf64_add(vf64_mul(P, r), q1));
+    }
+    return vf64_select(both, inf, v);
+}
+
 FL_INLINE vf64 fl_elem64(int kind, vf64 y, vf64 x, const fl_bin64* P, vf64* g, vf64* h,
                          int masked) {
     switch (kind) {
     case FL_PW_BCE_LOGIT: return fl_bce64(y, x, P, g, h, masked);
     case FL_PW_FOCAL2_LOGIT: return fl_focal2_64(y, x, P, g, h, masked);
     case FL_PW_LOGCOSH: return fl_logcosh64(y, x, g, h);
+    case FL_PW_SQUARED: return fl_squared64(y, x, g, h);
+    case FL_PW_ABSOLUTE: return fl_absolute64(y, x, g, h);
+    case FL_PW_HUBER: return fl_huber64(y, x, P->pos, g, h);
+    case FL_PW_EXPECTILE: return fl_expectile64(y, x, P->pos, g, h);
+    case FL_PW_PSEUDO_HUBER: return fl_pseudo_huber64(y, x, P->pos, g, h);
+    case FL_PW_PINBALL: return fl_pinball64(y, x, P->pos, g, h);
+    case FL_PW_TWEEDIE: return fl_tweedie64(y, x, P->pos_d, 0, g, h);
+    case FL_PW_TWEEDIE_LOG: return fl_tweedie64(y, x, P->pos_d, 1, g, h);
     default: return fl_poisson_log64(y, x, g, h);
     }
 }
@@ -225,7 +386,7 @@ FL_INLINE double fl_bin_block_f32(int kind, const float* y, const float* x, cons
 FL_INLINE double fl_pw_block(int kind, int F32, const void* y, const void* x, const double* w,
                              ptrdiff_t n, double pos, double neg, double smooth, double gscale,
                              void* g, void* h, void* rows, int masked) {
-    const fl_bin64 P = {vf64_set1(pos), vf64_set1(neg), vf64_set1(smooth)};
+    const fl_bin64 P = {vf64_set1(pos), vf64_set1(neg), vf64_set1(smooth), pos};
     const vf64 G = vf64_set1(gscale), one = vf64_set1(1.0);
     vf64 acc[2] = {vf64_zero(), vf64_zero()};
     if (F32 && (kind == FL_PW_BCE_LOGIT || kind == FL_PW_FOCAL2_LOGIT) && smooth == 0.0)
@@ -288,5 +449,91 @@ FL_DEF_PW(FL_PW_BCE_LOGIT, fl_bce_logit_f, fl_bce_logit_d)
 FL_DEF_PW(FL_PW_FOCAL2_LOGIT, fl_focal2_logit_f, fl_focal2_logit_d)
 FL_DEF_PW(FL_PW_LOGCOSH, fl_logcosh_f, fl_logcosh_d)
 FL_DEF_PW(FL_PW_POISSON_LOG, fl_poisson_log_f, fl_poisson_log_d)
+FL_DEF_PW(FL_PW_SQUARED, fl_squared_f, fl_squared_d)
+FL_DEF_PW(FL_PW_ABSOLUTE, fl_absolute_f, fl_absolute_d)
+FL_DEF_PW(FL_PW_HUBER, fl_huber_f, fl_huber_d)
+FL_DEF_PW(FL_PW_EXPECTILE, fl_expectile_f, fl_expectile_d)
+FL_DEF_PW(FL_PW_PSEUDO_HUBER, fl_pseudo_huber_f, fl_pseudo_huber_d)
+FL_DEF_PW(FL_PW_PINBALL, fl_pinball_f, fl_pinball_d)
+FL_DEF_PW(FL_PW_TWEEDIE, fl_tweedie_f, fl_tweedie_d)
+FL_DEF_PW(FL_PW_TWEEDIE_LOG, fl_tweedie_log_f, fl_tweedie_log_d)
+
+/* Pinball with one quantile per column (FL_PW_PINBALL_COLS): n elements
+ * that start a row of k = (ptrdiff_t)pos > 1 elements, unweighted, no
+ * per-row output (the driver's flat blocks and its rows of k); `w` carries
+ * the k quantiles.  Element i takes quantile[i mod k] through the same
+ * fl_pinball64 as the one-quantile form, so every layout gives it the same
+ * bits.  For several rows of k up to FL_COLS_SMALL the quantiles of
+ * consecutive lanes come from a copy of the quantile row repeated past k
+ * (the lanes starting at column c are qe[c..c+lanes), whatever k is); one
+ * row (the driver's weighted rows) or longer rows load the quantiles row
+ * by row. */
+#define FL_COLS_SMALL 64
+FL_INLINE double fl_pinball_cols(int F32, const void* y, const void* x, const double* q,
+                                 ptrdiff_t n, ptrdiff_t k, double gscale, void* g, void* h) {
+    const vf64 G = vf64_set1(gscale);
+    vf64 acc[2] = {vf64_zero(), vf64_zero()}, gv, hv;
+    int a = 0;
+    if (k <= FL_COLS_SMALL && n > k) {
+        double qe[FL_COLS_SMALL + FL_NF64];
+        for (ptrdiff_t j = 0, c = 0; j < k + FL_NF64; j++, c = c + 1 == k ? 0 : c + 1)
+            qe[j] = q[c];
+        ptrdiff_t c = 0, i = 0;
+        for (; i + FL_NF64 <= n; i += FL_NF64) {
+            vf64 v = fl_pinball64(fl_ld(y, i, F32), fl_ld(x, i, F32), vf64_load(qe + c), &gv, &hv);
+            acc[a] = vf64_add(acc[a], v);
+            a ^= 1;
+            if (g) fl_st(g, i, vf64_mul(G, gv), F32);
+            if (h) fl_st(h, i, vf64_mul(G, hv), F32);
+            c += FL_NF64;
+            while (c >= k) c -= k;
+        }
+        if (i < n) {
+            ptrdiff_t r = n - i;
+            vf64 v = fl_pinball64(fl_ld_part(y, i, r, 0.0, F32), fl_ld_part(x, i, r, 0.0, F32),
+                                  vf64_load(qe + c), &gv, &hv);
+            acc[0] = vf64_add(acc[0], vf64_keep(fl_first64(r), v));
+            if (g) fl_st_part(g, i, vf64_mul(G, gv), r, F32);
+            if (h) fl_st_part(h, i, vf64_mul(G, hv), r, F32);
+        }
+    } else {
+        for (ptrdiff_t i0 = 0; i0 < n; i0 += k) {
+            ptrdiff_t j = 0;
+            for (; j + FL_NF64 <= k; j += FL_NF64) {
+                ptrdiff_t i = i0 + j;
+                vf64 v = fl_pinball64(fl_ld(y, i, F32), fl_ld(x, i, F32), vf64_load(q + j),
+                                      &gv, &hv);
+                acc[a] = vf64_add(acc[a], v);
+                a ^= 1;
+                if (g) fl_st(g, i, vf64_mul(G, gv), F32);
+                if (h) fl_st(h, i, vf64_mul(G, hv), F32);
+            }
+            if (j < k) {
+                ptrdiff_t i = i0 + j, r = k - j;
+                vf64 v = fl_pinball64(fl_ld_part(y, i, r, 0.0, F32),
+                                      fl_ld_part(x, i, r, 0.0, F32),
+                                      vf64_load_part(q + j, r, 0.5), &gv, &hv);
+                acc[a] = vf64_add(acc[a], vf64_keep(fl_first64(r), v));
+                a ^= 1;
+                if (g) fl_st_part(g, i, vf64_mul(G, gv), r, F32);
+                if (h) fl_st_part(h, i, vf64_mul(G, hv), r, F32);
+            }
+        }
+    }
+    return vf64_hsum(vf64_add(acc[0], acc[1]));
+}
+
+static double fl_pinball_cols_f(const float* y, const float* x, const double* w, ptrdiff_t n,
+                                double pos, double neg, double smooth, double gscale,
+                                float* g, float* h, float* rows) {
+    (void)neg; (void)smooth; (void)rows;
+    return fl_pinball_cols(1, y, x, w, n, (ptrdiff_t)pos, gscale, g, h);
+}
+static double fl_pinball_cols_d(const double* y, const double* x, const double* w, ptrdiff_t n,
+                                double pos, double neg, double smooth, double gscale,
+                                double* g, double* h, double* rows) {
+    (void)neg; (void)smooth; (void)rows;
+    return fl_pinball_cols(0, y, x, w, n, (ptrdiff_t)pos, gscale, g, h);
+}
 
 #endif
