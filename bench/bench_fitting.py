@@ -142,12 +142,10 @@ def _row(name, metric, builtin, custom, t_b, t_c, lower_better=True):
 
 
 def _start(loss, kind, y):
-    """init_score, with the regression losses' init_kind supplied here when
-    the build predates it."""
+    """init_score of `loss`, which must declare the start `kind`."""
     import fastloss as fl
 
-    if getattr(type(loss), "init_kind", None) is None:
-        loss.init_kind = kind
+    assert loss.init_kind == kind
     return fl.init_score(loss, y)
 
 

@@ -46,17 +46,11 @@ def ndcg_at(rel, score, sizes, k=10):
 
 
 def quantile_start(y, q):
-    loss = fl.PinballLoss(quantile=q)
-    if getattr(type(loss), "init_kind", None) is None:    # until "pw" declares it
-        loss.init_kind = "quantile"
-    return fl.init_score(loss, y)
+    return fl.init_score(fl.PinballLoss(quantile=q), y)
 
 
 def median_start(y):
-    loss = fl.MeanAbsoluteError()
-    if getattr(type(loss), "init_kind", None) is None:    # until "pw" declares it
-        loss.init_kind = "median"
-    return fl.init_score(loss, y)
+    return fl.init_score(fl.MeanAbsoluteError(), y)
 
 
 def regression_data(seed, n, heavy=False):
@@ -180,11 +174,6 @@ def tweedie_data(seed, n):
     return X[:cut], y[:cut], X[cut:], y[cut:]
 
 
-needs_tweedie = pytest.mark.skipif(not hasattr(fl, "TweedieDeviance"),
-                                   reason="TweedieDeviance comes with helper 'pw''s branch")
-
-
-@needs_tweedie
 def test_xgboost_tweedie_close_to_builtin():
     """fastloss's deviance is twice XGBoost's half-deviance objective: twice
     the gradient and hessian, so reg_lambda and min_child_weight are doubled."""
@@ -204,7 +193,6 @@ def test_xgboost_tweedie_close_to_builtin():
     assert got < tweedie_deviance(yt, np.full_like(yt, np.mean(y)), 1.5) * 0.95
 
 
-@needs_tweedie
 def test_lightgbm_tweedie_close_to_builtin():
     X, y, Xt, yt = tweedie_data(4, 3000)
     start = fl.init_score("tweedie_deviance", y, power=1.5)
@@ -232,11 +220,6 @@ def ltr_data(seed, n_queries):
     return X, rel, sizes
 
 
-needs_lambdarank = pytest.mark.skipif(not hasattr(fl, "LambdaRank"),
-                                      reason="LambdaRank comes with helper 'rank''s branch")
-
-
-@needs_lambdarank
 def test_lightgbm_lambdarank_close_to_builtin():
     X, rel, sizes = ltr_data(5, 400)
     cut_q = 280
@@ -263,7 +246,7 @@ def one_thread():
 
 
 @pytest.mark.parametrize("which", ["quantile", "ranking"])
-def test_readme_boosting_examples_run(which, monkeypatch):
+def test_readme_boosting_examples_run(which):
     """The README's "Gradient boosting" examples, run as written."""
     import pathlib
     import re
@@ -275,16 +258,12 @@ def test_readme_boosting_examples_run(which, monkeypatch):
     section = text[text.index("<!-- boosting:start -->"):text.index("<!-- boosting:end -->")]
     quantile_code, ranking_code = re.findall(r"```python\n(.*?)```", section, re.S)
     if which == "quantile":
-        if getattr(fl.PinballLoss, "init_kind", None) is None:    # until "pw" declares it
-            monkeypatch.setattr(fl.PinballLoss, "init_kind", "quantile", raising=False)
         scope = {}
         with one_thread():
             exec(compile(quantile_code, "README-quantile", "exec"), scope)
         for pred in (scope["pred_xgb"], scope["pred_lgb"]):
             assert 0.8 < np.mean(scope["y_test"] <= pred) < 0.97
     else:
-        if not hasattr(fl, "LambdaRank"):
-            pytest.skip("LambdaRank comes with helper 'rank''s branch")
         scope = {}
         with one_thread():
             exec(compile(ranking_code, "README-ranking", "exec"), scope)

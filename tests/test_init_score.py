@@ -12,11 +12,7 @@ import fastloss as fl
 
 
 def with_kind(loss, kind):
-    """The regression losses get ``init_kind`` from their own module (helper
-    "pw"); until that lands on this branch the instance carries it here.
-    Once the class declares it, it must be this value."""
-    if getattr(type(loss), "init_kind", None) is None:
-        loss.init_kind = kind
+    """`loss`, after checking the start it declares (its ``init_kind``)."""
     assert loss.init_kind == kind
     return loss
 
@@ -93,9 +89,8 @@ def test_log_mean_for_poisson_on_the_log_scale(rng):
     y = rng.poisson(3.0, size=500).astype(float)
     w = rng.uniform(0, 2, size=500)
     expected = np.log(np.average(y, weights=w))
-    if getattr(fl.Poisson, "init_kind", None) is not None:    # once "pw" lands
-        # a name is configured as the boosting adapters do: log_input=True
-        assert fl.init_score("poisson", y, w) == pytest.approx(expected, rel=1e-13)
+    # a name is configured as the boosting adapters do: log_input=True
+    assert fl.init_score("poisson", y, w) == pytest.approx(expected, rel=1e-13)
     loss = with_kind(fl.Poisson(log_input=True), "log_mean")
     assert fl.init_score(loss, y, w) == pytest.approx(expected, rel=1e-13)
     # the derivative of Σ w (exp(x) - y x) at the start is 0
@@ -200,7 +195,6 @@ def test_losses_without_a_start_and_bad_input():
         fl.init_score("no_such_loss", [1.0])
 
 
-@pytest.mark.skipif(not hasattr(fl, "TweedieDeviance"), reason="comes with helper 'pw''s branch")
 @pytest.mark.parametrize("power", [0.0, 1.0, 1.5, 2.0, 3.0])
 def test_tweedie_starts(rng, power):
     y = rng.gamma(2.0, 1.5, size=400)
@@ -215,7 +209,6 @@ def test_tweedie_starts(rng, power):
     assert fl.init_score(fl.TweedieDeviance(power=power), y, w) == pytest.approx(m, rel=1e-13)
 
 
-@pytest.mark.skipif(not hasattr(fl, "PseudoHuber"), reason="comes with helper 'pw''s branch")
 def test_pseudo_huber_starts_at_the_mean_and_expectile_has_no_start(rng):
     y = rng.normal(size=200)
     w = rng.uniform(0, 2, size=200)
