@@ -291,11 +291,11 @@ class PerSampleGradHess:
     - label losses (sparse categorical cross-entropy): class indices (n,),
       ``raw`` (n, K);
     - row losses on one-hot targets (categorical cross-entropy): class indices
-      (n,) are one-hot encoded, ``raw`` (n, K);
-    - ranking losses (a ``group`` parameter: RankNet, LambdaRank): relevance
-      (n,), scores (n,) and query ids ``group`` (n,) (None: the loss's own
-      ``group``, else one list); used with ``reduction="sum"``, whose
-      gradient is per item (what ``"none"`` differentiates too).
+      (n,) are one-hot encoded, ``raw`` (n, K).
+
+    A set-level loss is a ValueError here; the ranking losses, whose pairs
+    live inside query groups, have their own core (``GroupedGradHess``);
+    ``booster_core`` picks the right one.
 
     ``hessian`` (see ``hessian_option``): ``"exact"`` = the loss's diagonal
     (a loss without ``gradient_hessian`` is a ValueError here, at
@@ -307,18 +307,19 @@ class PerSampleGradHess:
     else).
     """
 
+    ranking = False
+    reduction = "none"
+
     def __init__(self, loss, params=None, hessian="exact"):
         self.hessian = hessian_option(hessian)
-        self.ranking = is_ranking(loss_class(loss))
-        self.loss = for_linear_model(loss, params,
-                                     reduction="sum" if self.ranking else "none")
+        self.loss = for_linear_model(loss, params, reduction=self.reduction)
+        self.kind = None if self.ranking else target_kind(self.loss)
         self.has_hessian = hasattr(self.loss, "gradient_hessian")
         if self.hessian == "exact" and not self.has_hessian:
             raise ValueError(
                 f"{type(self.loss).__name__} has no hessian (no gradient_hessian: only the "
                 "losses SPEC marks H have one); pass hessian='unit' or a float h_min > 0 to "
                 "boost with its gradient")
-        self.kind = None if self.ranking else target_kind(self.loss)
 
     def _grad_hess(self, labels, raw, weight, call_args):
         if self.hessian == "exact" or (self.has_hessian and self.hessian != "unit"):
@@ -363,3 +364,27 @@ class PerSampleGradHess:
                                  f"(set num_class / num_class in the booster), got shape {raw.shape}")
             labels = _validate.labels(labels, raw.shape[0], "labels")
         return self._grad_hess(labels, raw, weight, call_args)
+
+
+class GroupedGradHess(PerSampleGradHess):
+    """Per-item gradient and hessian of a ranking loss (a ``group`` parameter:
+    RankNet, LambdaRank) for a boosting library: relevance (n,), scores (n,)
+    and query ids ``group`` (n,) (None: the loss's own ``group``, else one
+    list).  The loss is used with ``reduction="sum"``, whose gradient is per
+    item (what ``"none"``, per-group values, differentiates too); ``hessian``
+    as in ``PerSampleGradHess``."""
+
+    ranking = True
+    reduction = "sum"
+
+    def __init__(self, loss, params=None, hessian="exact"):
+        if not is_ranking(loss_class(loss)):
+            raise ValueError(f"{loss_class(loss).__name__} is not a ranking loss (no group)")
+        super().__init__(loss, params, hessian)
+
+
+def booster_core(loss, params=None, hessian="exact"):
+    """The gradient/hessian core of the boosting adapters for `loss`:
+    ``GroupedGradHess`` for ranking losses, ``PerSampleGradHess`` otherwise."""
+    cls = GroupedGradHess if is_ranking(loss_class(loss)) else PerSampleGradHess
+    return cls(loss, params, hessian)

@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._objective import PerSampleGradHess, group_ids_from_sizes
+from ._objective import booster_core, group_ids_from_sizes
 
 __all__ = ["objective"]
 
@@ -82,7 +82,7 @@ class LightGBMObjective:
     """Custom objective for LightGBM built on a fastloss loss's gradient and hessian."""
 
     def __init__(self, loss, hessian="exact", **params):
-        self._core = PerSampleGradHess(loss, params, hessian=hessian)
+        self._core = booster_core(loss, params, hessian=hessian)
         self.loss = self._core.loss
         self.hessian = self._core.hessian
 

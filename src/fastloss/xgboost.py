@@ -77,7 +77,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._objective import PerSampleGradHess, group_ids_from_sizes
+from ._objective import booster_core, group_ids_from_sizes
 
 __all__ = ["objective"]
 
@@ -86,7 +86,7 @@ class XGBoostObjective:
     """Custom objective for XGBoost built on a fastloss loss's gradient and hessian."""
 
     def __init__(self, loss, hessian="exact", **params):
-        self._core = PerSampleGradHess(loss, params, hessian=hessian)
+        self._core = booster_core(loss, params, hessian=hessian)
         self.loss = self._core.loss
         self.hessian = self._core.hessian
 
