@@ -313,13 +313,13 @@ class PerSampleGradHess:
     def __init__(self, loss, params=None, hessian="exact"):
         self.hessian = hessian_option(hessian)
         self.loss = for_linear_model(loss, params, reduction=self.reduction)
-        self.kind = None if self.ranking else target_kind(self.loss)
         self.has_hessian = hasattr(self.loss, "gradient_hessian")
         if self.hessian == "exact" and not self.has_hessian:
             raise ValueError(
                 f"{type(self.loss).__name__} has no hessian (no gradient_hessian: only the "
                 "losses SPEC marks H have one); pass hessian='unit' or a float h_min > 0 to "
                 "boost with its gradient")
+        self.kind = None if self.ranking else target_kind(self.loss)
 
     def _grad_hess(self, labels, raw, weight, call_args):
         if self.hessian == "exact" or (self.has_hessian and self.hessian != "unit"):
