@@ -127,3 +127,98 @@ def test_one_hot_and_label_softmax_objectives_agree(data):
         objective("sparse_categorical_crossentropy")(labels + 4, raw)
     with pytest.raises(ValueError, match="outside"):
         objective("categorical_crossentropy")(labels + 4, raw)
+
+
+# --------------------------------------------------- hessian= and ranking groups
+@pytest.mark.parametrize("bad", ["Exact", "", 0, -1.0, float("nan"), float("inf"), True, None,
+                                 [1.0]])
+def test_bad_hessian_option_names_it(bad):
+    with pytest.raises(ValueError, match="hessian"):
+        objective("mae", hessian=bad)
+
+
+def test_unit_and_floor_hessians(data):
+    X, y, w, rng = data
+    preds = y + rng.normal(size=400)
+    grad, hess = objective("mae", hessian="unit")(y, preds, sample_weight=w)
+    np.testing.assert_allclose(grad, w * np.sign(preds - y), rtol=1e-12)
+    np.testing.assert_allclose(hess, w, rtol=1e-12)
+    grad, hess = objective("mae", hessian="unit")(y, preds)
+    np.testing.assert_array_equal(hess, np.ones(400))
+    # the floor acts on the weighted hessian: Huber's w·1[|e| ≤ δ] floored at 0.3
+    e = preds - y
+    grad, hess = objective("huber", delta=0.5, hessian=0.3)(y, preds, sample_weight=w)
+    np.testing.assert_allclose(grad, w * np.clip(e, -0.5, 0.5), rtol=1e-12)
+    np.testing.assert_allclose(hess, np.maximum(w * (np.abs(e) <= 0.5), 0.3), rtol=1e-12)
+
+
+def test_loss_without_hessian_boosts_with_unit_or_floor(data):
+    X, y, w, rng = data
+    labels = np.digitize(y, [-1.0, 0.5, 2.0])
+    raw = rng.normal(size=(400, 4))
+    with pytest.raises(ValueError, match="hessian='unit'"):
+        objective("multiclass_hinge")
+    # Crammer–Singer subgradient written out: +w at the best wrong class, -w at
+    # the true one, where the margin is violated
+    wrong = np.where(np.eye(4, dtype=bool)[labels], -np.inf, raw)
+    c = wrong.argmax(axis=1)
+    active = 1 + wrong.max(axis=1) - raw[np.arange(400), labels] > 0
+    expected = np.zeros((400, 4))
+    expected[np.arange(400), c] += w * active
+    expected[np.arange(400), labels] -= w * active
+    grad, hess = objective("multiclass_hinge", hessian="unit")(labels, raw, sample_weight=w)
+    np.testing.assert_allclose(grad, expected, rtol=1e-12)
+    np.testing.assert_allclose(hess, np.repeat(w[:, None], 4, axis=1), rtol=1e-12)
+    _, hess = objective("multiclass_hinge", hessian=0.25)(labels, raw, sample_weight=w)
+    np.testing.assert_array_equal(hess, np.full((400, 4), 0.25))
+
+
+def ranknet_grad_ref(rel, s, group, w, sigma=1.0):
+    """∂/∂s of Σ_groups Σ_{y_i > y_j} w_i w_j log(1 + exp(-σ(s_i - s_j))), float64."""
+    g = np.zeros(len(s))
+    same = group[:, None] == group[None, :]
+    above = (rel[:, None] > rel[None, :]) & same
+    rho = 1 / (1 + np.exp(sigma * (s[:, None] - s[None, :])))
+    lam = sigma * rho * above * np.outer(w, w)
+    return -lam.sum(axis=1) + lam.sum(axis=0)
+
+
+def test_ranking_takes_the_dmatrix_groups(data):
+    X, y, w, rng = data
+    sizes = np.array([30, 1, 70, 99, 200])
+    group = np.repeat(np.arange(5), sizes)
+    rel = rng.integers(0, 5, size=400).astype(float)
+    preds = rng.normal(size=400).astype(np.float32)
+    obj = objective("ranknet", hessian="unit")
+    for d in (xgb.DMatrix(X, label=rel, group=sizes), xgb.DMatrix(X, label=rel, qid=group)):
+        grad, hess = obj(preds, d)
+        np.testing.assert_allclose(grad, ranknet_grad_ref(rel, preds.astype(float), group,
+                                                          np.ones(400)), rtol=2e-5, atol=1e-5)
+        np.testing.assert_array_equal(hess, np.ones(400))
+    # XGBoost's ranking weights are per query: each pair of query g weighs w_g
+    wq = np.array([0.5, 2.0, 1.0, 3.0, 0.25])
+    d = xgb.DMatrix(X, label=rel, group=sizes, weight=wq)
+    grad, _ = obj(preds, d)
+    np.testing.assert_allclose(
+        grad, ranknet_grad_ref(rel, preds.astype(float), group, np.sqrt(wq)[group]),
+        rtol=2e-5, atol=1e-5)
+    # a DMatrix without groups is one query
+    grad, _ = obj(preds, xgb.DMatrix(X, label=rel))
+    np.testing.assert_allclose(grad, ranknet_grad_ref(rel, preds.astype(float), np.zeros(400),
+                                                      np.ones(400)), rtol=2e-5, atol=1e-4)
+
+
+def test_ranking_booster_trains_on_groups():
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(5, 30, size=40)
+    n = int(sizes.sum())
+    X = rng.normal(size=(n, 4))
+    rel = np.clip(np.round(X[:, 0] + 0.3 * rng.normal(size=n) + 2), 0, 4)
+    d = xgb.DMatrix(X, label=rel, group=sizes)
+    booster = xgb.train(dict(BASE, base_score=0.0), d, 20, obj=objective("ranknet", hessian="unit"))
+    s = booster.predict(d)
+    group = np.repeat(np.arange(sizes.size), sizes)
+    # fraction of correctly ordered pairs (y_i > y_j, same group), float64
+    same = group[:, None] == group[None, :]
+    pairs = (rel[:, None] > rel[None, :]) & same
+    assert np.mean((s[:, None] > s[None, :])[pairs]) > 0.85

@@ -8,6 +8,7 @@ table and the loss re-parametrisation helpers below.
 from __future__ import annotations
 
 import copy
+import numbers
 
 import numpy as np
 
@@ -247,13 +248,43 @@ def objective(loss, X, y, alpha=0.0, sample_weight=None, *, fit_intercept=False,
                            fit_intercept=fit_intercept, n_outputs=n_outputs, scale=scale)
 
 
+HESSIANS = ("exact", "unit")
+
+
+def hessian_option(value):
+    """``"exact"``, ``"unit"`` or a finite float ``h_min > 0`` (checked)."""
+    if isinstance(value, str):
+        if value in HESSIANS:
+            return value
+    elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        h_min = float(value)
+        if h_min > 0 and np.isfinite(h_min):
+            return h_min
+    raise ValueError(f"hessian must be 'exact', 'unit' or a finite float h_min > 0, got {value!r}")
+
+
+def is_ranking(cls) -> bool:
+    """A ranking loss (RankNet, LambdaRank): its pairs live inside query groups."""
+    return "group" in init_parameters(cls)
+
+
+def group_ids_from_sizes(sizes, n, source):
+    """Query ids 0, 0, ..., 1, 1, ... from group sizes (contiguous groups, as
+    XGBoost's group_ptr and LightGBM's Dataset groups are)."""
+    sizes = np.asarray(sizes, dtype=np.int64).reshape(-1)
+    if np.any(sizes < 0) or int(sizes.sum()) != n:
+        raise ValueError(f"the query groups of the {source} hold {int(sizes.sum())} items "
+                         f"(sizes {sizes[:5].tolist()}...), the predictions {n}")
+    return np.repeat(np.arange(sizes.size, dtype=np.int64), sizes)
+
+
 class PerSampleGradHess:
     """Per-sample gradient and hessian of a fastloss loss for a boosting library.
 
     The loss is used with ``reduction="none"`` (so the gradient of row i is
     ``s_i ∂l_i/∂ŷ_i``: weighted, not reduced) and ``from_logits=True`` where it
     has that parameter (boosters output raw scores).  ``__call__(labels, raw,
-    weight)`` returns ``(grad, hess)`` of ``raw``'s shape:
+    weight, group=None)`` returns ``(grad, hess)`` of ``raw``'s shape:
 
     - elementwise losses: ``labels`` of ``raw``'s shape (``raw`` 1-D), or, for a
       2-D ``raw`` (n, K), class indices (n,) scored one-vs-rest on one-hot targets;
@@ -261,23 +292,69 @@ class PerSampleGradHess:
       ``raw`` (n, K);
     - row losses on one-hot targets (categorical cross-entropy): class indices
       (n,) are one-hot encoded, ``raw`` (n, K).
+
+    A set-level loss is a ValueError here; the ranking losses, whose pairs
+    live inside query groups, have their own core (``GroupedGradHess``);
+    ``booster_core`` picks the right one.
+
+    ``hessian`` (see ``hessian_option``): ``"exact"`` = the loss's diagonal
+    (a loss without ``gradient_hessian`` is a ValueError here, at
+    construction); ``"unit"`` = each sample's weight (1 unweighted), a plain
+    gradient step with the booster's Newton machinery; a float ``h_min`` =
+    ``max(h, h_min)`` on the weighted hessian (a loss without a hessian
+    counts as ``h = 0``, so every sample then gets ``h_min``, weight-0 ones
+    too: their gradient is 0, so they add curvature to a leaf and nothing
+    else).
     """
 
-    def __init__(self, loss, params=None):
-        self.loss = for_linear_model(loss, params, reduction="none")
-        if not hasattr(self.loss, "gradient_hessian"):
-            raise ValueError(f"{type(self.loss).__name__} has no gradient_hessian (only the "
-                             "losses SPEC marks H do); a boosting objective needs a hessian")
-        self.kind = target_kind(self.loss)
+    ranking = False
+    reduction = "none"
 
-    def __call__(self, labels, raw, weight=None):
+    def __init__(self, loss, params=None, hessian="exact"):
+        self.hessian = hessian_option(hessian)
+        self.loss = for_linear_model(loss, params, reduction=self.reduction)
+        self.has_hessian = hasattr(self.loss, "gradient_hessian")
+        if self.hessian == "exact" and not self.has_hessian:
+            raise ValueError(
+                f"{type(self.loss).__name__} has no hessian (no gradient_hessian: only the "
+                "losses SPEC marks H have one); pass hessian='unit' or a float h_min > 0 to "
+                "boost with its gradient")
+        self.kind = None if self.ranking else target_kind(self.loss)
+
+    def _grad_hess(self, labels, raw, weight, call_args):
+        if self.hessian == "exact" or (self.has_hessian and self.hessian != "unit"):
+            grad, hess = self.loss.gradient_hessian(labels, raw, sample_weight=weight,
+                                                    **call_args)
+            if self.hessian != "exact":
+                hess = np.maximum(hess, self.hessian)
+            return grad, hess
+        grad = self.loss.gradient(labels, raw, sample_weight=weight, **call_args)
+        if self.hessian == "unit":
+            if weight is None:
+                hess = np.ones_like(grad)
+            else:
+                w = np.asarray(weight, dtype=grad.dtype)
+                hess = np.ascontiguousarray(np.broadcast_to(
+                    w.reshape((-1,) + (1,) * (grad.ndim - 1)), grad.shape))
+        else:
+            hess = np.full_like(grad, self.hessian)
+        return grad, hess
+
+    def __call__(self, labels, raw, weight=None, group=None):
         raw = np.asarray(raw)
         labels = np.asarray(labels)
         if weight is not None and np.size(weight) == 0:
             weight = None
         if raw.ndim == 2 and raw.shape[1] == 1:
             raw = raw[:, 0]
-        if raw.ndim == 2 and self.kind != "labels":
+        call_args = {}
+        if self.ranking:
+            if raw.ndim != 1:
+                raise ValueError(f"{type(self.loss).__name__} needs one score per item, "
+                                 f"got raw scores of shape {raw.shape}")
+            if group is not None:
+                call_args["group"] = group
+        elif raw.ndim == 2 and self.kind != "labels":
             index, _ = _validate.class_indices(labels, raw.shape[0], raw.shape[1], name="labels")
             labels = np.zeros(raw.shape, dtype=raw.dtype)
             labels[np.arange(raw.shape[0]), index] = 1
@@ -286,4 +363,28 @@ class PerSampleGradHess:
                 raise ValueError(f"{type(self.loss).__name__} needs one raw score per class "
                                  f"(set num_class / num_class in the booster), got shape {raw.shape}")
             labels = _validate.labels(labels, raw.shape[0], "labels")
-        return self.loss.gradient_hessian(labels, raw, sample_weight=weight)
+        return self._grad_hess(labels, raw, weight, call_args)
+
+
+class GroupedGradHess(PerSampleGradHess):
+    """Per-item gradient and hessian of a ranking loss (a ``group`` parameter:
+    RankNet, LambdaRank) for a boosting library: relevance (n,), scores (n,)
+    and query ids ``group`` (n,) (None: the loss's own ``group``, else one
+    list).  The loss is used with ``reduction="sum"``, whose gradient is per
+    item (what ``"none"``, per-group values, differentiates too); ``hessian``
+    as in ``PerSampleGradHess``."""
+
+    ranking = True
+    reduction = "sum"
+
+    def __init__(self, loss, params=None, hessian="exact"):
+        if not is_ranking(loss_class(loss)):
+            raise ValueError(f"{loss_class(loss).__name__} is not a ranking loss (no group)")
+        super().__init__(loss, params, hessian)
+
+
+def booster_core(loss, params=None, hessian="exact"):
+    """The gradient/hessian core of the boosting adapters for `loss`:
+    ``GroupedGradHess`` for ranking losses, ``PerSampleGradHess`` otherwise."""
+    cls = GroupedGradHess if is_ranking(loss_class(loss)) else PerSampleGradHess
+    return cls(loss, params, hessian)

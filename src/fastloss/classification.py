@@ -80,6 +80,7 @@ class BinaryCrossentropy(ElementwiseLoss):
     function_name = "binary_crossentropy"
     aliases = ("bce",)
     link = "sigmoid"
+    init_kind = property(lambda self: "log_odds" if self.from_logits else "probability")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, pos_weight=None, *,
                  reduction="mean"):
@@ -107,6 +108,7 @@ class BalancedCrossentropy(ElementwiseLoss):
 
     function_name = "balanced_crossentropy"
     link = "sigmoid"
+    init_kind = property(lambda self: "log_odds" if self.from_logits else "probability")
 
     def __init__(self, beta=0.5, from_logits=False, *, reduction="mean"):
         super().__init__(reduction=reduction)
@@ -270,6 +272,7 @@ class CategoricalCrossentropy(Loss):
     has_hessian = True
     hessian_needs_logits = True
     link = "softmax"
+    init_kind = property(lambda self: "log_prior" if self.from_logits else "prior")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, class_weight=None,
                  class_axis=-1, *, reduction="mean"):
@@ -341,6 +344,7 @@ class SparseCategoricalCrossentropy(Loss):
     has_hessian = True
     hessian_needs_logits = True
     link = "softmax"
+    init_kind = property(lambda self: "log_prior" if self.from_logits else "prior")
 
     def __init__(self, from_logits=False, class_weight=None, ignore_index=None,
                  label_smoothing=0.0, class_axis=-1, *, reduction="mean"):
