@@ -227,8 +227,12 @@ def _prep_sample_combine(parts):
     return _sum_in_order(p[0] for p in parts)
 
 
+# reductions that divide Σ w l by a global count or weight (SPEC §1, §4.1)
+_DIVIDED = ("mean", "sum_over_batch_size")
+
+
 def _scale_of(reduction, total_weight):
-    if reduction != "mean":
+    if reduction not in _DIVIDED:
         return 1.0
     return 0.0 if total_weight == 0.0 else 1.0 / total_weight
 
@@ -250,8 +254,17 @@ def _sample_chunk(loss_c, mode, reduction, yt, yp, w, prep, group=None):
         value, grad = _call(loss_c, "loss_gradient", yt, yp, w, extra)
     else:
         grad, hess = _call(loss_c, "gradient_hessian", yt, yp, w, extra)
-    if prep is not None and reduction == "mean":
-        scale = _scale_of("mean", prep)
+    if group is not None and prep is not None and math.isnan(prep):
+        # a NaN relevance anywhere makes the whole result NaN, as in memory
+        value = (np.full(np.shape(value), np.nan, dtype=np.asarray(value).dtype)
+                 if reduction == "none" and value is not None
+                 else (math.nan if value is not None else None))
+        for arr in (grad, hess):
+            if arr is not None:
+                arr[...] = np.nan
+        return value, grad, hess
+    if prep is not None and reduction in _DIVIDED:
+        scale = _scale_of(reduction, prep)
         if grad is not None and scale != 1.0:
             grad = np.multiply(grad, scale, out=grad) if scale else np.zeros_like(grad)
         if hess is not None and scale != 1.0:
@@ -265,6 +278,8 @@ def _finish_value(reduction, parts, prep):
     total = _sum_in_order(parts)
     if reduction == "sum":
         return np.float64(total)
+    if math.isnan(prep):
+        return np.float64(math.nan)
     if prep == 0.0:
         return np.float64(0.0)
     return np.float64(total / prep)
@@ -289,6 +304,8 @@ def _pair_weight_chunk(yt, w, group):
     cw = np.concatenate([[0.0], np.cumsum(ws)])
     below = cw[rstart] - cw[gstart]          # Σ w_j, same group, y_j < y_i
     ids = gs[new_group]
+    if np.isnan(y).any():
+        return ids, math.nan
     return ids, float(np.sum(ws * below))
 
 
@@ -320,7 +337,10 @@ class _SamplePlan:
         token = tokenize(loss, yt, yp, w, group, mode)
         # the prep pass: the global "mean" denominator and cross-chunk checks,
         # from weights, labels and groups (never y_pred)
-        need_prep = (reduction == "mean" or _hinge_like(loss) or self.units == "groups")
+        need_prep = (reduction in _DIVIDED or _hinge_like(loss) or self.units == "groups")
+        # "sum_over_batch_size" divides by the number of units, weight-0 ones
+        # included: the prep then counts, it does not weigh
+        wp = None if reduction == "sum_over_batch_size" else w
         prep_key = None
         deps = [yt, yp, w, group]
         if need_prep:
@@ -328,18 +348,19 @@ class _SamplePlan:
             layer = {}
             if self.units == "groups":
                 for i in range(nb):
-                    layer[(pname + "-part", i)] = (_pair_weight_chunk, _keys(yt, i), _keys(w, i),
-                                                   _keys(group, i))
+                    layer[(pname + "-part", i)] = (_pair_weight_chunk, _keys(yt, i),
+                                                   _keys(wp, i), _keys(group, i))
                 layer[(pname,)] = (_pair_weight_combine,
                                    [(pname + "-part", i) for i in range(nb)])
             else:
-                read_labels = (type(loss).target_kind == "labels" or _hinge_like(loss))
+                read_labels = ((type(loss).target_kind == "labels"
+                                and reduction != "sum_over_batch_size") or _hinge_like(loss))
                 # a 1-D input of a row loss is one row (one sample), not n
                 one_row = type(loss).target_kind == "rows" and yp.ndim == 1
                 for i in range(nb):
                     layer[(pname + "-part", i)] = (
                         _prep_sample_chunk, loss, _keys(yt, i) if read_labels else None,
-                        _keys(w, i), 1 if one_row else yp.chunks[0][i])
+                        _keys(wp, i), 1 if one_row else yp.chunks[0][i])
                 layer[(pname,)] = (_prep_sample_combine,
                                    [(pname + "-part", i) for i in range(nb)])
             prep = _Part(pname, layer, [yt, w, group])
@@ -454,7 +475,7 @@ def _overlap_finish(spec_name, loss, stats):
     spec = _SET_LOSSES[spec_name]
     losses, coef = spec["finish"](loss, stats)
     C = losses.shape[0]
-    if loss.reduction == "mean":
+    if loss.reduction in _DIVIDED:          # units = classes, each of weight 1
         coef = coef / C
     return losses, coef
 
