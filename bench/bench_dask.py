@@ -208,6 +208,7 @@ def main(argv=None):
     ap.add_argument("--fit-rows", default="1e7")
     ap.add_argument("--dir", default="/tmp/fastloss-bench-dask")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads-per-worker", type=int, default=1)
     ap.add_argument("--memory-limit", default="2.8GB")
     ap.add_argument("--only", choices=("pointwise", "jaccard", "fit"), nargs="*")
     ap.add_argument("--json")
@@ -217,8 +218,9 @@ def main(argv=None):
     print(f"disk: {free:.1f} GiB free, the pointwise part needs {need:.1f} GiB", flush=True)
     os.makedirs(args.dir, exist_ok=True)
     report = {"pointwise": [], "args": vars(args)}
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                           memory_limit=args.memory_limit, dashboard_address=None)
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=args.threads_per_worker,
+                           processes=True,
+                           memory_limit=args.memory_limit, dashboard_address=":0")
     client = Client(cluster)
     client.run(one_thread)
     try:

@@ -77,9 +77,6 @@ from ._base import Loss
 __all__ = ["loss", "gradient", "loss_gradient", "gradient_hessian", "objective",
            "DaskLinearObjective"]
 
-_REDUCTIONS_SUM = ("mean", "sum", "none")
-
-
 # ------------------------------------------------------------------ helpers
 def _resolve(loss, params):
     """A Loss instance from a name / class / instance and constructor kwargs."""
@@ -545,7 +542,7 @@ class _OverlapPlan:
     def build(self, mode):
         if mode == "gradient_hessian":
             raise AttributeError(f"{type(self.loss).__name__} has no gradient_hessian")
-        loss, yt, yp, w, k, spec = self.loss, self.yt, self.yp, self.w, self.k, self.spec
+        loss, yt, yp, w, k = self.loss, self.yt, self.yp, self.w, self.k
         if k is not None:
             for ax in range(1, yp.ndim):
                 if ax == k and len(yp.chunks[ax]) > 1:
