@@ -94,6 +94,21 @@ def cluster_run(client, loss, root, out_name):
     return float(v), yp.size / (time.perf_counter() - t)
 
 
+def _second(a, b):
+    return b.copy()
+
+
+def io_floor_run(root, out_name):
+    """The same read-two-write-one pipeline with no loss (the disk's share):
+    elements/s of reading y_true and y_pred and writing a copy of y_pred."""
+    yt = da.from_zarr(os.path.join(root, "y_true.zarr"))
+    yp = da.from_zarr(os.path.join(root, "y_pred.zarr"))
+    zg = zarr_array(os.path.join(root, out_name), yp.shape, yp.chunksize)
+    t = time.perf_counter()
+    da.store(da.map_blocks(_second, yt, yp, dtype=yp.dtype), zg, lock=False)
+    return yp.size / (time.perf_counter() - t)
+
+
 def peak_rss(client):
     workers = client.run(rss_mb)
     sched = client.run_on_scheduler(rss_mb)
@@ -122,6 +137,7 @@ def bench_pointwise(client, args, report):
         mem1 = in_memory_rate(loss, yt, yp)
         del yt, yp
         value, rate = cluster_run(client, loss, root, "grad.zarr")
+        floor = io_floor_run(root, "copy.zarr") if args.io_floor else None
         yt = np.asarray(zarr.open_array(os.path.join(root, "y_true.zarr"))[:m])
         yp = np.asarray(zarr.open_array(os.path.join(root, "y_pred.zarr"))[:m])
         mem2 = in_memory_rate(loss, yt, yp)
@@ -133,7 +149,9 @@ def bench_pointwise(client, args, report):
         mem = max(mem1, mem2)
         row = {"loss": name, "elements": n, "chunk": chunk, "value": value,
                "cluster_elem_per_s": rate, "in_memory_elem_per_s": mem,
-               "ratio": rate / mem, "write_s": t_write, "gradient_prefix_ok": ok}
+               "ratio": rate / mem, "write_s": t_write, "gradient_prefix_ok": ok,
+               "io_floor_elem_per_s": floor,
+               "ratio_to_io_floor": None if floor is None else rate / floor}
         report["pointwise"].append(row)
         print(json.dumps(row), flush=True)
         shutil.rmtree(root)
@@ -211,6 +229,8 @@ def main(argv=None):
     ap.add_argument("--threads-per-worker", type=int, default=1)
     ap.add_argument("--memory-limit", default="2.8GB")
     ap.add_argument("--only", choices=("pointwise", "jaccard", "fit"), nargs="*")
+    ap.add_argument("--io-floor", action="store_true",
+                    help="also time the same Zarr read/write pipeline without a loss")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     need = 3 * 4 * float(args.elements) / 2**30

@@ -509,6 +509,8 @@ def test_xgboost_dask_custom_objective(client):
 @needs_dask
 def test_lightgbm_dask_custom_objective(client):
     lgb = pytest.importorskip("lightgbm")
+    # lightgbm.dask needs dask.dataframe (pandas, pyarrow): 'dask[dataframe]'
+    pytest.importorskip("dask.dataframe", exc_type=ImportError)
     import dask.array as da
 
     import fastloss.lightgbm as fll
