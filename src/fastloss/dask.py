@@ -65,11 +65,15 @@ import operator
 
 import numpy as np
 
-import dask
-import dask.array as da
-import dask.threaded
-from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
+try:
+    import dask
+    import dask.array as da
+    import dask.threaded
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+except ImportError as exc:  # pragma: no cover - exercised only without dask
+    raise ImportError("fastloss.dask needs dask[array] (and distributed for a cluster): "
+                      "pip install 'fastloss[dask]'", name=exc.name or "dask") from exc
 
 from . import _objective, _registry
 from ._base import Loss
@@ -152,6 +156,19 @@ def _scalar(name, layer, deps):
     """A 0-d float64 dask array from a layer whose key is (name,)."""
     return da.Array(_graph(name, layer, deps), name, chunks=(), dtype=np.float64,
                     meta=np.empty((), dtype=np.float64))
+
+
+def _second_pass(fin, *arrays):
+    """The inputs again for a pass that runs after `fin` (the global
+    statistics): fresh read tasks bound to `fin`, so the first pass's chunks
+    are released as soon as their statistics are taken instead of being
+    held in memory until the gradient pass (out of core, they do not fit)."""
+    from dask.graph_manipulation import bind
+    after = da.Array(fin.graph, fin.name, chunks=(), dtype=object,
+                     meta=np.empty((), dtype=object))
+    present = [a for a in arrays if a is not None]
+    bound = iter(bind(present, after))
+    return [None if a is None else next(bound) for a in arrays]
 
 
 class _Part:
@@ -574,12 +591,13 @@ class _OverlapPlan:
                 out["value"] = _scalar(vname, vl, [fin])
         if mode != "loss":
             gname = "fastloss-grad-" + token
+            yt2, yp2, w2 = _second_pass(fin, yt, yp, w)
             gl = {}
             for i in range(nb):
                 gl[(gname, i) + (0,) * (yp.ndim - 1)] = (
-                    _overlap_grad_chunk, k, _keys(yt, i), _keys(yp, i), _keys(w, i), (sname,),
-                    offsets[i])
-            out["grad"] = da.Array(_graph(gname, gl, [fin, yt, yp, w]), gname,
+                    _overlap_grad_chunk, k, _keys(yt2, i), _keys(yp2, i), _keys(w2, i),
+                    (sname,), offsets[i])
+            out["grad"] = da.Array(_graph(gname, gl, [fin, yt2, yp2, w2]), gname,
                                    chunks=yp.chunks, dtype=yp.dtype,
                                    meta=np.empty((0,) * yp.ndim, dtype=yp.dtype))
         return out
@@ -680,9 +698,10 @@ class _KappaPlan:
             out["value"] = _scalar(vname, {(vname,): (_kappa_value, (sname,))}, [fin])
         if mode != "loss":
             gname = "fastloss-grad-" + token
-            gl = {(gname, i, 0): (_kappa_grad_chunk, loss, _keys(yt, i), _keys(yp, i),
-                                  _keys(w, i), (sname,)) for i in range(nb)}
-            out["grad"] = da.Array(_graph(gname, gl, [fin, yt, yp, w]), gname,
+            yt2, yp2, w2 = _second_pass(fin, yt, yp, w)
+            gl = {(gname, i, 0): (_kappa_grad_chunk, loss, _keys(yt2, i), _keys(yp2, i),
+                                  _keys(w2, i), (sname,)) for i in range(nb)}
+            out["grad"] = da.Array(_graph(gname, gl, [fin, yt2, yp2, w2]), gname,
                                    chunks=yp.chunks, dtype=yp.dtype,
                                    meta=np.empty((0, 0), dtype=yp.dtype))
         return out
