@@ -465,11 +465,17 @@ def _overlap_stats_chunk(spec_name, k, yt, yp, w, offset, C):
     else:
         ww = None
     stats = np.zeros((len(spec["stats"]), C))
-    for s, fn in enumerate(spec["stats"]):
-        term = fn(y, p)
-        if ww is not None:
-            term = term * ww
-        part = term.sum(axis=(0, 1, 3))
+    arrays = {"y": y, "p": p}
+    for s, names in enumerate(spec["stats"]):
+        # one pass, no temporaries: einsum sums the products per class
+        ops = [arrays[c] for c in names]
+        if ww is not None and k != 0:
+            part = np.einsum("n," + ",".join(["nacj"] * len(ops)) + "->c",
+                             ww.reshape(-1), *ops)
+        else:
+            part = np.einsum(",".join(["nacj"] * len(ops)) + "->c", *ops)
+            if ww is not None:                  # k == 0: one row per class slot
+                part = part * ww.reshape(-1)
         if k == 0:
             stats[s, offset:offset + part.shape[0]] = part
         else:
@@ -539,15 +545,14 @@ def _f1_finish(loss, st):
 
 
 # Set-level losses whose gradient is, per class c, affine in (y, ŷ):
-# w_row (a_c y + b_c ŷ + d_c).  An entry gives the per-class statistics
-# (float64 sums over the elements, times the row weight) and the finish:
-# statistics -> (per-class losses, coefficients a, b, d before the reduction
-# scale).  TverskyLoss: stats (y·p, y, p), finish from SPEC §4.3.
+# w_row (a_c y + b_c ŷ + d_c).  An entry gives the per-class statistics (each
+# a product of "y" and "p" factors, summed over the elements in float64,
+# times the row weight) and the finish: statistics -> (per-class losses,
+# coefficients a, b, d before the reduction scale).  TverskyLoss would be
+# stats ("yp", "y", "p") and a finish from SPEC §4.3.
 _SET_LOSSES = {
-    "JaccardLoss": {"stats": (lambda y, p: y * p, lambda y, p: y * y, lambda y, p: p * p),
-                    "finish": _jaccard_finish},
-    "F1Loss": {"stats": (lambda y, p: y * p, lambda y, p: y, lambda y, p: p),
-               "finish": _f1_finish},
+    "JaccardLoss": {"stats": ("yp", "yy", "pp"), "finish": _jaccard_finish},
+    "F1Loss": {"stats": ("yp", "y", "p"), "finish": _f1_finish},
 }
 
 
