@@ -336,6 +336,13 @@ def _pair_weight_combine(parts):
     return _sum_in_order(p[1] for p in parts)
 
 
+# Ranking losses the per-group plan knows: their "mean" divides by Σ w_i w_j
+# over the pairs y_i > y_j, which `_pair_weight_chunk` computes without y_pred.
+# (LambdaRank with k counts only pairs ranked within k by y_pred: it needs its
+# own denominator and is not planned until it has one.)
+_GROUP_LOSSES = ("RankNet",)
+
+
 # ------------------------------------------------------------------ plans
 class _SamplePlan:
     """Per-chunk independent units along axis 0 (samples, images, groups)."""
@@ -735,6 +742,11 @@ def _plan(loss, y_true, y_pred, sample_weight, group):
             w = _align(sample_weight, "sample_weight", c0, n)
         return _SamplePlan(loss, yt, yp, w)
     if name in _SET_LOSSES:
+        if yt is not None and yt.ndim != yp.ndim:
+            # label maps (SPEC §4.3) need their own statistics: not planned yet
+            raise NotImplementedError(f"fastloss.dask: {name} with a label map y_true "
+                                      "(integer classes) is not supported yet; pass the "
+                                      "dense one-hot y_true")
         w = _align(sample_weight, "sample_weight", c0, n)
         return _OverlapPlan(loss, _SET_LOSSES[name], yt, yp, w)
     if name == "KappaLoss":
@@ -749,7 +761,7 @@ def _plan(loss, y_true, y_pred, sample_weight, group):
         _row_whole(yp, "y_pred", loss)
         w = _align(sample_weight, "sample_weight", c0, n)
         return _SamplePlan(loss, yt, yp, w, units="images")
-    if "group" in cls._param_names:
+    if "group" in cls._param_names and name in _GROUP_LOSSES:
         if group is None:
             group = getattr(loss, "group", None)
         if group is None and len(c0) > 1:
