@@ -77,6 +77,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
 
 from . import _objective, _registry
 from ._base import Loss
+from .agreement import KappaLoss
+from .ranking import RankNet
+from .segmentation import F1Loss, JaccardLoss
 
 __all__ = ["loss", "gradient", "loss_gradient", "gradient_hessian", "objective",
            "DaskLinearObjective"]
@@ -340,7 +343,7 @@ def _pair_weight_combine(parts):
 # over the pairs y_i > y_j, which `_pair_weight_chunk` computes without y_pred.
 # (LambdaRank with k counts only pairs ranked within k by y_pred: it needs its
 # own denominator and is not planned until it has one.)
-_GROUP_LOSSES = ("RankNet",)
+_GROUP_LOSSES = (RankNet,)
 
 
 # ------------------------------------------------------------------ plans
@@ -460,9 +463,17 @@ def _as4(x, k):
     return x.reshape(n, A, x.shape[k], -1)
 
 
-def _overlap_stats_chunk(spec_name, k, yt, yp, w, offset, C):
+def _set_spec(cls):
+    """The _SET_LOSSES entry of a loss class (or of a base class), or None."""
+    for base, spec in _SET_LOSSES.items():
+        if issubclass(cls, base):
+            return spec
+    return None
+
+
+def _overlap_stats_chunk(cls, k, yt, yp, w, offset, C):
     """Per-class float64 sums (spec's statistics) of one chunk, shape (S, C)."""
-    spec = _SET_LOSSES[spec_name]
+    spec = _set_spec(cls)
     y = _as4(np.asarray(yt, dtype=np.float64), k)
     p = _as4(np.asarray(yp, dtype=np.float64), k)
     if w is not None:
@@ -497,9 +508,9 @@ def _stats_combine(parts):
     return total
 
 
-def _overlap_finish(spec_name, loss, stats):
+def _overlap_finish(cls, loss, stats):
     """(per-class losses, per-class gradient coefficients (3, C))."""
-    spec = _SET_LOSSES[spec_name]
+    spec = _set_spec(cls)
     losses, coef = spec["finish"](loss, stats)
     C = losses.shape[0]
     if loss.reduction in _DIVIDED:          # units = classes, each of weight 1
@@ -558,8 +569,8 @@ def _f1_finish(loss, st):
 # coefficients a, b, d before the reduction scale).  TverskyLoss would be
 # stats ("yp", "y", "p") and a finish from SPEC §4.3.
 _SET_LOSSES = {
-    "JaccardLoss": {"stats": ("yp", "yy", "pp"), "finish": _jaccard_finish},
-    "F1Loss": {"stats": ("yp", "y", "p"), "finish": _f1_finish},
+    JaccardLoss: {"stats": ("yp", "yy", "pp"), "finish": _jaccard_finish},
+    F1Loss: {"stats": ("yp", "y", "p"), "finish": _f1_finish},
 }
 
 
@@ -586,10 +597,10 @@ class _OverlapPlan:
         sname = "fastloss-stats-" + token
         layer = {}
         for i in range(nb):
-            layer[(sname + "-part", i)] = (_overlap_stats_chunk, type(loss).__name__, k, _keys(yt, i),
+            layer[(sname + "-part", i)] = (_overlap_stats_chunk, type(loss), k, _keys(yt, i),
                                            _keys(yp, i), _keys(w, i), offsets[i], C)
         layer[(sname + "-sum",)] = (_stats_combine, [(sname + "-part", i) for i in range(nb)])
-        layer[(sname,)] = (_overlap_finish, type(loss).__name__, loss, (sname + "-sum",))
+        layer[(sname,)] = (_overlap_finish, type(loss), loss, (sname + "-sum",))
         fin = _Part(sname, layer, [yt, yp, w])
         out = {}
         if mode in ("loss", "loss_gradient"):
@@ -741,15 +752,15 @@ def _plan(loss, y_true, y_pred, sample_weight, group):
         else:
             w = _align(sample_weight, "sample_weight", c0, n)
         return _SamplePlan(loss, yt, yp, w)
-    if name in _SET_LOSSES:
+    if _set_spec(cls) is not None:
         if yt is not None and yt.ndim != yp.ndim:
             # label maps (SPEC §4.3) need their own statistics: not planned yet
             raise NotImplementedError(f"fastloss.dask: {name} with a label map y_true "
                                       "(integer classes) is not supported yet; pass the "
                                       "dense one-hot y_true")
         w = _align(sample_weight, "sample_weight", c0, n)
-        return _OverlapPlan(loss, _SET_LOSSES[name], yt, yp, w)
-    if name == "KappaLoss":
+        return _OverlapPlan(loss, _set_spec(cls), yt, yp, w)
+    if issubclass(cls, KappaLoss):
         w = _align(sample_weight, "sample_weight", c0, n)
         return _KappaPlan(loss, yt, yp, w)
     if hasattr(loss, "per_image"):
@@ -761,7 +772,7 @@ def _plan(loss, y_true, y_pred, sample_weight, group):
         _row_whole(yp, "y_pred", loss)
         w = _align(sample_weight, "sample_weight", c0, n)
         return _SamplePlan(loss, yt, yp, w, units="images")
-    if "group" in cls._param_names and name in _GROUP_LOSSES:
+    if "group" in cls._param_names and issubclass(cls, _GROUP_LOSSES):
         if group is None:
             group = getattr(loss, "group", None)
         if group is None and len(c0) > 1:
