@@ -289,6 +289,27 @@ def non_negative(value, name):
     return v
 
 
+def non_negative_column(value, name):
+    """A float >= 0, or a read-only 1-D float64 array of them (one per column)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return non_negative(value, name)
+    if isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"{name} must be a real number or a 1-D array of them, "
+                        f"got {type(value).__name__}")
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real number or a 1-D array of them, "
+                        f"got dtype {arr.dtype}")
+    arr = np.array(arr, dtype=np.float64)
+    if arr.ndim != 1 or arr.shape[0] == 0:
+        raise ValueError(f"{name} must be a float or a non-empty 1-D array, got shape "
+                         f"{arr.shape}")
+    if not (arr >= 0).all():
+        raise ValueError(f"{name} must be >= 0 (each entry), got {value!r}")
+    arr.setflags(write=False)
+    return arr
+
+
 def unit_interval(value, name):
     v = real(value, name)
     if not 0.0 <= v <= 1.0:

@@ -67,9 +67,14 @@ class BinaryCrossentropy(ElementwiseLoss):
         ``l = q y softplus(-x) + (1 - y) softplus(x)``, exact for any x.
     label_smoothing : float in [0, 1]
         Targets become ``y (1 - s) + s / 2`` (Keras).
-    pos_weight : float >= 0 or None
-        ``q``, the weight of the positive term (torch's ``pos_weight``, a
-        scalar here); None means 1.
+    pos_weight : float >= 0, 1-D array of k floats >= 0, or None
+        ``q``, the weight of the positive term (torch's ``pos_weight``);
+        None means 1.  An array gives column j of ``(n, k)`` multilabel
+        input the weight ``pos_weight[j]``, as torch's
+        ``BCEWithLogitsLoss(pos_weight=tensor)`` (its length is checked
+        against ``y_pred`` at call time; 1-D ``y_pred`` is one column)::
+
+            fl.BinaryCrossentropy(from_logits=True, pos_weight=[1.0, 3.0, 0.5])(y, x)  # x: (n, 3)
 
     Gradient (logits) ``(q y + 1 - y) σ(x) - q y``, hessian
     ``(q y + 1 - y) σ(x)(1 - σ(x))``.  Agrees with ``keras.losses.BinaryCrossentropy``
@@ -88,10 +93,25 @@ class BinaryCrossentropy(ElementwiseLoss):
         self.from_logits = _validate.boolean(from_logits, "from_logits")
         self.label_smoothing = _validate.unit_interval(label_smoothing, "label_smoothing")
         self.pos_weight = (None if pos_weight is None
-                           else _validate.non_negative(pos_weight, "pos_weight"))
+                           else _validate.non_negative_column(pos_weight, "pos_weight"))
 
     def _kind(self):
         return "wbce_logit" if self.from_logits else "wbce"
+
+    def _check_columns(self, y_pred):
+        """An array pos_weight has one entry per column of y_pred."""
+        if isinstance(self.pos_weight, np.ndarray):
+            shape = np.shape(y_pred)
+            k = 1 if len(shape) == 1 else (shape[1] if len(shape) == 2 else None)
+            if k != self.pos_weight.shape[0]:
+                raise ValueError(
+                    f"pos_weight has {self.pos_weight.shape[0]} entries: it needs one per "
+                    f"column of (n, k) y_pred (or 1 for 1-D y_pred), got y_pred of shape "
+                    f"{shape}")
+
+    def _compute(self, y_true, y_pred, sample_weight, **kw):
+        self._check_columns(y_pred)
+        return super()._compute(y_true, y_pred, sample_weight, **kw)
 
     def _kernel_params(self):
         return {"pos": 1.0 if self.pos_weight is None else self.pos_weight, "neg": 1.0,
