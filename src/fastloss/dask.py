@@ -33,16 +33,20 @@ How each family is distributed (the plan follows the loss class's metadata,
   ``y_pred``.  Hinge labels ({-1, 1} or {0, 1}) are checked across chunks.
 - **images** (``per_image=True`` Lovász): the same with images as the units
   (axis 0); ``per_image=False`` sorts all pixels at once: a ValueError.
-- **query groups** (RankNet): each group inside one chunk (``group`` chunked
+- **query groups** (RankNet, LambdaRank): each group inside one chunk (``group`` chunked
   like ``y_pred``); a group id seen in two chunks is a ValueError naming
   ``group`` at compute time (the check runs before any value is combined or
   gradient scaled); ``group=None`` (one list) needs ``y_pred`` in one chunk.
   ``"mean"`` divides by the global ``Σ w_i w_j`` over pairs, computed from
-  ``y_true``, ``sample_weight`` and ``group``.
-- **sets** (Jaccard, F1/Dice, Kappa; Tversky is one table entry in
-  ``_SET_LOSSES``): a statistics pass (per-chunk float64 sufficient
-  statistics, per class), then the value and a gradient pass with the
-  global sums.  FALLBACK: ``_kernels/sets.pyx`` has no entry that takes
+  ``y_true``, ``sample_weight`` and ``group`` (LambdaRank with ``k``: only
+  pairs with an item ranked within k by ``y_pred`` count, so that pass
+  reads ``y_pred`` too).
+- **sets** (Jaccard, F1/Dice, Tversky, Kappa): a statistics pass (per-chunk
+  float64 sufficient statistics, per class), then the value (the loss's own
+  finish: reduction and Tversky's γ) and a gradient pass with the global
+  sums; ``from_logits=True`` takes the softmax along ``class_axis`` in both
+  passes.  A label-map ``y_true`` (integer classes) is not planned yet: a
+  NotImplementedError asks for the dense one-hot.  FALLBACK: ``_kernels/sets.pyx`` has no entry that takes
   given global statistics, so these two passes are NumPy (float64) here,
   not the kernel; they implement the kernel's formulas.
 
@@ -78,8 +82,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
 from . import _objective, _registry
 from ._base import Loss
 from .agreement import KappaLoss
-from .ranking import RankNet
-from .segmentation import F1Loss, JaccardLoss
+from .ranking import LambdaRank, RankNet
+from .segmentation import F1Loss, JaccardLoss, TverskyLoss
 
 __all__ = ["loss", "gradient", "loss_gradient", "gradient_hessian", "objective",
            "DaskLinearObjective"]
@@ -339,11 +343,38 @@ def _pair_weight_combine(parts):
     return _sum_in_order(p[1] for p in parts)
 
 
+def _pair_weight_topk_chunk(yt, yp, w, group, k):
+    """LambdaRank with k: (group ids, Σ w_i w_j over the pairs y_i > y_j with
+    min(r_i, r_j) < k), r the 0-based rank by y_pred descending in its group
+    (ties in input order: a chunk keeps its groups' order).  The pairs with
+    both items at rank >= k are subtracted from all pairs (a group of pairs
+    always has IDCG > 0: y_i > y_j >= 0)."""
+    ids, total = _pair_weight_chunk(yt, w, group)
+    y = np.asarray(yt, dtype=np.float64)
+    n = y.shape[0]
+    if n == 0 or math.isnan(total):
+        return ids, total
+    s = np.asarray(yp, dtype=np.float64)
+    g = np.zeros(n, dtype=np.int64) if group is None else np.asarray(group)
+    by_score = np.lexsort((-s, g))
+    gs = g[by_score]
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_score] = np.arange(n) - np.repeat(starts, sizes)
+    low = rank >= k
+    if not low.any():
+        return ids, total
+    ww = None if w is None else np.asarray(w, dtype=np.float64)[low]
+    _, outside = _pair_weight_chunk(y[low], ww, g[low])
+    return ids, total - outside
+
+
 # Ranking losses the per-group plan knows: their "mean" divides by Σ w_i w_j
-# over the pairs y_i > y_j, which `_pair_weight_chunk` computes without y_pred.
-# (LambdaRank with k counts only pairs ranked within k by y_pred: it needs its
-# own denominator and is not planned until it has one.)
-_GROUP_LOSSES = (RankNet,)
+# over the counted pairs y_i > y_j: from labels and weights alone
+# (`_pair_weight_chunk`), or, for LambdaRank with k (only pairs with an item
+# ranked within k by y_pred count), from one more read of y_pred.
+_GROUP_LOSSES = (RankNet, LambdaRank)
 
 
 # ------------------------------------------------------------------ plans
@@ -370,7 +401,15 @@ class _SamplePlan:
         if need_prep:
             pname = "fastloss-prep-" + token
             layer = {}
-            if self.units == "groups":
+            top_k = getattr(loss, "k", None)
+            if self.units == "groups" and top_k is not None:
+                for i in range(nb):
+                    layer[(pname + "-part", i)] = (_pair_weight_topk_chunk, _keys(yt, i),
+                                                   _keys(yp, i), _keys(wp, i),
+                                                   _keys(group, i), top_k)
+                layer[(pname,)] = (_pair_weight_combine,
+                                   [(pname + "-part", i) for i in range(nb)])
+            elif self.units == "groups":
                 for i in range(nb):
                     layer[(pname + "-part", i)] = (_pair_weight_chunk, _keys(yt, i),
                                                    _keys(wp, i), _keys(group, i))
@@ -387,7 +426,7 @@ class _SamplePlan:
                         _keys(wp, i), 1 if one_row else yp.chunks[0][i])
                 layer[(pname,)] = (_prep_sample_combine,
                                    [(pname + "-part", i) for i in range(nb)])
-            prep = _Part(pname, layer, [yt, w, group])
+            prep = _Part(pname, layer, [yt, yp, w, group])
             deps.append(prep)
             prep_key = (pname,)
         chunk_red = "none" if reduction == "none" else "sum"
@@ -471,11 +510,11 @@ def _set_spec(cls):
     return None
 
 
-def _overlap_stats_chunk(cls, k, yt, yp, w, offset, C):
+def _overlap_stats_chunk(loss, k, yt, yp, w, offset, C):
     """Per-class float64 sums (spec's statistics) of one chunk, shape (S, C)."""
-    spec = _set_spec(cls)
+    spec = _set_spec(type(loss))
     y = _as4(np.asarray(yt, dtype=np.float64), k)
-    p = _as4(np.asarray(yp, dtype=np.float64), k)
+    p = _probabilities(loss, _as4(np.asarray(yp, dtype=np.float64), k))
     if w is not None:
         ww = np.asarray(w, dtype=np.float64)
         wshape = (1, 1, ww.shape[0], 1) if k == 0 else (ww.shape[0], 1, 1, 1)
@@ -509,28 +548,42 @@ def _stats_combine(parts):
 
 
 def _overlap_finish(cls, loss, stats):
-    """(per-class losses, per-class gradient coefficients (3, C))."""
+    """(per-class losses, per-class gradient coefficients (3, C), the value).
+
+    The loss's own finish (``_OverlapLoss._finish``) turns the class losses
+    into the reduced value and the per-class factor of the gradients: the
+    reduction's 1/C and Tversky's power γ on the reduced value, as in memory."""
     spec = _set_spec(cls)
     losses, coef = spec["finish"](loss, stats)
-    C = losses.shape[0]
-    if loss.reduction in _DIVIDED:          # units = classes, each of weight 1
-        coef = coef / C
-    return losses, coef
+    value, class_scale = loss._finish(losses, np.float64)
+    return losses, coef * np.asarray(class_scale, dtype=np.float64), value
 
 
 def _overlap_value(loss, fin, dtype):
-    losses = fin[0]
+    value = fin[2]
     if loss.reduction == "none":
-        return losses.astype(dtype)
-    if loss.reduction == "sum":
-        return np.float64(_sum_in_order(losses))
-    return np.float64(_sum_in_order(losses) / losses.shape[0])
+        return np.asarray(value).astype(dtype)
+    return np.float64(value)
 
 
-def _overlap_grad_chunk(k, yt, yp, w, fin, offset):
-    _, coef = fin
+def _probabilities(loss, p4):
+    """What the sums see: y_pred, or with from_logits=True its softmax along
+    the class axis (axis 2 of the (n, A, C, inner) view); a position whose
+    logits are all -inf has every probability 0, as in memory."""
+    if not getattr(loss, "from_logits", False):
+        return p4
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        m = p4.max(axis=2, keepdims=True)
+        m = np.where(np.isneginf(m), 0.0, m)
+        e = np.exp(p4 - m)
+        total = e.sum(axis=2, keepdims=True)
+        return np.where(total > 0, e / np.where(total > 0, total, 1.0), 0.0)
+
+
+def _overlap_grad_chunk(loss, k, yt, yp, w, fin, offset):
+    coef = fin[1]
     y = _as4(np.asarray(yt, dtype=np.float64), k)
-    p = _as4(np.asarray(yp, dtype=np.float64), k)
+    p = _probabilities(loss, _as4(np.asarray(yp, dtype=np.float64), k))
     if k == 0:
         csl = coef[:, offset:offset + y.shape[2]].reshape(3, 1, 1, -1, 1)
     else:
@@ -539,7 +592,23 @@ def _overlap_grad_chunk(k, yt, yp, w, fin, offset):
     if w is not None:
         ww = np.asarray(w, dtype=np.float64)
         g = g * (ww.reshape(1, 1, -1, 1) if k == 0 else ww.reshape(-1, 1, 1, 1))
+    if getattr(loss, "from_logits", False):
+        # through the softmax: dl/dx_c = p_c (g_c - Σ_c' p_c' g_c')
+        g = p * (g - np.sum(p * g, axis=2, keepdims=True))
     return g.reshape(np.shape(yp)).astype(np.asarray(yp).dtype)
+
+
+def _tversky_finish(loss, st):
+    """TI = (Σyŷ + s) / (Σyŷ + α Σ(1-y)ŷ + β Σy(1-ŷ) + s) from F1's sums:
+    Σ(1-y)ŷ = Σŷ - Σyŷ, Σy(1-ŷ) = Σy - Σyŷ; d(1 - TI)/dŷ = a y + d."""
+    syp, sy, sp = st
+    s, alpha, beta = loss.smooth, loss.alpha, loss.beta
+    num = syp + s
+    den = syp + alpha * (sp - syp) + beta * (sy - syp) + s
+    losses = 1.0 - num / den
+    coef = np.stack([-(den - num * (1.0 - alpha - beta)) / (den * den),
+                     np.zeros_like(num), num * alpha / (den * den)])
+    return losses, coef
 
 
 def _jaccard_finish(loss, st):
@@ -566,11 +635,11 @@ def _f1_finish(loss, st):
 # w_row (a_c y + b_c ŷ + d_c).  An entry gives the per-class statistics (each
 # a product of "y" and "p" factors, summed over the elements in float64,
 # times the row weight) and the finish: statistics -> (per-class losses,
-# coefficients a, b, d before the reduction scale).  TverskyLoss would be
-# stats ("yp", "y", "p") and a finish from SPEC §4.3.
+# coefficients a, b, d before the reduction scale).
 _SET_LOSSES = {
     JaccardLoss: {"stats": ("yp", "yy", "pp"), "finish": _jaccard_finish},
     F1Loss: {"stats": ("yp", "y", "p"), "finish": _f1_finish},
+    TverskyLoss: {"stats": ("yp", "y", "p"), "finish": _tversky_finish},
 }
 
 
@@ -590,6 +659,11 @@ class _OverlapPlan:
                         f"y_pred is chunked along its class axis {ax}; rechunk with "
                         f"y_pred.rechunk({{{ax}: -1}}) and cut only axis 0")
         _row_whole(yp, "y_pred", loss)
+        if k == 0 and getattr(loss, "from_logits", False) and len(yp.chunks[0]) > 1:
+            raise ValueError(
+                "class_axis=0 with from_logits=True: the softmax runs along axis 0, so "
+                "y_pred must be one chunk along it; rechunk with y_pred.rechunk({0: -1}) "
+                "and cut another axis, or put the classes on another axis")
         C = 1 if k is None else yp.shape[k]
         nb = len(yp.chunks[0])
         offsets = np.concatenate([[0], np.cumsum(yp.chunks[0])]).astype(int).tolist()
@@ -597,7 +671,7 @@ class _OverlapPlan:
         sname = "fastloss-stats-" + token
         layer = {}
         for i in range(nb):
-            layer[(sname + "-part", i)] = (_overlap_stats_chunk, type(loss), k, _keys(yt, i),
+            layer[(sname + "-part", i)] = (_overlap_stats_chunk, loss, k, _keys(yt, i),
                                            _keys(yp, i), _keys(w, i), offsets[i], C)
         layer[(sname + "-sum",)] = (_stats_combine, [(sname + "-part", i) for i in range(nb)])
         layer[(sname,)] = (_overlap_finish, type(loss), loss, (sname + "-sum",))
@@ -618,7 +692,7 @@ class _OverlapPlan:
             gl = {}
             for i in range(nb):
                 gl[(gname, i) + (0,) * (yp.ndim - 1)] = (
-                    _overlap_grad_chunk, k, _keys(yt2, i), _keys(yp2, i), _keys(w2, i),
+                    _overlap_grad_chunk, loss, k, _keys(yt2, i), _keys(yp2, i), _keys(w2, i),
                     (sname,), offsets[i])
             out["grad"] = da.Array(_graph(gname, gl, [fin, yt2, yp2, w2]), gname,
                                    chunks=yp.chunks, dtype=yp.dtype,
