@@ -82,7 +82,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
 from . import _objective, _registry
 from ._base import Loss
 from .agreement import KappaLoss
-from .ranking import LambdaRank, RankNet
+from .ranking import LambdaRank, RankNet, _score_ranks
 from .segmentation import F1Loss, JaccardLoss, TverskyLoss
 
 __all__ = ["loss", "gradient", "loss_gradient", "gradient_hessian", "objective",
@@ -355,18 +355,16 @@ def _pair_weight_topk_chunk(yt, yp, w, group, k):
     if n == 0 or math.isnan(total):
         return ids, total
     s = np.asarray(yp, dtype=np.float64)
-    g = np.zeros(n, dtype=np.int64) if group is None else np.asarray(group)
-    by_score = np.lexsort((-s, g))
-    gs = g[by_score]
-    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
-    sizes = np.diff(np.r_[starts, n])
-    rank = np.empty(n, dtype=np.int64)
-    rank[by_score] = np.arange(n) - np.repeat(starts, sizes)
-    low = rank >= k
+    g = None if group is None else np.asarray(group)
+    starts = None
+    if g is not None:
+        gs = np.sort(g)
+        starts = np.r_[np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]), n]
+    low = _score_ranks(s, g, starts) >= k          # the in-memory loss's ranks
     if not low.any():
         return ids, total
     ww = None if w is None else np.asarray(w, dtype=np.float64)[low]
-    _, outside = _pair_weight_chunk(y[low], ww, g[low])
+    _, outside = _pair_weight_chunk(y[low], ww, None if g is None else g[low])
     return ids, total - outside
 
 

@@ -23,6 +23,11 @@ _UNSET = object()
 _MAX_RELEVANCE = 1024.0
 
 
+# The pair kernel's divisor of the gradient and hessian, by reduction:
+# 1 = the total pair weight, 2 = the number of counted pairs, else none.
+_AVERAGE = {"mean": 1, "sum_over_batch_size": 2}
+
+
 class _Pairwise(Loss):
     """The call plumbing shared by the pairwise ranking losses: ``group`` may
     be given to the constructor or at call time (a call-time value wins)."""
@@ -88,15 +93,10 @@ class _Pairwise(Loss):
         else:
             group_loss, total_w, n_pairs = _ranking.pairwise(
                 yt, yp, w, order, starts, rank, 0 if k is None else min(k, n), self.sigma,
-                self.reduction == "mean", grad, hess, get_num_threads())
+                _AVERAGE.get(self.reduction, 0), grad, hess, get_num_threads())
             if self.reduction == "sum_over_batch_size":
-                # the kernel scaled nothing (its flag is "mean" only): the
-                # divisor is the number of counted pairs, weight-0 ones included
+                # the divisor is the number of counted pairs, weight-0 ones included
                 total_w = float(n_pairs)
-                scale = 1.0 / total_w if total_w else 0.0
-                for arr in (grad, hess):
-                    if arr is not None:
-                        arr *= scale
         value = None
         if want_loss:
             # units: pairs; "none" gives per-group sums in order of first appearance

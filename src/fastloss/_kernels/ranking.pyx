@@ -217,7 +217,7 @@ def simd_path():
 def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
              const double[::1] sample_weight, const int64_t[::1] order,
              const int64_t[::1] starts, const int64_t[::1] rank, Py_ssize_t k,
-             double sigma, bint mean, floating[::1] grad, floating[::1] hess, int nthreads):
+             double sigma, int average, floating[::1] grad, floating[::1] hess, int nthreads):
     """RankNet (rank None) or LambdaRank over groups.
 
     `order` lists the items group by group, by relevance descending within
@@ -230,7 +230,9 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
     Returns (per-group Σ a l (float64, length G), Σ of all counted pair
     weights w_i w_j, number of counted pairs).  grad and hess (optional)
     get d(Σ a l)/d y_pred and its diagonal second derivative, divided by
-    the total pair weight when `mean` (0 when there is no pair).
+    the reduction's divisor: `average` 1 ("mean") the total pair weight, 2
+    ("sum_over_batch_size") the number of counted pairs, 0 none (a zero
+    divisor gives 0).
     """
     cdef Py_ssize_t n = y_pred.shape[0], G = starts.shape[0] - 1, q, g, g0, g1, i
     cdef bint lam = rank is not None
@@ -295,7 +297,7 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
         P.top = &top_v[0]
     cdef double[::1] blk
     cdef Py_ssize_t nb, small = 0
-    cdef double total_w, total_c, scale, pairs, v
+    cdef double total_w, total_c, scale, divisor, pairs, v
     cdef int nt
     with nogil:
         for q in range(n):
@@ -358,8 +360,9 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
         total_w += gl[NSUM * g + 1]
         total_c += gl[NSUM * g + 2]
     scale = 1.0
-    if mean:
-        scale = 1.0 / total_w if total_w != 0.0 else 0.0
+    if average:
+        divisor = total_w if average == 1 else total_c
+        scale = 1.0 / divisor if divisor != 0.0 else 0.0
     if grad is not None:
         with nogil:
             for q in range(n):

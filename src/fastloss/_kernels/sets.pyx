@@ -388,6 +388,14 @@ cdef PosLayout _pos_layout(Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
     return L
 
 
+cdef inline int _pos_threads(const PosLayout* L, int nthreads) noexcept nogil:
+    """Threads for a pass over the layout: never more than its blocks."""
+    cdef int nt = threads_for(L.npos * L.C, MIN_PARALLEL_ELEMENTS, nthreads)
+    if nt > L.nb:
+        nt = <int>L.nb
+    return nt if nt >= 1 else 1
+
+
 cdef inline Py_ssize_t _tile_end(const PosLayout* L, Py_ssize_t q, Py_ssize_t q1) noexcept nogil:
     cdef Py_ssize_t end = q + L.T, nxt
     if end > q1:
@@ -643,11 +651,7 @@ def overlap_pos_sums(const floating[::1] y_pred, const int64_t[::1] labels,
     that are not ignore_index); those positions add nothing either."""
     _check_pos(labels, y_true, y_pred, sample_weight, outer, C, inner, rows_div)
     cdef PosLayout L = _pos_layout(outer, C, inner, rows_div)
-    cdef int nt = threads_for(L.npos * C, MIN_PARALLEL_ELEMENTS, nthreads)
-    if nt > L.nb:
-        nt = <int>L.nb
-    if nt < 1:
-        nt = 1
+    cdef int nt = _pos_threads(&L, nthreads)
     cdef _PosScratch sc = _PosScratch(nt, C, L.T, np.float32 if floating is float else np.float64)
     partial_arr = np.empty(3 * C * L.nb, dtype=np.float64)
     bad_arr = np.zeros(L.nb, dtype=np.int64)
@@ -768,11 +772,7 @@ def overlap_pos_grad(const floating[::1] y_pred, const int64_t[::1] labels,
     if grad.shape[0] != y_pred.shape[0]:
         raise ValueError("overlap_pos: grad must hold as many elements as y_pred")
     cdef PosLayout L = _pos_layout(outer, C, inner, rows_div)
-    cdef int nt = threads_for(L.npos * C, MIN_PARALLEL_ELEMENTS, nthreads)
-    if nt > L.nb:
-        nt = <int>L.nb
-    if nt < 1:
-        nt = 1
+    cdef int nt = _pos_threads(&L, nthreads)
     cdef _PosScratch sc = _PosScratch(nt, C, L.T, np.float32 if floating is float else np.float64)
     cdef const double* sw = NULL if sample_weight is None else &sample_weight[0]
     cdef const int64_t* lab = NULL if labels is None else &labels[0]
