@@ -1343,14 +1343,16 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
                          Py_ssize_t c, bint hinge, bint from_logits,
                          bint has_ignore, int64_t ignore, double gscale, floating* grad,
                          uint64_t* keys, uint32_t* pay, uint64_t* keys2, uint32_t* pay2,
-                         uint32_t* counts) noexcept nogil:
+                         uint32_t* counts, bint zero_ignored) noexcept nogil:
     """Lovász loss of class c (target 1 for hinge) over images b0..b1.
 
     Writes gscale * d(loss)/d(pred) (d/d(probabilities) when from_logits, the
     softmax chain comes later) at the class-c elements of valid pixels.
     A valid pixel whose logits are all -inf (lse = -inf) has no distribution:
     its true class is masked, so the task's loss is +inf and its gradient 0
-    (unless a NaN is also present, which propagates).
+    (unless a NaN is also present, which propagates).  With zero_ignored the
+    task also writes 0 at its ignored pixels, so that the caller zeroes only
+    the planes no task covers.
 
     The sorted walk touches the gradient through the permutation, so it
     reads nothing else at random: on probabilities the sign of fg - p is
@@ -1375,6 +1377,8 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
             q = b * HW + hw
             L = lab[q]
             if has_ignore and L == ignore:
+                if zero_ignored and grad != NULL:
+                    grad[b * C * HW + off + hw] = 0
                 continue
             fg = 1 if L == target else 0
             gts += fg
@@ -1391,6 +1395,16 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
                     e = fabs(fg - p)
             else:
                 e = fabs(fg - <double>pred[addr])
+            if from_logits and e != e:
+                has_nan = True
+            if e <= 0.0:
+                # Errors <= 0 sort after every other one except a -NaN (whose
+                # loss is NaN and gradient 0 anyway), so they change no
+                # earlier count; their terms are 0 (relu, or |fg - p| = 0 and
+                # a zero sign) and so is their gradient: not sorted at all.
+                if grad != NULL:
+                    grad[addr] = 0
+                continue
             if is32:
                 key = _key32(<float>e)
                 recs[n] = (<uint64_t>key << 32) | <uint64_t>(base | (fg << 31))
@@ -1401,8 +1415,6 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
                 k64[n] = _key64(e)
                 pay[n] = base | (fg << 31)
             n += 1
-            if from_logits and e != e:
-                has_nan = True
     if n == 0:
         return 0.0
     if masked and not has_nan:
@@ -1544,24 +1556,36 @@ def lovasz_counts(const int64_t[::1] labels, Py_ssize_t B, Py_ssize_t HW, Py_ssi
     number of labels outside [0, ncls) that are not ignore_index."""
     if labels.shape[0] != B * HW:
         raise ValueError("lovasz_counts: labels must hold B * HW entries")
-    counts_arr = np.zeros((B, ncls), dtype=np.int64)
+    # Four partial tables per image (pixel hw counts into table hw % 4):
+    # runs of one label then add to four counters in turn instead of one,
+    # whose read-modify-write chain would bound the loop.  Only when the
+    # tables are small next to the labels (else one table).
+    cdef Py_ssize_t parts = 4 if 4 * ncls <= HW else 1
+    part_arr = np.zeros((B, parts, ncls), dtype=np.int64)
     bad_arr = np.zeros(B, dtype=np.int64)
-    cdef int64_t[:, ::1] counts = counts_arr
+    cdef int64_t[:, :, ::1] part = part_arr
     cdef int64_t[::1] bad = bad_arr
     cdef Py_ssize_t b, hw
     cdef int64_t L
+    cdef int64_t nbad
+    cdef int64_t* tab
+    cdef const int64_t* lab
     cdef int nt = threads_for(B * HW, MIN_PARALLEL_ELEMENTS, nthreads)
     with nogil:
-        for b in prange(B, schedule="static", num_threads=nt):
+        for b in prange(B, schedule="dynamic", num_threads=nt):
+            tab = &part[b, 0, 0]
+            lab = &labels[b * HW]
+            nbad = 0
             for hw in range(HW):
-                L = labels[b * HW + hw]
+                L = lab[hw]
                 if has_ignore and L == ignore:
                     continue
-                if L < 0 or L >= ncls:
-                    bad[b] += 1
+                if <uint64_t>L < <uint64_t>ncls:
+                    tab[(hw & (parts - 1)) * ncls + L] += 1
                 else:
-                    counts[b, L] += 1
-    return counts_arr, int(bad_arr.sum())
+                    nbad = nbad + 1
+            bad[b] = nbad
+    return part_arr.sum(axis=1), int(bad_arr.sum())
 
 
 def lovasz(const floating[::1] pred, const int64_t[::1] labels,
@@ -1614,12 +1638,21 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
     cdef double[::1] lse = lse_arr
     cdef double[::1] losses = losses_arr
     cdef floating* g = NULL if grad is None else &grad[0]
-    cdef Py_ssize_t e
+    cdef Py_ssize_t e, plane, b
     cdef int ntz = threads_for(N, MIN_PARALLEL_ELEMENTS, nthreads)
+    # The (image, class) planes the tasks write whole (ignored pixels as 0);
+    # only the others are zeroed here: no second pass over the gradient.
+    cov_arr = np.zeros(B * C, dtype=np.uint8)
+    cdef unsigned char[::1] cov = cov_arr
+    if g != NULL and zero_grad:
+        for t in range(ntasks):
+            for b in range(task_b0[t], task_b1[t]):
+                cov[b * C + task_c[t]] = 1
     with nogil:
         if g != NULL and zero_grad:
-            for e in prange(N, schedule="static", num_threads=ntz):
-                g[e] = 0
+            for plane in prange(B * C, schedule="dynamic", chunksize=16, num_threads=ntz):
+                if not cov[plane]:
+                    memset(&g[plane * HW], 0, HW * sizeof(floating))
         if from_logits:
             _lse_pass(&pred[0], &labels[0], B, C, HW, &lse[0], nthreads)
         # Tasks differ in size (per-image class counts), so they are handed out
@@ -1633,7 +1666,7 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
                                      task_gscale[t], g,
                                      &keys[tid * maxp], &pay[0 if floating is float else tid * maxp],
                                      &keys2[tid * maxp], &pay2[0 if floating is float else tid * maxp],
-                                     &rc[tid * MAX_DIGITS * RADIX])
+                                     &rc[tid * MAX_DIGITS * RADIX], zero_grad)
         if g != NULL and from_logits:
             _softmax_chain(&pred[0], &labels[0], B, C, HW, &lse[0], has_ignore, ignore,
                            g, nthreads)
