@@ -151,7 +151,11 @@ cdef void _big_group(const Pairs* P, Py_ssize_t g0, Py_ssize_t g1, double inv_id
         ntile = nb
         if r > 0 and 2 * r == nb:
             ntile = nb // 2           # (I, I + nb/2) and (I + nb/2, I) are one pair
-        for I in prange(ntile, schedule="static", num_threads=nt):
+        # tiles handed out as threads come free: a descheduled thread does
+        # not hold its share of the round (each tile writes its own block
+        # sums and its own rowbuf / colbuf entries, so any order gives the
+        # same bits)
+        for I in prange(ntile, schedule="dynamic", chunksize=1, num_threads=nt):
             J = (I + r) % nb
             i0 = g0 + I * TILE
             j0 = g0 + J * TILE

@@ -1498,7 +1498,8 @@ cdef void _lse_pass(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssiz
     cdef double m, s, x
     cdef const floating* zz
     cdef int nt = threads_for(P * C, MIN_PARALLEL_ELEMENTS, nthreads)
-    for q in prange(P, schedule="static", num_threads=nt):
+    # per-pixel results: chunks handed out as threads come free
+    for q in prange(P, schedule="dynamic", chunksize=4096, num_threads=nt):
         b = q // HW
         hw = q - b * HW
         zz = &z[b * C * HW + hw]
@@ -1533,7 +1534,8 @@ cdef void _softmax_chain(const floating* z, const int64_t* lab, Py_ssize_t B, Py
     cdef const floating* zz
     cdef floating* gg
     cdef int nt = threads_for(P * C, MIN_PARALLEL_ELEMENTS, nthreads)
-    for q in prange(P, schedule="static", num_threads=nt):
+    # per-pixel results: chunks handed out as threads come free
+    for q in prange(P, schedule="dynamic", chunksize=4096, num_threads=nt):
         b = q // HW
         hw = q - b * HW
         zz = &z[b * C * HW + hw]
