@@ -223,3 +223,53 @@ def test_ranknet_paths_agree(rng):
                 v1, gr1 = loss.loss_gradient(y, s, sample_weight=w)
             assert v1 == value
             np.testing.assert_array_equal(gr1, grad)
+
+
+# ------------------------------------------------ group order by runs
+def test_runs_order_is_lexsort_or_declines():
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(1, 40, 60)
+    g = np.repeat(np.cumsum(rng.integers(1, 5, sizes.size)) - 50, sizes).astype(np.int64)
+    n = g.size
+    for dtype in (np.float64, np.float32):
+        y = (rng.integers(0, 6, n) - 2).astype(dtype)            # negatives, many ties
+        order, starts = _ranking.runs_order(y, g)
+        np.testing.assert_array_equal(order, np.lexsort((-y, g)))
+        cut = np.flatnonzero(g[1:] != g[:-1]) + 1
+        np.testing.assert_array_equal(starts, np.concatenate([[0], cut, [n]]))
+        wide = y.copy()
+        wide[0] = 300.0                                           # a span of 256+ levels
+        frac = y.copy()
+        frac[5] = 0.5
+        nan = y.copy()
+        nan[-1] = np.nan
+        inf = y.copy()
+        inf[3] = np.inf
+        for bad in (wide, frac, nan, inf):
+            assert _ranking.runs_order(bad.astype(dtype), g) is None
+        assert _ranking.runs_order(y, g[::-1].copy()) is None     # ids decrease
+    one = _ranking.runs_order(np.array([1.0, 3.0, 1.0, 2.0]), np.zeros(4, np.int64))
+    np.testing.assert_array_equal(one[0], [1, 3, 0, 2])
+
+
+@pytest.mark.parametrize("cls", [fl.RankNet, fl.LambdaRank])
+def test_grouped_results_do_not_depend_on_the_sort_taken(cls, rng, monkeypatch):
+    """Runs of ids (counting sort per group) against the lexsort the call
+    takes otherwise: the same order, so the same bits."""
+    n = 3000
+    g = np.repeat(np.arange(30), 100)
+    y = rng.integers(0, 5, n).astype(np.float64)
+    s = 0.5 * y + rng.standard_normal(n)
+    w = rng.random(n)
+    assert _ranking.runs_order(y, g) is not None
+    for red in ("none", "mean", "sum"):
+        loss = cls(reduction=red)
+        v1, g1 = loss.loss_gradient(y, s, sample_weight=w, group=g)
+        h1 = loss.gradient_hessian(y, s, sample_weight=w, group=g)[1]
+        with monkeypatch.context() as m:
+            m.setattr(_ranking, "runs_order", lambda *a: None)
+            v2, g2 = loss.loss_gradient(y, s, sample_weight=w, group=g)
+            h2 = loss.gradient_hessian(y, s, sample_weight=w, group=g)[1]
+        np.testing.assert_array_equal(v1, v2)
+        np.testing.assert_array_equal(g1, g2)
+        np.testing.assert_array_equal(h1, h2)

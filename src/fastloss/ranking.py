@@ -68,6 +68,11 @@ class _Pairwise(Loss):
             order = np.argsort(-yt, kind="stable").astype(np.int64, copy=False)
             starts = np.array([0, n], dtype=np.int64)
             first_order = np.zeros(1, dtype=np.int64)
+        elif (runs := _ranking.runs_order(yt, g)) is not None:
+            # ids never decrease (lists one after another): groups in id
+            # order are in order of first appearance
+            order, starts = runs
+            first_order = np.arange(len(starts) - 1)
         else:
             order = np.lexsort((-yt, g)).astype(np.int64, copy=False)
             gs = g[order]
