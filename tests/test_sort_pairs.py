@@ -157,17 +157,19 @@ def test_pair_row_every_remainder(simd_path, m):
     w = rng.random(m) + 0.5
     si, wi, sigma = 0.3, 1.7, 1.3
     guard = 1e300
-    gbuf = np.full(m + 18, guard)
-    hbuf = np.full(m + 18, guard)
-    gbuf[9:9 + m] = 0.25                              # the kernel adds to what is there
-    hbuf[9:9 + m] = 0.5
-    sums = _ranking._pair_row(si, wi, sigma, s, w, gbuf[9:9 + m], hbuf[9:9 + m])
     ref, gh, hh = _np_row(si, wi, sigma, s, w)
-    np.testing.assert_allclose(sums, ref, rtol=1e-13, atol=1e-300)
-    np.testing.assert_allclose(gbuf[9:9 + m], 0.25 + gh, rtol=1e-13)
-    np.testing.assert_allclose(hbuf[9:9 + m], 0.5 + hh, rtol=1e-13)
-    assert (gbuf[:9] == guard).all() and (gbuf[9 + m:] == guard).all()
-    assert (hbuf[:9] == guard).all() and (hbuf[9 + m:] == guard).all()
+    # exp(-|x|) per pair, and as a product of per-item factors about a centre
+    for centre in (np.nan, 0.7):
+        gbuf = np.full(m + 18, guard)
+        hbuf = np.full(m + 18, guard)
+        gbuf[9:9 + m] = 0.25                          # the kernel adds to what is there
+        hbuf[9:9 + m] = 0.5
+        sums = _ranking._pair_row(si, wi, sigma, s, w, gbuf[9:9 + m], hbuf[9:9 + m], centre)
+        np.testing.assert_allclose(sums, ref, rtol=1e-13, atol=1e-300)
+        np.testing.assert_allclose(gbuf[9:9 + m], 0.25 + gh, rtol=1e-13)
+        np.testing.assert_allclose(hbuf[9:9 + m], 0.5 + hh, rtol=1e-13)
+        assert (gbuf[:9] == guard).all() and (gbuf[9 + m:] == guard).all()
+        assert (hbuf[:9] == guard).all() and (hbuf[9 + m:] == guard).all()
 
 
 def test_pair_row_extreme_differences(simd_path):
@@ -182,6 +184,17 @@ def test_pair_row_extreme_differences(simd_path):
     np.testing.assert_allclose(sums, ref, rtol=1e-13)
     np.testing.assert_allclose(g, gh, rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(h, hh, rtol=1e-13, atol=1e-300)
+    # the product form near x = 0 (equal scores: a product may round above
+    # 1, the kernel keeps it at 1) and across a centre
+    near = np.array([0.3, 0.3, np.nextafter(0.3, 1), np.nextafter(0.3, 0), -5.0, 9.0, 0.31])
+    for centre in (0.3, -2.0, 4.0):
+        g = np.zeros(near.size)
+        h = np.zeros(near.size)
+        sums = _ranking._pair_row(0.3, 1.0, 1.0, near, np.ones(near.size), g, h, centre)
+        ref, gh, hh = _np_row(0.3, 1.0, 1.0, near, np.ones(near.size))
+        np.testing.assert_allclose(sums, ref, rtol=1e-13)
+        np.testing.assert_allclose(g, gh, rtol=1e-13)
+        np.testing.assert_allclose(h, hh, rtol=1e-13)
     inf = _ranking._pair_row(-np.inf, 1.0, 1.0, np.array([0.0, 1.0, 2.0]), np.ones(3),
                              np.zeros(3), None)
     assert inf[0] == np.inf and inf[2] == -3.0 and inf[4] == 3.0
@@ -195,10 +208,14 @@ def test_ranknet_paths_agree(rng):
     tiled scheme) and many small ones, with weights and the hessian."""
     n = 2600
     y = rng.integers(0, 4, n).astype(np.float64)
-    s = 0.5 * y + rng.standard_normal(n)
     w = rng.random(n) + 0.5
     group = np.repeat(np.arange(26), 100)[rng.permutation(n)]
-    for grp in (None, group):
+    # scores within ±16 of a centre (exp(-|x|) as a product of per-item
+    # factors) and spread wider (exp per pair)
+    for grp, s in ((None, 0.5 * y + rng.standard_normal(n)),
+                   (group, 0.5 * y + rng.standard_normal(n)),
+                   (None, 0.5 * y + 15 * rng.standard_normal(n)),
+                   (group, 0.5 * y + 15 * rng.standard_normal(n))):
         ids = np.zeros(n, int) if grp is None else grp
         same = ids[:, None] == ids[None, :]
         mask = same & (y[:, None] > y[None, :])

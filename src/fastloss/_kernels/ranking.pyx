@@ -32,7 +32,7 @@ import numpy as np
 
 from fastloss._kernels._common cimport floating
 from fastloss._kernels cimport simd
-from fastloss._kernels.simd cimport fl_kernels
+from fastloss._kernels.simd cimport fl_kernels, FL_MATH_EXP
 
 cdef extern from "simd/pairs.h" nogil:
     ctypedef struct fl_pair_row_args:
@@ -44,6 +44,9 @@ cdef extern from "simd/pairs.h" nogil:
         const double* top
         double gni, di, inv_idcg
         int only_top
+        const double* ep
+        const double* em
+        double epi, emi
     ctypedef void (*fl_pair_row_fn)(const fl_pair_row_args*, Py_ssize_t, double*, double*,
                                     double*) noexcept nogil
     fl_pair_row_fn fl_pair_row_for(int path)
@@ -57,6 +60,7 @@ cdef enum:
     SMALL_GROUP = 2048
     MIN_PARALLEL_PAIRS = 65536
     NSUM = 3                # per block / group: Σ a l, Σ w_i w_j, pair count
+    SEP_HALF_RANGE = 16     # |σ (s - centre)| bound for the product form of exp
 
 
 cdef struct Pairs:
@@ -66,12 +70,14 @@ cdef struct Pairs:
     const double* gain      # LambdaRank: 2^y; NULL for RankNet
     const double* disc      # 1 / log2(2 + rank)
     const double* top       # 1.0 where rank < k, else 0.0
+    const double* ep        # exp(σ (s - c_g)) and exp(-σ (s - c_g)), c_g the centre
+    const double* em        # of the group's scores (groups with sep[g] only)
     double sigma
 
 
 cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
                 bint diag, double inv_idcg, double* gi, double* gj, double* hi, double* hj,
-                double* out, fl_pair_row_fn row) noexcept nogil:
+                double* out, fl_pair_row_fn row, bint sep) noexcept nogil:
     """Pairs i in [i0, i1) x j in [j0, j1) with y_i > y_j (and j > i when diag).
 
     Items are sorted by relevance, descending, within the group and the row
@@ -80,9 +86,11 @@ cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_
     one call of the vector row kernel (simd/pairs.c, the process's path)
     per row, with no branch on the labels inside.  An item ranked at or
     below k (LambdaRank) counts only the partners ranked above k: the row
-    kernel masks the others out.  Adds the gradient of Σ a_ij l_ij to gi[i]
-    and gj[j] (its hessian diagonal to hi, hj unless hi is NULL); out[0] +=
-    Σ a_ij l_ij, out[1] += Σ w_i w_j, out[2] += the number of counted pairs."""
+    kernel masks the others out.  sep: the group's exp(±σ(s - c)) factors
+    are valid (P.ep, P.em), so exp(-|x|) is one product per pair.  Adds the
+    gradient of Σ a_ij l_ij to gi[i] and gj[j] (its hessian diagonal to hi,
+    hj unless hi is NULL); out[0] += Σ a_ij l_ij, out[1] += Σ w_i w_j,
+    out[2] += the number of counted pairs."""
     cdef const double* y = P.y
     cdef bint lam = P.gain != NULL
     cdef bint want_h = hi != NULL
@@ -99,6 +107,10 @@ cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_
     A.di = 0.0
     A.inv_idcg = inv_idcg
     A.only_top = 0
+    A.ep = NULL
+    A.em = NULL
+    A.epi = 0.0
+    A.emi = 0.0
     for i in range(i0, i1):
         yi = y[i]
         if diag and p < i + 1:
@@ -111,6 +123,11 @@ cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_
         A.wi = P.w[i]
         A.s = &P.s[p]
         A.w = &P.w[p]
+        if sep:
+            A.ep = &P.ep[p]
+            A.em = &P.em[p]
+            A.epi = P.ep[i]
+            A.emi = P.em[i]
         if lam:
             A.gain = &P.gain[p]
             A.disc = &P.disc[p]
@@ -137,7 +154,7 @@ cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_
 
 cdef void _big_group(const Pairs* P, Py_ssize_t g0, Py_ssize_t g1, double inv_idcg,
                      double* rowbuf, double* colbuf, double* hrow, double* hcol,
-                     double* blk, int nthreads, fl_pair_row_fn row) noexcept nogil:
+                     double* blk, int nthreads, fl_pair_row_fn row, bint sep) noexcept nogil:
     """Every pair of the group [g0, g1) by rounds of tiles; blk holds
     NSUM * nb per-block sums.  hrow, hcol: NULL without the hessian."""
     cdef Py_ssize_t n = g1 - g0
@@ -161,15 +178,15 @@ cdef void _big_group(const Pairs* P, Py_ssize_t g0, Py_ssize_t g1, double inv_id
             j0 = g0 + J * TILE
             if r == 0:
                 _tile(P, i0, min(i0 + TILE, g1), i0, min(i0 + TILE, g1), True, inv_idcg,
-                      rowbuf, rowbuf, hrow, hrow, &blk[NSUM * I], row)
+                      rowbuf, rowbuf, hrow, hrow, &blk[NSUM * I], row, sep)
             elif J > I:
                 _tile(P, i0, min(i0 + TILE, g1), j0, min(j0 + TILE, g1), False, inv_idcg,
-                      rowbuf, colbuf, hrow, hcol, &blk[NSUM * I], row)
+                      rowbuf, colbuf, hrow, hcol, &blk[NSUM * I], row, sep)
             else:
                 # the column block comes first in the sorted order: it holds
                 # the more relevant items, so it plays the row role
                 _tile(P, j0, min(j0 + TILE, g1), i0, min(i0 + TILE, g1), False, inv_idcg,
-                      colbuf, rowbuf, hcol, hrow, &blk[NSUM * I], row)
+                      colbuf, rowbuf, hcol, hrow, &blk[NSUM * I], row, sep)
 
 
 cdef double _inv_idcg(const double* ys, Py_ssize_t g0, Py_ssize_t g1,
@@ -191,13 +208,15 @@ def simd_path():
 
 
 def _pair_row(double si, double wi, double sigma, const double[::1] s, const double[::1] w,
-              double[::1] gj, double[::1] hj):
+              double[::1] gj, double[::1] hj, double centre=NAN):
     """Test hook: one RankNet row of the vector pair kernel on the current
     path -- (Σ a l, Σ w_i w_j, row gradient, row hessian, pair count); gj and
-    hj (length len(s)) receive the partners' terms."""
+    hj (length len(s)) receive the partners' terms.  A finite `centre` c
+    takes exp(-|x|) from the factors exp(±σ(s - c)) (NumPy's exp here)."""
     cdef fl_pair_row_args A
     cdef double acc[5]
     cdef Py_ssize_t m = s.shape[0]
+    cdef double[::1] epv, emv
     if w.shape[0] != m or gj.shape[0] != m or (hj is not None and hj.shape[0] != m):
         raise ValueError("_pair_row: s, w, gj and hj differ in length")
     A.si = si
@@ -212,6 +231,19 @@ def _pair_row(double si, double wi, double sigma, const double[::1] s, const dou
     A.di = 0.0
     A.inv_idcg = 0.0
     A.only_top = 0
+    A.ep = NULL
+    A.em = NULL
+    A.epi = 0.0
+    A.emi = 0.0
+    if centre == centre and m:
+        ep_arr = np.exp(sigma * np.asarray(s) - centre)
+        em_arr = np.exp(-(sigma * np.asarray(s) - centre))
+        epv = ep_arr
+        emv = em_arr
+        A.ep = &epv[0]
+        A.em = &emv[0]
+        A.epi = float(np.exp(sigma * si - centre))
+        A.emi = float(np.exp(-(sigma * si - centre)))
     acc[0] = 0.0
     acc[1] = 0.0
     acc[2] = 0.0
@@ -365,6 +397,19 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
         P.gain = &gain_v[0]
         P.disc = &disc_v[0]
         P.top = &top_v[0]
+    # exp(-|x|) as a product of per-item factors in groups whose scores lie
+    # within ±SEP_HALF_RANGE / σ of their centre: relative error of the
+    # product about (|σ(s_i - c)| + |σ(s_j - c)|) 2^-53 + 3 ulp, as forming
+    # σ(s_i - s_j) and its exp would have
+    ep_arr = np.empty(n, dtype=np.float64)
+    em_arr = np.empty(n, dtype=np.float64)
+    sep_arr = np.zeros(G, dtype=np.uint8)
+    cdef double[::1] epv = ep_arr
+    cdef double[::1] emv = em_arr
+    cdef unsigned char[::1] sepv = sep_arr
+    cdef double lo, hi, cen
+    P.ep = &epv[0]
+    P.em = &emv[0]
     cdef double[::1] blk
     cdef Py_ssize_t nb, small = 0
     cdef double total_w, total_c, scale, divisor, pairs, v
@@ -389,6 +434,25 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
                     if isnan(ss[q]):
                         inv[g] = NAN     # ranks in this group are undefined
                         break
+        for g in range(G):
+            g0 = starts[g]
+            g1 = starts[g + 1]
+            lo = ss[g0] * sigma
+            hi = lo
+            for q in range(g0, g1):
+                v = ss[q] * sigma
+                if v < lo:
+                    lo = v
+                if v > hi:
+                    hi = v
+            # also false for NaN and infinite scores
+            sepv[g] = (hi - lo) <= 2.0 * SEP_HALF_RANGE
+            cen = lo + 0.5 * (hi - lo)
+            for q in range(g0, g1):
+                epv[q] = ss[q] * sigma - cen if sepv[g] else 0.0
+                emv[q] = -epv[q]
+        KT.math_d[FL_MATH_EXP](&epv[0], n, &epv[0])
+        KT.math_d[FL_MATH_EXP](&emv[0], n, &emv[0])
         pairs = 0.0
         for g in range(G):
             if starts[g + 1] - starts[g] <= SMALL_GROUP:
@@ -402,7 +466,7 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
                 # a LambdaRank group with IDCG 0 (or a NaN score) is skipped
                 if g1 - g0 <= SMALL_GROUP and not (lam and not inv[g] > 0.0):
                     _tile(&P, g0, g1, g0, g1, True, inv[g], &rowbuf[0], &rowbuf[0],
-                          hrow, hrow, &gl[NSUM * g], row)
+                          hrow, hrow, &gl[NSUM * g], row, sepv[g])
     for g in range(G):
         g0 = starts[g]
         g1 = starts[g + 1]
@@ -411,7 +475,7 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
             blk = np.empty(NSUM * nb, dtype=np.float64)
             with nogil:
                 _big_group(&P, g0, g1, inv[g], &rowbuf[0], &colbuf[0], hrow, hcol,
-                           &blk[0], nthreads, row)
+                           &blk[0], nthreads, row, sepv[g])
                 # per-block sums in block order
                 for q in range(nb):
                     for i in range(NSUM):

@@ -1,7 +1,8 @@
 /* The RankNet / LambdaRank pair row (pairs.h), written once against vec.h
  * and compiled once per target (CMakeLists.txt, like target.c).
  *
- * Per pair, as the scalar form it replaces (ranking.pyx): z = exp(-|x|),
+ * Per pair, as the scalar form it replaces (ranking.pyx): z = exp(-|x|)
+ * (from two per-item factors when the caller gives them, pairs.h),
  * u = 1 + z, d = 1 / u; l = log1p(z) + max(-x, 0) (stable for any x),
  * rho = (x >= 0 ? z : 1) d, rho (1 - rho) = z d^2 (keeps its relative
  * precision far from 0).  Partners come NF64 at a time; the last partial
@@ -24,10 +25,20 @@ FL_INLINE void fl_pair_block(const fl_pair_row_args* a, const double* s, const d
     vf64 wj = full ? vf64_load(w) : vf64_load_part(w, n, 0.0);
     mf64 m = full ? vf64_ge(one, zero) : vf64_gt(vf64_load_part(fl_pairs_ones, n, 0.0), zero);
     vf64 x = vf64_mul(sig, vf64_sub(vf64_set1(a->si), sj));
-    vf64 z = fl_exp_nonpos_f64(vf64_negabs(x));
+    mf64 neg = vf64_lt(x, zero);
+    vf64 z;
+    if (a->ep != NULL) {
+        /* exp(-x) = em_i ep_j and exp(x) = ep_i em_j; at most 1 (a product
+         * may round above 1 where x is 0) */
+        vf64 epj = full ? vf64_load(a->ep + (s - a->s)) : vf64_load_part(a->ep + (s - a->s), n, 1.0);
+        vf64 emj = full ? vf64_load(a->em + (s - a->s)) : vf64_load_part(a->em + (s - a->s), n, 1.0);
+        z = vf64_select(neg, vf64_mul(vf64_set1(a->epi), emj), vf64_mul(vf64_set1(a->emi), epj));
+        z = vf64_min(z, one);
+    } else {
+        z = fl_exp_nonpos_f64(vf64_negabs(x));
+    }
     vf64 u = vf64_add(one, z);
     vf64 d = vf64_div(one, u);
-    mf64 neg = vf64_lt(x, zero);
     vf64 l = vf64_add(fl_log1p_unit_f64(z, u, d), vf64_keep(neg, vf64_sub(zero, x)));
     vf64 rho = vf64_mul(vf64_select(neg, one, z), d);
     vf64 ww = vf64_mul(vf64_set1(a->wi), wj);

@@ -11,6 +11,7 @@
 /* One row item i against the partners j in [0, m) of the arrays given
  * (all of them pairs with y_i > y_j):
  *   x = sigma (si - s[j]), l = log(1 + exp(-x)), rho = sigmoid(-x),
+ *   with exp(-|x|) from the factors ep / em when given (see below),
  *   a = wi w[j] (RankNet; gain == NULL) or
  *       wi w[j] (gni - gain[j]) |di - disc[j]| inv_idcg (LambdaRank),
  * and with `only_top` only the partners with top[j] != 0 count.
@@ -28,6 +29,12 @@ typedef struct {
     const double* top;
     double gni, di, inv_idcg;
     int only_top;
+    /* exp(+-sigma (s - c)) of the partners and of i (c: a centre of the
+     * group's scores), or ep == NULL: then exp(-|x|) is formed per pair.
+     * exp(-|x|) = em_i ep_j (x >= 0) or ep_i em_j: one product per pair. */
+    const double* ep;
+    const double* em;
+    double epi, emi;
 } fl_pair_row_args;
 
 typedef void (*fl_pair_row_fn)(const fl_pair_row_args* a, ptrdiff_t m, double* gj,
