@@ -14,7 +14,7 @@ the loss array and its own elements of the gradient.
 """
 from cython.parallel cimport prange, threadid
 from libc.math cimport exp, log, fabs, NAN, INFINITY
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -1176,6 +1176,11 @@ cdef enum:
     RADIX = 2048
     DIGIT_MASK = 2047
     MAX_DIGITS = 6
+    # one-byte labels (every task reads all labels of its images: 1 byte
+    # instead of 8 a pixel a task), for C <= LAB8_MAX_C
+    LAB8_IGNORED = 255
+    LAB8_OTHER = 254
+    LAB8_MAX_C = 254
 
 cdef inline uint32_t _key32(float f) noexcept nogil:
     cdef uint32_t u
@@ -1338,7 +1343,8 @@ def _lovasz_sort_order(const floating[::1] errors):
     return order_arr
 
 
-cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double* lse,
+cdef double _lovasz_task(const floating* pred, const int64_t* lab, const uint8_t* lab8,
+                         const double* lse,
                          Py_ssize_t b0, Py_ssize_t b1, Py_ssize_t C, Py_ssize_t HW,
                          Py_ssize_t c, bint hinge, bint from_logits,
                          bint has_ignore, int64_t ignore, double gscale, floating* grad,
@@ -1350,7 +1356,9 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
     softmax chain comes later) at the class-c elements of valid pixels.
     A valid pixel whose logits are all -inf (lse = -inf) has no distribution:
     its true class is masked, so the task's loss is +inf and its gradient 0
-    (unless a NaN is also present, which propagates).  With zero_ignored the
+    (unless a NaN is also present, which propagates).  lab8 (may be NULL):
+    the labels as one byte (LAB8_IGNORED, LAB8_OTHER as below), read
+    instead of lab by every task.  With zero_ignored the
     task also writes 0 at its ignored pixels, so that the caller zeroes only
     the planes no task covers.
 
@@ -1359,7 +1367,7 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
     applied afterwards by one sequential pass over the task's pixels.
     """
     cdef Py_ssize_t b, hw, q, n = 0, gts = 0, k, off, addr
-    cdef bint masked = False, has_nan = False
+    cdef bint masked = False, has_nan = False, ign
     cdef bint is32 = floating is float
     cdef int64_t target = 1 if hinge else c
     cdef int64_t L
@@ -1375,8 +1383,13 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
     for b in range(b0, b1):
         for hw in range(HW):
             q = b * HW + hw
-            L = lab[q]
-            if has_ignore and L == ignore:
+            if lab8 != NULL:
+                L = lab8[q]
+                ign = L == LAB8_IGNORED
+            else:
+                L = lab[q]
+                ign = has_ignore and L == ignore
+            if ign:
                 if zero_ignored and grad != NULL:
                     grad[b * C * HW + off + hw] = 0
                 continue
@@ -1479,8 +1492,13 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
         for b in range(b0, b1):
             for hw in range(HW):
                 q = b * HW + hw
-                L = lab[q]
-                if has_ignore and L == ignore:
+                if lab8 != NULL:
+                    L = lab8[q]
+                    ign = L == LAB8_IGNORED
+                else:
+                    L = lab[q]
+                    ign = has_ignore and L == ignore
+                if ign:
                     continue
                 addr = b * C * HW + off + hw
                 p = pred[addr]
@@ -1640,7 +1658,18 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
     cdef double[::1] lse = lse_arr
     cdef double[::1] losses = losses_arr
     cdef floating* g = NULL if grad is None else &grad[0]
-    cdef Py_ssize_t e, plane, b
+    cdef Py_ssize_t e, plane, b, q
+    cdef int64_t L
+    # labels 0/1 for the hinge (C = 1), 0..C-1 otherwise
+    cdef int64_t nlab = 2 if hinge else C
+    cdef Py_ssize_t reads = 0
+    for t in range(ntasks):
+        reads += task_b1[t] - task_b0[t]
+    # worth a pass when the tasks read every image's labels twice or more
+    cdef bint compact = nlab <= LAB8_MAX_C and reads >= 2 * B
+    lab8_arr = np.empty(B * HW if compact else 1, dtype=np.uint8)
+    cdef uint8_t[::1] lab8 = lab8_arr
+    cdef uint8_t* l8 = &lab8[0] if compact else NULL
     cdef int ntz = threads_for(N, MIN_PARALLEL_ELEMENTS, nthreads)
     # The (image, class) planes the tasks write whole (ignored pixels as 0);
     # only the others are zeroed here: no second pass over the gradient.
@@ -1651,6 +1680,15 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
             for b in range(task_b0[t], task_b1[t]):
                 cov[b * C + task_c[t]] = 1
     with nogil:
+        if compact:
+            for q in prange(B * HW, schedule="dynamic", chunksize=16384, num_threads=ntz):
+                L = labels[q]
+                if has_ignore and L == ignore:
+                    lab8[q] = LAB8_IGNORED
+                elif 0 <= L < nlab:
+                    lab8[q] = <uint8_t>L
+                else:
+                    lab8[q] = LAB8_OTHER
         if g != NULL and zero_grad:
             for plane in prange(B * C, schedule="dynamic", chunksize=16, num_threads=ntz):
                 if not cov[plane]:
@@ -1662,7 +1700,7 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
         # elements, so the result is the same whichever thread runs it.
         for t in prange(ntasks, schedule="dynamic", chunksize=1, num_threads=nt):
             tid = threadid()
-            losses[t] = _lovasz_task(&pred[0], &labels[0], &lse[0],
+            losses[t] = _lovasz_task(&pred[0], &labels[0], l8, &lse[0],
                                      task_b0[t], task_b1[t], C, HW, task_c[t],
                                      hinge, from_logits, has_ignore, ignore,
                                      task_gscale[t], g,
