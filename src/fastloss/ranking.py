@@ -2,7 +2,9 @@
 
 Kernel: ``_kernels/ranking.pyx`` (blocked pairwise, O(n) memory,
 deterministic combine).  The sorts (by group and relevance; LambdaRank's
-ranks by score) are done here, once per call, with NumPy's stable sorts.
+ranks by score) are done here, once per call, with NumPy's stable sorts --
+except groups given as runs of ids with integral relevance, which the kernel
+module orders by one counting sort per group (``runs_order``).
 """
 from __future__ import annotations
 
