@@ -1,5 +1,6 @@
 /* The RankNet / LambdaRank pair row (pairs.h), written once against vec.h
- * and compiled once per target (CMakeLists.txt, like target.c).
+ * and compiled once per target: pairs_<target>.c define the target and
+ * include this file (no -m flags: the ISA by pragma, see there).
  *
  * Per pair, as the scalar form it replaces (ranking.pyx): z = exp(-|x|)
  * (from two per-item factors when the caller gives them, pairs.h),

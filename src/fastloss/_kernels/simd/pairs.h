@@ -1,7 +1,7 @@
-/* RankNet / LambdaRank pair rows (simd/pairs.c), one per vector target, and
- * the choice among them by the path of the process's kernel table
- * (kernels.h: FL_PATH_*), so that set_simd_path / FASTLOSS_SIMD apply.
- * Compiled into the ranking module only (CMakeLists.txt). */
+/* RankNet / LambdaRank pair rows (simd/pairs.c, built once per path by
+ * pairs_<path>.c), and the choice among them by the path of the process's
+ * kernel table (kernels.h: FL_PATH_*), so that set_simd_path / FASTLOSS_SIMD
+ * apply.  Compiled into the ranking module only (CMakeLists.txt). */
 #ifndef FASTLOSS_SIMD_PAIRS_H
 #define FASTLOSS_SIMD_PAIRS_H
 
@@ -49,10 +49,19 @@ void fl_pair_row_avx512(const fl_pair_row_args*, ptrdiff_t, double*, double*, do
 
 static inline fl_pair_row_fn fl_pair_row_for(int path) {
 #if defined(FASTLOSS_X86_TARGETS)
+    /* the path was chosen for this CPU (simd/dispatch.c); checked again so
+     * that this module never runs an instruction its CPU lacks */
     switch (path) {
     case FL_PATH_SSE2: return fl_pair_row_sse2;
-    case FL_PATH_AVX2: return fl_pair_row_avx2;
-    case FL_PATH_AVX512: return fl_pair_row_avx512;
+    case FL_PATH_AVX2:
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            return fl_pair_row_avx2;
+        break;
+    case FL_PATH_AVX512:
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2")
+            && __builtin_cpu_supports("fma"))
+            return fl_pair_row_avx512;
+        break;
     default: break;
     }
 #endif
