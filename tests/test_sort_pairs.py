@@ -195,12 +195,29 @@ def test_pair_row_extreme_differences(simd_path):
         np.testing.assert_allclose(sums, ref, rtol=1e-13)
         np.testing.assert_allclose(g, gh, rtol=1e-13)
         np.testing.assert_allclose(h, hh, rtol=1e-13)
+        # a NaN score propagates through the product form too
+        nan = near.copy()
+        nan[3] = np.nan
+        sums = _ranking._pair_row(0.3, 1.0, 1.0, nan, np.ones(nan.size), np.zeros(nan.size),
+                                  np.zeros(nan.size), centre)
+        assert np.isnan(sums[0]) and np.isnan(sums[2]) and np.isnan(sums[3])
     inf = _ranking._pair_row(-np.inf, 1.0, 1.0, np.array([0.0, 1.0, 2.0]), np.ones(3),
                              np.zeros(3), None)
     assert inf[0] == np.inf and inf[2] == -3.0 and inf[4] == 3.0
     zero = _ranking._pair_row(np.inf, 1.0, 1.0, np.array([0.0, 1.0, 2.0]), np.ones(3),
                               np.zeros(3), None)
     assert zero[0] == 0.0 and zero[2] == 0.0
+
+
+@pytest.mark.parametrize("where", [0, 3, 99])
+def test_nan_score_anywhere_in_a_group_propagates(simd_path, where):
+    rng = np.random.default_rng(where)
+    y = rng.integers(0, 3, 100).astype(np.float64)
+    s = rng.standard_normal(100)
+    s[where] = np.nan
+    value, grad = fl.RankNet(group=np.repeat([0, 1], 50)).loss_gradient(y, s)
+    assert np.isnan(value)
+    assert np.isnan(grad[where])
 
 
 def test_ranknet_paths_agree(rng):

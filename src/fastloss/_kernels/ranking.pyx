@@ -445,7 +445,10 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
                     lo = v
                 if v > hi:
                     hi = v
-            # also false for NaN and infinite scores
+                if v != v:
+                    hi = NAN
+                    break
+            # false for NaN and infinite scores (those keep the exp per pair)
             sepv[g] = (hi - lo) <= 2.0 * SEP_HALF_RANGE
             cen = lo + 0.5 * (hi - lo)
             for q in range(g0, g1):

@@ -30,11 +30,11 @@ FL_INLINE void fl_pair_block(const fl_pair_row_args* a, const double* s, const d
     vf64 z;
     if (a->ep != NULL) {
         /* exp(-x) = em_i ep_j and exp(x) = ep_i em_j; at most 1 (a product
-         * may round above 1 where x is 0) */
+         * may round above 1 where x is 0); min(1, NaN) keeps the NaN */
         vf64 epj = full ? vf64_load(a->ep + (s - a->s)) : vf64_load_part(a->ep + (s - a->s), n, 1.0);
         vf64 emj = full ? vf64_load(a->em + (s - a->s)) : vf64_load_part(a->em + (s - a->s), n, 1.0);
         z = vf64_select(neg, vf64_mul(vf64_set1(a->epi), emj), vf64_mul(vf64_set1(a->emi), epj));
-        z = vf64_min(z, one);
+        z = vf64_min(one, z);
     } else {
         z = fl_exp_nonpos_f64(vf64_negabs(x));
     }
