@@ -468,6 +468,90 @@ FL_INLINE vf64 vf64_copysign(vf64 a, vf64 s) {
     return vf64_or(vf64_andnot(sign, a), vf64_and(sign, s));
 }
 
+/* FL_NF64 boxes of 4 coordinates, stored box after box (box j at p[4j ..
+ * 4j + 3]), as 4 vectors of one coordinate each (c[m] lane j = p[4j + m]),
+ * and back: register transposes, no gathers or scatters.  Vector targets
+ * only (the scalar target's box path is the closed forms). */
+#if defined(FL_TARGET_AVX512)
+/* r[i] holds boxes 2i and 2i + 1; a 4 x 8 transpose, its own inverse up to
+ * the operand order: two-source permutes, then 256-bit halves */
+FL_INLINE void fl_boxes_transpose(const vf64 r[4], vf64 c[4]) {
+    const __m512i i0 = _mm512_setr_epi64(0, 4, 8, 12, 1, 5, 9, 13);
+    const __m512i i1 = _mm512_setr_epi64(2, 6, 10, 14, 3, 7, 11, 15);
+    vf64 a = _mm512_permutex2var_pd(r[0], i0, r[1]), b = _mm512_permutex2var_pd(r[0], i1, r[1]);
+    vf64 d = _mm512_permutex2var_pd(r[2], i0, r[3]), e = _mm512_permutex2var_pd(r[2], i1, r[3]);
+    c[0] = _mm512_shuffle_f64x2(a, d, 0x44);
+    c[1] = _mm512_shuffle_f64x2(a, d, 0xEE);
+    c[2] = _mm512_shuffle_f64x2(b, e, 0x44);
+    c[3] = _mm512_shuffle_f64x2(b, e, 0xEE);
+}
+FL_INLINE void fl_boxes_untranspose(const vf64 c[4], vf64 r[4]) {
+    const __m512i i0 = _mm512_setr_epi64(0, 4, 8, 12, 1, 5, 9, 13);
+    const __m512i i1 = _mm512_setr_epi64(2, 6, 10, 14, 3, 7, 11, 15);
+    vf64 a = _mm512_shuffle_f64x2(c[0], c[1], 0x44), d = _mm512_shuffle_f64x2(c[0], c[1], 0xEE);
+    vf64 b = _mm512_shuffle_f64x2(c[2], c[3], 0x44), e = _mm512_shuffle_f64x2(c[2], c[3], 0xEE);
+    r[0] = _mm512_permutex2var_pd(a, i0, b);
+    r[1] = _mm512_permutex2var_pd(a, i1, b);
+    r[2] = _mm512_permutex2var_pd(d, i0, e);
+    r[3] = _mm512_permutex2var_pd(d, i1, e);
+}
+#define FL_BOX_ROW 8               /* coordinates per r[i] */
+#elif defined(FL_TARGET_AVX2)
+/* r[i] is box i: the 4 x 4 transpose, which is its own inverse */
+FL_INLINE void fl_boxes_transpose(const vf64 r[4], vf64 c[4]) {
+    vf64 t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    vf64 t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    c[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    c[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    c[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    c[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+FL_INLINE void fl_boxes_untranspose(const vf64 c[4], vf64 r[4]) { fl_boxes_transpose(c, r); }
+#define FL_BOX_ROW 4
+#elif defined(FL_TARGET_SSE2)
+/* r = (box 0 x1 y1, box 1 x1 y1, box 0 x2 y2, box 1 x2 y2) */
+FL_INLINE void fl_boxes_transpose(const vf64 r[4], vf64 c[4]) {
+    c[0] = _mm_unpacklo_pd(r[0], r[1]);
+    c[1] = _mm_unpackhi_pd(r[0], r[1]);
+    c[2] = _mm_unpacklo_pd(r[2], r[3]);
+    c[3] = _mm_unpackhi_pd(r[2], r[3]);
+}
+FL_INLINE void fl_boxes_untranspose(const vf64 c[4], vf64 r[4]) {
+    r[0] = _mm_unpacklo_pd(c[0], c[1]);
+    r[1] = _mm_unpackhi_pd(c[0], c[1]);
+    r[2] = _mm_unpacklo_pd(c[2], c[3]);
+    r[3] = _mm_unpackhi_pd(c[2], c[3]);
+}
+#endif
+#if !defined(FL_TARGET_SCALAR)
+#if defined(FL_TARGET_SSE2)
+/* offset of r[i] in the 8 coordinates of two boxes */
+#define FL_BOX_AT(i) ((i) == 0 ? 0 : (i) == 1 ? 4 : (i) == 2 ? 2 : 6)
+#else
+#define FL_BOX_AT(i) ((i) * FL_BOX_ROW)
+#endif
+FL_INLINE void vf64_load_boxes(const double* p, vf64 c[4]) {
+    vf64 r[4];
+    for (int i = 0; i < 4; i++) r[i] = vf64_load(p + FL_BOX_AT(i));
+    fl_boxes_transpose(r, c);
+}
+FL_INLINE void vf64_load_boxes_f32(const float* p, vf64 c[4]) {
+    vf64 r[4];
+    for (int i = 0; i < 4; i++) r[i] = vf64_load_f32(p + FL_BOX_AT(i));
+    fl_boxes_transpose(r, c);
+}
+FL_INLINE void vf64_store_boxes(double* p, const vf64 c[4]) {
+    vf64 r[4];
+    fl_boxes_untranspose(c, r);
+    for (int i = 0; i < 4; i++) vf64_store(p + FL_BOX_AT(i), r[i]);
+}
+FL_INLINE void vf64_store_boxes_f32(float* p, const vf64 c[4]) {
+    vf64 r[4];
+    fl_boxes_untranspose(c, r);
+    for (int i = 0; i < 4; i++) vf64_store_f32(p + FL_BOX_AT(i), r[i]);
+}
+#endif
+
 /* lanes where `ok` is clear redone by the libm function f (rare lanes:
  * the branch is predictable) */
 #define FL_FIXUP64(r, x, ok, f)                                                \
