@@ -367,15 +367,28 @@ def boxes(int kind, int fmt, const floating[::1] y_true, const floating[::1] y_p
 
 
 cdef Py_ssize_t _first_invalid(const floating* b, Py_ssize_t n, int fmt) noexcept nogil:
-    cdef Py_ssize_t i
-    if fmt == 0:
-        for i in range(n):
-            if b[4 * i + 2] < b[4 * i] or b[4 * i + 3] < b[4 * i + 1]:
-                return i
-    else:
-        for i in range(n):
-            if b[4 * i + 2] < 0 or b[4 * i + 3] < 0:
-                return i
+    """Chunks of 256 boxes OR their compares without a branch per box (gcc
+    vectorises the loop; the early-exit loop ran at ~1 ns a box, a third of
+    GIoU's vector kernel twice over); a chunk with a bad box is scanned
+    again for its first one."""
+    cdef Py_ssize_t i, c, end
+    cdef int bad
+    for c in range(0, n, 256):
+        end = c + 256 if c + 256 < n else n
+        bad = 0
+        if fmt == 0:
+            for i in range(c, end):
+                bad |= (b[4 * i + 2] < b[4 * i]) | (b[4 * i + 3] < b[4 * i + 1])
+        else:
+            for i in range(c, end):
+                bad |= (b[4 * i + 2] < 0) | (b[4 * i + 3] < 0)
+        if bad:
+            for i in range(c, end):
+                if fmt == 0:
+                    if b[4 * i + 2] < b[4 * i] or b[4 * i + 3] < b[4 * i + 1]:
+                        return i
+                elif b[4 * i + 2] < 0 or b[4 * i + 3] < 0:
+                    return i
     return -1
 
 
