@@ -1,9 +1,28 @@
-"""OpenMP runtime queries.
+"""OpenMP runtime queries, and the team-size decision of every region.
 
 fastloss's thread setting *is* the OpenMP ``nthreads`` ICV of the calling
 thread, so threadpoolctl's "openmp" limit (which sets that same ICV in the
 OpenMP runtime fastloss is linked against) is obeyed without bookkeeping.
+
+Team size on a busy machine.  A parallel region ends when every thread of
+its team has arrived, so a thread the OS does not schedule (its core runs
+another process) holds up the whole call, by up to a scheduler time slice
+(milliseconds).  The blocks of every kernel are handed out dynamically, so
+the calling thread (thread 0) does the blocks a late thread does not get:
+the share of blocks thread 0 did is a free measurement of whether the rest
+of the team showed up.  :func:`team_done` records it after each region:
+when thread 0 did more than 3/4 of the blocks, the extra threads were
+late, and regions of that size (by powers of two of their block count) run
+on the calling thread alone for a while (50 ms, doubling on every late
+team up to 2 s; one region whose team keeps up resets it).  The blocks are
+fixed whatever the team, so results stay bit-identical; only the time
+changes.  This also keeps regions too small to gain from a second thread
+(whose wake-up takes longer than their work) on one thread.
+``set_adaptive(False)`` (or FASTLOSS_ADAPTIVE_TEAM=0 in the environment)
+turns it off: every region then gets the requested threads.
 """
+import os
+
 cimport openmp
 from cython.parallel cimport parallel
 
@@ -44,3 +63,95 @@ def team_size(int requested):
         if openmp.omp_get_thread_num() == 0:
             got[0] = openmp.omp_get_num_threads()
     return got[0]
+
+
+# --------------------------------------------------------------- team size
+cdef enum:
+    N_BUCKETS = 64          # regions by floor(log2(block count))
+
+cdef double BACKOFF_FIRST = 0.05
+cdef double BACKOFF_MAX = 2.0
+cdef double solo_until[N_BUCKETS]
+cdef double backoff[N_BUCKETS]
+cdef long long n_late[N_BUCKETS]
+cdef bint adaptive = os.environ.get("FASTLOSS_ADAPTIVE_TEAM", "1").strip() not in ("0", "off", "false")
+
+
+cdef inline int _bucket(Py_ssize_t nblocks) noexcept nogil:
+    cdef int k = 0
+    while nblocks > 1 and k < N_BUCKETS - 1:
+        nblocks >>= 1
+        k += 1
+    return k
+
+
+cdef int team(int nt, Py_ssize_t nblocks) noexcept nogil:
+    """Threads for a region of `nblocks` blocks that asks for nt: nt, or 1
+    while regions of its size are backing off after a late team."""
+    if nt <= 1 or not adaptive:
+        return nt
+    cdef int k = _bucket(nblocks)
+    if solo_until[k] != 0.0 and openmp.omp_get_wtime() < solo_until[k]:
+        return 1
+    return nt
+
+
+cdef void team_done(int nt, Py_ssize_t nblocks, Py_ssize_t by_master) noexcept nogil:
+    """Record a region: nt threads ran nblocks blocks, thread 0 did by_master.
+    (The state is shared by every Python thread without a lock: a lost
+    update only changes when the next probe of the team happens.)"""
+    if nt <= 1 or nblocks < 2 * nt or not adaptive:
+        return          # one thread, or too few blocks to tell
+    cdef int k = _bucket(nblocks)
+    cdef double b
+    if 4 * by_master > 3 * nblocks:
+        b = backoff[k]
+        if b < BACKOFF_FIRST:
+            b = BACKOFF_FIRST
+        solo_until[k] = openmp.omp_get_wtime() + b
+        backoff[k] = b * 2.0 if b * 2.0 < BACKOFF_MAX else BACKOFF_MAX
+        n_late[k] += 1
+    else:
+        solo_until[k] = 0.0
+        backoff[k] = 0.0
+
+
+def set_adaptive(bint on):
+    """Turn the late-team back-off on or off (returns the previous setting);
+    turning it either way forgets what was recorded."""
+    global adaptive
+    cdef bint before = adaptive
+    adaptive = on
+    reset_team()
+    return before
+
+
+def get_adaptive():
+    return adaptive
+
+
+def reset_team():
+    """Forget every late team recorded."""
+    cdef int k
+    for k in range(N_BUCKETS):
+        solo_until[k] = 0.0
+        backoff[k] = 0.0
+        n_late[k] = 0
+
+
+def team_state():
+    """{bucket: (late teams recorded, seconds of solo left)} for the buckets
+    that recorded one (bucket k: regions of 2**k to 2**(k+1) - 1 blocks)."""
+    cdef double now = openmp.omp_get_wtime()
+    return {k: (int(n_late[k]), max(0.0, solo_until[k] - now) if solo_until[k] else 0.0)
+            for k in range(N_BUCKETS) if n_late[k]}
+
+
+def _record(int nt, Py_ssize_t nblocks, Py_ssize_t by_master):
+    """team_done from Python (tests)."""
+    team_done(nt, nblocks, by_master)
+
+
+def _team(int nt, Py_ssize_t nblocks):
+    """team from Python (tests)."""
+    return team(nt, nblocks)
