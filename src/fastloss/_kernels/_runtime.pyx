@@ -14,16 +14,26 @@ of the team showed up.  :func:`team_done` records it after each region:
 when thread 0 did more than 3/4 of the blocks, the extra threads were
 late, and regions of that size (by powers of two of their block count) run
 on the calling thread alone for a while (50 ms, doubling on every late
-team up to 2 s; one region whose team keeps up resets it).  The blocks are
-fixed whatever the team, so results stay bit-identical; only the time
-changes.  This also keeps regions too small to gain from a second thread
-(whose wake-up takes longer than their work) on one thread.
+team up to 2 s; one region whose team keeps up resets it).  A late team
+costs its region a wait for the late thread, so when the while is over the
+team is not simply tried again: on Linux the machine's idle time since the
+team was late (/proc/stat, one read per back-off period) must show at least
+half a CPU free per extra thread, otherwise the region stays on one thread
+for another period.  The blocks are fixed whatever the team, so results
+stay bit-identical; only the time changes.  This also keeps regions too
+small to gain from a second thread (whose wake-up takes longer than their
+work) on one thread.
 ``set_adaptive(False)`` (or FASTLOSS_ADAPTIVE_TEAM=0 in the environment)
 turns it off: every region then gets the requested threads.
 """
 import os
 
 cimport openmp
+from libc.stdio cimport FILE, fopen, fclose, fscanf
+
+cdef extern from "<unistd.h>" nogil:
+    long sysconf(int name)
+    int _SC_NPROCESSORS_ONLN
 from cython.parallel cimport parallel
 
 cdef extern from *:
@@ -74,6 +84,8 @@ cdef double BACKOFF_MAX = 2.0
 cdef double solo_until[N_BUCKETS]
 cdef double backoff[N_BUCKETS]
 cdef long long n_late[N_BUCKETS]
+cdef double idle_at[N_BUCKETS]      # /proc/stat idle and total ticks when the
+cdef double ticks_at[N_BUCKETS]     # back-off period began (ticks_at 0: unknown)
 cdef bint adaptive = os.environ.get("FASTLOSS_ADAPTIVE_TEAM", "1").strip() not in ("0", "off", "false")
 
 
@@ -85,14 +97,54 @@ cdef inline int _bucket(Py_ssize_t nblocks) noexcept nogil:
     return k
 
 
+cdef bint _cpu_ticks(double* idle, double* total) noexcept nogil:
+    """The machine's idle (idle + iowait) and total CPU ticks so far, summed
+    over its CPUs (the first line of /proc/stat); False where there is none."""
+    cdef FILE* f = fopen("/proc/stat", "r")
+    cdef unsigned long long u = 0, ni = 0, sy = 0, idl = 0, io = 0, irq = 0, sirq = 0, st = 0
+    cdef int got
+    if f == NULL:
+        return False
+    got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+                 &u, &ni, &sy, &idl, &io, &irq, &sirq, &st)
+    fclose(f)
+    if got < 4:
+        return False
+    idle[0] = <double>(idl + io)
+    total[0] = <double>(u + ni + sy + idl + io + irq + sirq + st)
+    return True
+
+
+cdef void _start_period(int k, double now, double length) noexcept nogil:
+    cdef double idle, total
+    solo_until[k] = now + length
+    if _cpu_ticks(&idle, &total):
+        idle_at[k] = idle
+        ticks_at[k] = total
+    else:
+        ticks_at[k] = 0.0
+
+
 cdef int team(int nt, Py_ssize_t nblocks) noexcept nogil:
     """Threads for a region of `nblocks` blocks that asks for nt: nt, or 1
     while regions of its size are backing off after a late team."""
     if nt <= 1 or not adaptive:
         return nt
     cdef int k = _bucket(nblocks)
-    if solo_until[k] != 0.0 and openmp.omp_get_wtime() < solo_until[k]:
+    cdef double now, idle, total, free_cpus
+    if solo_until[k] == 0.0:
+        return nt
+    now = openmp.omp_get_wtime()
+    if now < solo_until[k]:
         return 1
+    if ticks_at[k] > 0.0 and _cpu_ticks(&idle, &total):
+        if total - ticks_at[k] < 4.0:
+            solo_until[k] = now + backoff[k] / 2    # too few ticks to tell yet
+            return 1
+        free_cpus = (idle - idle_at[k]) / (total - ticks_at[k]) * <double>sysconf(_SC_NPROCESSORS_ONLN)
+        if free_cpus < 0.5 * (nt - 1):
+            _start_period(k, now, backoff[k] / 2)   # still busy: not worth a late team
+            return 1
     return nt
 
 
@@ -108,7 +160,7 @@ cdef void team_done(int nt, Py_ssize_t nblocks, Py_ssize_t by_master) noexcept n
         b = backoff[k]
         if b < BACKOFF_FIRST:
             b = BACKOFF_FIRST
-        solo_until[k] = openmp.omp_get_wtime() + b
+        _start_period(k, openmp.omp_get_wtime(), b)
         backoff[k] = b * 2.0 if b * 2.0 < BACKOFF_MAX else BACKOFF_MAX
         n_late[k] += 1
     else:
@@ -137,6 +189,7 @@ def reset_team():
         solo_until[k] = 0.0
         backoff[k] = 0.0
         n_late[k] = 0
+        ticks_at[k] = 0.0
 
 
 def team_state():
@@ -155,3 +208,11 @@ def _record(int nt, Py_ssize_t nblocks, Py_ssize_t by_master):
 def _team(int nt, Py_ssize_t nblocks):
     """team from Python (tests)."""
     return team(nt, nblocks)
+
+
+def cpu_ticks():
+    """(idle, total) CPU ticks of the machine (/proc/stat), or None."""
+    cdef double idle, total
+    if _cpu_ticks(&idle, &total):
+        return idle, total
+    return None
