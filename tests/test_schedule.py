@@ -156,3 +156,14 @@ def test_environment_switch_turns_the_back_off_off():
     r = _child("from fastloss._kernels import _runtime as r; print(r.get_adaptive())",
                FASTLOSS_ADAPTIVE_TEAM="0")
     assert r.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="no /proc/stat")
+def test_cpu_ticks_read_the_machines_idle_time():
+    idle0, total0 = _runtime.cpu_ticks()
+    assert 0 <= idle0 <= total0
+    t = __import__("time").time() + 0.05
+    while __import__("time").time() < t:
+        pass
+    idle1, total1 = _runtime.cpu_ticks()
+    assert idle1 >= idle0 and total1 > total0
