@@ -360,6 +360,9 @@ def test_contended_reports_ratios_and_stops_the_spinner(tmp_path, capsys):
     c = r["rows"][0]["contended"]
     assert c["threads"] == 2 and c["rounds"] == 2
     assert c["ratio"] == pytest.approx(c["time_s"] / c["time_1_s"])
+    assert c["ratio_best"] == pytest.approx(c["best_s"] / c["best_1_s"])
+    assert c["best_s"] <= c["time_s"] and c["best_1_s"] <= c["time_1_s"]
+    assert f"{c['ratio']:.2f}/{c['ratio_best']:.2f}" in out
     assert c["numpy_speedup"] == pytest.approx(c["numpy_time_s"] / c["time_s"])
     assert c["busy_core"] in os.sched_getaffinity(0)
     assert _children_spinning() == []

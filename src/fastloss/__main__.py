@@ -94,7 +94,7 @@ def _progress(index, total, row):
                 parts.append(f"{name} {e['status'].upper()}")
         c = row.get("contended")
         if c:
-            parts.append(f"busy t{c['threads']}/t1 {c['ratio']:.2f}")
+            parts.append(f"busy t{c['threads']}/t1 {c['ratio']:.2f} (best {c['ratio_best']:.2f})")
         line = ", ".join(parts)
     print(f"{head} {line}", file=sys.stderr, flush=True)
 

@@ -114,7 +114,7 @@ def _triad_cell(floor):
 def _busy_cells(c):
     if not c:
         return ["-", "-"]
-    ratio = f"{c['ratio']:.2f}"
+    ratio = f"{c['ratio']:.2f}/{c['ratio_best']:.2f}"
     vs = "-" if c.get("numpy_speedup") is None else f"{c['numpy_speedup']:.2f}x"
     return [ratio, vs]
 
@@ -147,7 +147,8 @@ def legend(report=None):
     busy = ""
     if report is not None and _busy(report):
         busy = (f" busy t{report['threads']}/t1: with one core busy, fastloss on "
-                f"{report['threads']} thread(s) / fastloss on 1 (target <= 1.1); busy vs numpy: "
+                f"{report['threads']} thread(s) / fastloss on 1, medians/bests of the same "
+                "rounds (target <= 1.1); busy vs numpy: "
                 "NumPy's time / fastloss's, same load.")
     return ("time: median of interleaved rounds of loss_gradient (value + gradient). "
             "x floor: time / the median time of a STREAM triad moving the same bytes, "

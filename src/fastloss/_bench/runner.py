@@ -196,7 +196,9 @@ def _run_contended(case, data, impls, threads, rounds, budget):
             _timed(call)
         times = _time_rounds(timed, rounds, budget)
     t_n, t_1 = times[f"fastloss@{threads}"], times["fastloss@1"]
+    b_n, b_1 = min(times.raw[f"fastloss@{threads}"]), min(times.raw["fastloss@1"])
     out.update(time_s=t_n, time_1_s=t_1, ratio=t_n / t_1,
+               best_s=b_n, best_1_s=b_1, ratio_best=b_n / b_1,
                rounds=len(times.raw[f"fastloss@{threads}"]))
     out["numpy_time_s"] = times.get("numpy")
     out["numpy_speedup"] = times["numpy"] / t_n if "numpy" in times else None
