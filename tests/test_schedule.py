@@ -167,3 +167,19 @@ def test_cpu_ticks_read_the_machines_idle_time():
         pass
     idle1, total1 = _runtime.cpu_ticks()
     assert idle1 >= idle0 and total1 > total0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="no /proc/stat")
+def test_room_does_not_count_this_process_as_load():
+    # This process spinning on one CPU is the calling thread's own work, not
+    # load that would keep a team from running: the room for extra threads
+    # is what the rest of the machine leaves, at most ncpu - 1.
+    import time
+    idle0, total0 = _runtime.cpu_ticks()
+    own0 = _runtime.own_cpu()
+    t = time.time() + 10
+    while _runtime.own_cpu() - own0 < 0.2 and time.time() < t:
+        pass
+    room = _runtime.room_since(idle0, total0, own0)
+    assert _runtime.own_cpu() - own0 >= 0.2
+    assert np.isfinite(room) and room <= os.cpu_count() - 1 + 0.2

@@ -16,10 +16,12 @@ late, and regions of that size (by powers of two of their block count) run
 on the calling thread alone for a while (50 ms, doubling on every late
 team up to 2 s; one region whose team keeps up resets it).  A late team
 costs its region a wait for the late thread, so when the while is over the
-team is not simply tried again: on Linux the machine's idle time since the
-team was late (/proc/stat, one read per back-off period) must show at least
-half a CPU free per extra thread, otherwise the region stays on one thread
-for another period.  The blocks are fixed whatever the team, so results
+team is not simply tried again: on Linux the CPUs the rest of the machine
+kept busy since the period began (busy ticks of /proc/stat, one read per
+period, less this process's own CPU time) must leave at least half a CPU
+per extra thread besides the calling thread's own, otherwise the region
+stays on one thread for another period.  (This process's own idle time,
+between its calls, is no room for a team: the team runs during a call.)  The blocks are fixed whatever the team, so results
 stay bit-identical; only the time changes.  This also keeps regions too
 small to gain from a second thread (whose wake-up takes longer than their
 work) on one thread.
@@ -31,9 +33,12 @@ import os
 cimport openmp
 from libc.stdio cimport FILE, fopen, fclose, fscanf
 
+from posix.time cimport clock_gettime, timespec, CLOCK_PROCESS_CPUTIME_ID
+
 cdef extern from "<unistd.h>" nogil:
     long sysconf(int name)
     int _SC_NPROCESSORS_ONLN
+    int _SC_CLK_TCK
 from cython.parallel cimport parallel
 
 cdef extern from *:
@@ -84,8 +89,9 @@ cdef double BACKOFF_MAX = 2.0
 cdef double solo_until[N_BUCKETS]
 cdef double backoff[N_BUCKETS]
 cdef long long n_late[N_BUCKETS]
-cdef double idle_at[N_BUCKETS]      # /proc/stat idle and total ticks when the
-cdef double ticks_at[N_BUCKETS]     # back-off period began (ticks_at 0: unknown)
+cdef double idle_at[N_BUCKETS]      # /proc/stat idle and total ticks, and this
+cdef double ticks_at[N_BUCKETS]     # process's CPU seconds, when the back-off
+cdef double own_at[N_BUCKETS]       # period began (ticks_at 0: unknown)
 cdef bint adaptive = os.environ.get("FASTLOSS_ADAPTIVE_TEAM", "1").strip() not in ("0", "off", "false")
 
 
@@ -115,14 +121,37 @@ cdef bint _cpu_ticks(double* idle, double* total) noexcept nogil:
     return True
 
 
+cdef double _own_cpu() noexcept nogil:
+    """CPU seconds this process has used (every thread)."""
+    cdef timespec ts
+    if clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0:
+        return 0.0
+    return <double>ts.tv_sec + 1e-9 * <double>ts.tv_nsec
+
+
 cdef void _start_period(int k, double now, double length) noexcept nogil:
     cdef double idle, total
     solo_until[k] = now + length
     if _cpu_ticks(&idle, &total):
         idle_at[k] = idle
         ticks_at[k] = total
+        own_at[k] = _own_cpu()
     else:
         ticks_at[k] = 0.0
+
+
+cdef double _room(int k, double idle, double total) noexcept nogil:
+    """CPUs left for extra threads since bucket k's period began: the CPUs
+    less those the rest of the machine kept busy, less the calling thread's."""
+    cdef double ncpu = <double>sysconf(_SC_NPROCESSORS_ONLN)
+    cdef double per_cpu = (total - ticks_at[k]) / ncpu          # ticks of one CPU
+    cdef double seconds = per_cpu / <double>sysconf(_SC_CLK_TCK)
+    cdef double busy = ((total - ticks_at[k]) - (idle - idle_at[k])) / per_cpu
+    cdef double own = (_own_cpu() - own_at[k]) / seconds
+    cdef double others = busy - own
+    if others < 0.0:
+        others = 0.0
+    return ncpu - 1.0 - others
 
 
 cdef int team(int nt, Py_ssize_t nblocks) noexcept nogil:
@@ -131,7 +160,7 @@ cdef int team(int nt, Py_ssize_t nblocks) noexcept nogil:
     if nt <= 1 or not adaptive:
         return nt
     cdef int k = _bucket(nblocks)
-    cdef double now, idle, total, free_cpus
+    cdef double now, idle, total
     if solo_until[k] == 0.0:
         return nt
     now = openmp.omp_get_wtime()
@@ -141,8 +170,7 @@ cdef int team(int nt, Py_ssize_t nblocks) noexcept nogil:
         if total - ticks_at[k] < 4.0:
             solo_until[k] = now + backoff[k] / 2    # too few ticks to tell yet
             return 1
-        free_cpus = (idle - idle_at[k]) / (total - ticks_at[k]) * <double>sysconf(_SC_NPROCESSORS_ONLN)
-        if free_cpus < 0.5 * (nt - 1):
+        if _room(k, idle, total) < 0.5 * (nt - 1):
             _start_period(k, now, backoff[k] / 2)   # still busy: not worth a late team
             return 1
     return nt
@@ -216,3 +244,20 @@ def cpu_ticks():
     if _cpu_ticks(&idle, &total):
         return idle, total
     return None
+
+
+def room_since(double idle0, double total0, double own0):
+    """CPUs left for extra threads since (idle0, total0) ticks and own0 CPU
+    seconds (tests; see _room)."""
+    cdef double idle, total
+    if not _cpu_ticks(&idle, &total):
+        return None
+    idle_at[N_BUCKETS - 1] = idle0
+    ticks_at[N_BUCKETS - 1] = total0
+    own_at[N_BUCKETS - 1] = own0
+    return _room(N_BUCKETS - 1, idle, total)
+
+
+def own_cpu():
+    """This process's CPU seconds."""
+    return _own_cpu()
