@@ -20,6 +20,8 @@ used is stated at the formula.
 """
 from cython.parallel cimport prange
 from libc.math cimport atan, M_PI, INFINITY
+from cython.parallel cimport threadid
+from fastloss._kernels._runtime cimport team, team_done
 
 from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for, combine_blocks)
@@ -357,11 +359,16 @@ def boxes(int kind, int fmt, const floating[::1] y_true, const floating[::1] y_p
     cdef floating* g = NULL if grad is None else &grad[0]
     cdef floating* r = NULL if rows is None else &rows[0]
     cdef double total
+    cdef Py_ssize_t by_master
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=nt):
+        nt = team(nt, nb)
+        by_master = 0
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             r0 = b * rpb
             sums[b] = _block(formula, fmt, &y_true[0], &y_pred[0], w, r0,
                              min(r0 + rpb, n), eps, scale, g, r)
+        team_done(nt, nb, by_master)
         total = combine_blocks(&sums[0], nb)
     return total
 
