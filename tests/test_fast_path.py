@@ -457,3 +457,61 @@ def test_function_form_caches_instances_without_confusing_values(rng):
     assert fl.mse(y, p, w) == fl.MeanSquaredError()(y, p, sample_weight=w)
     for i in range(200):                           # more parameter sets than are kept
         assert fl.huber(y, p, delta=1.0 + i) == fl.Huber(delta=1.0 + i)(y, p)
+
+
+# ----------------------------------------------------------------- boxes
+def _boxes(rng, n, fmt, dtype=np.float64):
+    xy = rng.random((n, 2)) * 10
+    wh = rng.random((n, 2)) * 5 + 0.1
+    if fmt == "xyxy":
+        b = np.hstack([xy, xy + wh])
+    elif fmt == "xywh":
+        b = np.hstack([xy, wh])
+    else:
+        b = np.hstack([xy + wh / 2, wh])
+    return b.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("fmt", ["xyxy", "xywh", "cxcywh"])
+@pytest.mark.parametrize("cls", [fl.GIoULoss, fl.DIoULoss, fl.CIoULoss])
+def test_box_fast_equals_checked_bits(rng, cls, fmt, reduction, dtype):
+    loss = cls(box_format=fmt, reduction=reduction)
+    for n in (1, 7, 1500):                      # 1500 boxes: two blocks
+        t, p = _boxes(rng, n, fmt, dtype), _boxes(rng, n, fmt, dtype)
+        for method in ("call", "loss", "gradient", "loss_gradient"):
+            assert loss._fast(t, p, MODE[method]) is not None
+            fast = _call(loss, method, t, p)
+            assert loss._fast(_swapped(t), p, MODE[method]) is None
+            _same_bits(fast, _call(loss, method, _swapped(t), _misaligned(p)))
+            _same_bits(fast, _call(loss, method, t.tolist(), _strided(p)))
+
+
+def test_box_fast_path_declines_and_errors(rng):
+    loss = fl.GIoULoss()
+    t, p = _boxes(rng, 5, "xyxy"), _boxes(rng, 5, "xyxy")
+    assert loss._fast(t, p, 1) is not None
+    assert loss._fast(t[:, :3].copy(), p[:, :3].copy(), 1) is None
+    assert loss._fast(t.reshape(-1), p.reshape(-1), 1) is None
+    big_t, big_p = _boxes(rng, 10_000, "xyxy"), _boxes(rng, 10_000, "xyxy")
+    assert loss._fast(big_t, big_p, 1) is None     # parallel sizes take the checked path
+    _same_bits(loss.loss_gradient(big_t, big_p), loss.loss_gradient(big_t, _strided(big_p)))
+    bad = p.copy()
+    bad[3, 2] = bad[3, 0] - 1.0                    # x2 < x1
+    assert loss._fast(t, bad, 1) is None
+    with pytest.raises(ValueError, match="y_pred row 3"):
+        loss.loss_gradient(t, bad)
+    with pytest.raises(ValueError, match="y_true row 3"):
+        loss(bad, p)
+    with pytest.raises(ValueError, match="y_pred"):
+        loss(t[:, :3], p[:, :3])
+    nan = p.copy()
+    nan[1, 0] = np.nan
+    value, grad = loss.loss_gradient(t, nan)
+    assert np.isnan(value) and np.isnan(grad[1]).any()
+    loss.box_format = "cxcywh"                     # a changed parameter rebuilds the record
+    assert loss(t, p) == fl.GIoULoss(box_format="cxcywh")(t, p)
+    loss.box_format = "yxyx"
+    with pytest.raises(ValueError, match="box_format"):
+        loss(t, p)
