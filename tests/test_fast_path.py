@@ -515,3 +515,24 @@ def test_box_fast_path_declines_and_errors(rng):
     loss.box_format = "yxyx"
     with pytest.raises(ValueError, match="box_format"):
         loss(t, p)
+
+
+def test_checked_path_reads_the_record_and_still_names_bad_lengths(rng):
+    y, p = rng.normal(size=(20, 3)), rng.normal(size=(20, 3))
+    w = rng.random(20)
+    q = fl.PinballLoss(quantile=[0.1, 0.5, 0.9])
+    assert isinstance(q._fast_path(), _pointwise.Record)
+    assert q._fast(y, p, 1) is not None
+    e = y - p
+    qs = np.array([0.1, 0.5, 0.9])
+    ref = np.sum(w * np.mean(np.where(e >= 0, qs * e, (qs - 1) * e), axis=1)) / w.sum()
+    assert q(y, p, sample_weight=w) == pytest.approx(ref, rel=1e-12)
+    with pytest.raises(ValueError, match="quantile"):
+        q(y[:, :2], p[:, :2])
+    with pytest.raises(ValueError, match="quantile"):
+        q(y[:, :2], p[:, :2], sample_weight=w)
+    # a float parameter filled for k = 1 serves weighted (n, 3) calls too
+    h = fl.PinballLoss(quantile=0.25)
+    h(y[:, 0].copy(), p[:, 0].copy())
+    ref = np.sum(w * np.mean(np.where(e >= 0, 0.25 * e, -0.75 * e), axis=1)) / w.sum()
+    assert h(y, p, sample_weight=w) == pytest.approx(ref, rel=1e-12)

@@ -144,13 +144,19 @@ class Loss:
     def _fast(self, y_true, y_pred, mode):
         """The first call: build this instance's fast path (or note that it
         has none), keep it in the instance and run it."""
-        try:
-            fast = self._fast_record()
-        except (TypeError, ValueError):
-            fast = None     # e.g. parameters only a call can check: every call is checked
-        fast = fast or _no_fast
-        self.__dict__["_fast"] = fast
-        return fast(y_true, y_pred, mode)
+        return self._fast_path()(y_true, y_pred, mode)
+
+    def _fast_path(self):
+        """This instance's fast path, built once (see ``_fast_record``)."""
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            try:
+                fast = self._fast_record()
+            except (TypeError, ValueError):
+                fast = None     # a parameter set after construction is bad: the checked path names it
+            fast = fast or _no_fast
+            self.__dict__["_fast"] = fast
+        return fast
 
     def _fast_record(self):
         """For a subclass: a callable ``(y_true, y_pred, mode)`` returning
@@ -270,7 +276,7 @@ def weight_scale(reduction, n, w):
     itself over n samples: 1/divisor for an averaging reduction (0 when the
     divisor is 0), 1 otherwise; the divisor is Σw for "mean", n for
     "sum_over_batch_size" (Σw for "sum"/"none", unused)."""
-    total_weight = float(n) if w is None else float(np.sum(w))
+    total_weight = float(n) if w is None else float(w.sum())
     d = divisor(reduction, total_weight, n)
     if d is None:
         return 1.0, total_weight
@@ -438,7 +444,11 @@ class ElementwiseLoss(WithHessian, Loss):
         kind = _pointwise.KINDS.index(self._kind())
         yt, yp = _validate.float_pair(y_true, y_pred)
         self._check_targets(yt)
-        return run_pointwise(kind, self._kernel_params(), yt, yp, sample_weight,
+        # the record the fast path filled from these parameters, if there is
+        # one: the kernel then neither re-checks nor re-fills them
+        rec = self._fast_path()
+        params = rec if type(rec) is _pointwise.Record else self._kernel_params()
+        return run_pointwise(kind, params, yt, yp, sample_weight,
                              self.reduction, want_loss=want_loss, want_grad=want_grad,
                              want_hess=want_hess, out=out)
 
