@@ -1,5 +1,11 @@
 """The Loss base class: validate -> allocate -> one kernel call -> reduce.
 
+A call without sample_weight, out= or call arguments first goes to the
+instance's fast path (``Loss._fast``: a kernel module's ``Record``, filled
+once from the parameters), which checks in C that the arrays are the common
+case and runs the same kernel call with no Python in between; anything else
+takes the checked path below, unchanged.
+
 A concrete loss declares its parameters (checked in ``__init__``), its
 metadata (class attributes, read by the registry and the adapters) and
 implements ``_compute``; it holds no loops.  ``ElementwiseLoss`` is the
