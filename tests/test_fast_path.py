@@ -536,3 +536,25 @@ def test_checked_path_reads_the_record_and_still_names_bad_lengths(rng):
     h(y[:, 0].copy(), p[:, 0].copy())
     ref = np.sum(w * np.mean(np.where(e >= 0, 0.25 * e, -0.75 * e), axis=1)) / w.sum()
     assert h(y, p, sample_weight=w) == pytest.approx(ref, rel=1e-12)
+
+
+def test_float_column_parameters_serve_long_rows_and_longer_ones(rng):
+    # a float quantile / pos_weight / alpha serves rows of up to 1024 values
+    # from the record; longer rows fill their own copy; same bits either way
+    for k in (2, 1024, 1500):
+        y, p = rng.normal(size=(3, k)), rng.normal(size=(3, k))
+        b = (rng.random((3, k)) < 0.5).astype(float)
+        for loss, yt in ((fl.PinballLoss(quantile=0.7), y),
+                         (fl.BinaryCrossentropy(from_logits=True, pos_weight=2.0), b)):
+            assert loss._fast(yt, p, 1) is not None
+            _same_bits(loss.loss_gradient(yt, p), loss.loss_gradient(_strided(yt), p))
+            _same_bits(loss.gradient_hessian(yt, p), loss.gradient_hessian(yt, _swapped(p)))
+        e = y - p
+        assert fl.PinballLoss(quantile=0.7)(y, p) == pytest.approx(
+            np.mean(np.where(e >= 0, 0.7 * e, -0.3 * e)), rel=1e-12)
+    focal = fl.CategoricalFocalCrossentropy(alpha=0.3, from_logits=True)
+    for C in (4, 1100):
+        y = np.eye(C)[rng.integers(0, C, 5)]
+        z = rng.normal(size=(5, C))
+        assert focal._fast(y, z, 1) is not None
+        _same_bits(focal.loss_gradient(y, z), focal.loss_gradient(y, _strided(z)))
