@@ -344,6 +344,8 @@ cdef object _F32 = _np.dtype(_np.float32)
 cdef object _empty = _np.empty
 # The array fields the fast path reads agree with this NumPy (see _common).
 cdef bint _HEAD_OK = head_layout_ok(_np)
+# Below this many values a call keeps the GIL (releasing it costs more).
+cdef Py_ssize_t _KEEP_GIL = 4096
 
 # What Record takes for a loss's reduction.
 REDUCTION_CODES = {"mean": 0, "sum": 1, "none": 2, "sum_over_batch_size": 3}
@@ -403,6 +405,16 @@ cdef double _serial(box_loss_t formula, int fmt, const floating* yt, const float
     return combine_blocks(sums, nb)
 
 
+cdef inline double _serial_typed(bint f32, box_loss_t formula, int fmt, const char* yt,
+                                 const char* yp, Py_ssize_t n, double eps, double scale,
+                                 void* g, void* r) noexcept nogil:
+    if f32:
+        return _serial(formula, fmt, <const float*>yt, <const float*>yp, n, eps, scale,
+                       <float*>g, <float*>r)
+    return _serial(formula, fmt, <const double*>yt, <const double*>yp, n, eps, scale,
+                   <double*>g, <double*>r)
+
+
 cdef object _fast(Record rec, y_true, y_pred, int mode):
     if not _HEAD_OK or mode < 0 or mode > 2:
         return None
@@ -439,12 +451,13 @@ cdef object _fast(Record rec, y_true, y_pred, int mode):
     cdef void* r = NULL if rows is None else (<fl_ndarray_head*><void*>rows).data
     cdef box_loss_t formula = _FORMULAS[rec.kind]
     cdef double total
-    if f32:
-        total = _serial(formula, rec.fmt, <const float*>ht.data, <const float*>hp.data, n,
-                        rec.eps, scale, <float*>g, <float*>r)
+    if 4 * n >= _KEEP_GIL:
+        with nogil:
+            total = _serial_typed(f32, formula, rec.fmt, ht.data, hp.data, n, rec.eps,
+                                  scale, g, r)
     else:
-        total = _serial(formula, rec.fmt, <const double*>ht.data, <const double*>hp.data, n,
-                        rec.eps, scale, <double*>g, <double*>r)
+        total = _serial_typed(f32, formula, rec.fmt, ht.data, hp.data, n, rec.eps, scale,
+                              g, r)
     value = None
     if mode != 2:
         if rec.reduction == 2:
