@@ -24,7 +24,8 @@ from cython.parallel cimport threadid
 from fastloss._kernels._runtime cimport team, team_done
 
 from fastloss._kernels._common cimport (
-    floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for, combine_blocks)
+    floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for, combine_blocks,
+    fl_ndarray_head, plain_array, same_shape, head_layout_ok)
 from fastloss._kernels cimport simd
 from fastloss._kernels.simd cimport fl_kernels
 
@@ -371,6 +372,140 @@ def boxes(int kind, int fmt, const floating[::1] y_true, const floating[::1] y_p
         team_done(nt, nb, by_master)
         total = combine_blocks(&sums[0], nb)
     return total
+
+
+# ------------------------------------------- the common call, checked once
+import numpy as _np
+
+cdef object _ndarray = _np.ndarray
+cdef object _F64 = _np.dtype(_np.float64)
+cdef object _F32 = _np.dtype(_np.float32)
+cdef object _empty = _np.empty
+# The array fields the fast path reads agree with this NumPy (see _common).
+cdef bint _HEAD_OK = head_layout_ok(_np)
+# Below this many values a call keeps the GIL (releasing it costs more).
+cdef Py_ssize_t _KEEP_GIL = 4096
+
+# What Record takes for a loss's reduction.
+REDUCTION_CODES = {"mean": 0, "sum": 1, "none": 2, "sum_over_batch_size": 3}
+
+
+cdef class Record:
+    """One box loss's kernel call with its parameters decoded once.
+
+    ``rec(y_true, y_pred, mode)`` (mode 0: value, 1: value and gradient,
+    2: gradient) runs the common small call -- y_true and y_pred exact
+    ``numpy.ndarray``s (n, 4), 1 <= n and 4 n below the parallel threshold,
+    C-contiguous, aligned, of NumPy's own native float64 or float32
+    descriptor, one dtype for both, every box valid in the format; no
+    sample_weight, no out= (the caller's part) -- on one thread, and returns
+    (value, gradient, None), bit for bit what ``boxes`` gives through
+    ``_base.KernelOutputs`` (the same blocks, summed in the same order).
+    Anything else returns None and the caller takes the checked path.
+    """
+    cdef readonly int kind
+    cdef readonly int fmt
+    cdef readonly double eps
+    cdef readonly int reduction
+
+    def __call__(self, y_true, y_pred, int mode):
+        return _fast(self, y_true, y_pred, mode)
+
+    def __reduce__(self):
+        raise TypeError("a boxes.Record is per process; pickle the loss instead")
+
+
+def record(int kind, int fmt, double eps, str reduction):
+    """The Record of box loss KINDS[kind] in format FORMATS[fmt]."""
+    if not 0 <= kind < len(KINDS):
+        raise ValueError(f"boxes: unknown kind {kind}")
+    if not 0 <= fmt < len(FORMATS):
+        raise ValueError(f"boxes: unknown format {fmt}")
+    if reduction not in REDUCTION_CODES:
+        raise ValueError(f"unknown reduction {reduction!r}")
+    cdef Record rec = Record.__new__(Record)
+    rec.kind, rec.fmt, rec.eps = kind, fmt, eps
+    rec.reduction = REDUCTION_CODES[reduction]
+    return rec
+
+
+cdef double _serial(box_loss_t formula, int fmt, const floating* yt, const floating* yp,
+                    Py_ssize_t n, double eps, double scale, floating* grad,
+                    floating* rows) noexcept nogil:
+    """`boxes`'s blocks and their ordered sum, on the calling thread (a
+    call below the parallel threshold has at most 8 blocks)."""
+    cdef double sums[8]
+    cdef Py_ssize_t rpb = BLOCK_ELEMENTS // 4
+    cdef Py_ssize_t nb = (n + rpb - 1) // rpb, b, r0
+    for b in range(nb):
+        r0 = b * rpb
+        sums[b] = _block(formula, fmt, yt, yp, NULL, r0, min(r0 + rpb, n), eps, scale,
+                         grad, rows)
+    return combine_blocks(sums, nb)
+
+
+cdef inline double _serial_typed(bint f32, box_loss_t formula, int fmt, const char* yt,
+                                 const char* yp, Py_ssize_t n, double eps, double scale,
+                                 void* g, void* r) noexcept nogil:
+    if f32:
+        return _serial(formula, fmt, <const float*>yt, <const float*>yp, n, eps, scale,
+                       <float*>g, <float*>r)
+    return _serial(formula, fmt, <const double*>yt, <const double*>yp, n, eps, scale,
+                   <double*>g, <double*>r)
+
+
+cdef object _fast(Record rec, y_true, y_pred, int mode):
+    if not _HEAD_OK or mode < 0 or mode > 2:
+        return None
+    cdef object dtype = _F64
+    cdef fl_ndarray_head* hp = plain_array(y_pred, _ndarray, _F64)
+    if hp == NULL:
+        dtype = _F32
+        hp = plain_array(y_pred, _ndarray, _F32)
+        if hp == NULL:
+            return None
+    cdef fl_ndarray_head* ht = plain_array(y_true, _ndarray, dtype)
+    if ht == NULL or hp.nd != 2 or hp.dimensions[1] != 4 or not same_shape(ht, hp):
+        return None
+    cdef Py_ssize_t n = hp.dimensions[0]
+    if n < 1 or 4 * n >= MIN_PARALLEL_ELEMENTS or 8 * (BLOCK_ELEMENTS // 4) < n:
+        return None
+    cdef bint f32 = dtype is _F32
+    if f32:
+        if (_first_invalid(<const float*>ht.data, n, rec.fmt) >= 0
+                or _first_invalid(<const float*>hp.data, n, rec.fmt) >= 0):
+            return None                  # the checked path names the box
+    elif (_first_invalid(<const double*>ht.data, n, rec.fmt) >= 0
+            or _first_invalid(<const double*>hp.data, n, rec.fmt) >= 0):
+        return None
+    cdef double scale = 1.0
+    if rec.reduction == 0 or rec.reduction == 3:
+        scale = 1.0 / <double>n          # the divisor: Σw = n, or n boxes
+    grad = rows = None
+    if mode != 0:
+        grad = _empty(y_pred.shape, dtype)
+    if rec.reduction == 2 and mode != 2:
+        rows = _empty(n, dtype)
+    cdef void* g = NULL if grad is None else (<fl_ndarray_head*><void*>grad).data
+    cdef void* r = NULL if rows is None else (<fl_ndarray_head*><void*>rows).data
+    cdef box_loss_t formula = _FORMULAS[rec.kind]
+    cdef double total
+    if 4 * n >= _KEEP_GIL:
+        with nogil:
+            total = _serial_typed(f32, formula, rec.fmt, ht.data, hp.data, n, rec.eps,
+                                  scale, g, r)
+    else:
+        total = _serial_typed(f32, formula, rec.fmt, ht.data, hp.data, n, rec.eps, scale,
+                              g, r)
+    value = None
+    if mode != 2:
+        if rec.reduction == 2:
+            value = rows
+        elif rec.reduction == 1:
+            value = total
+        else:
+            value = total * scale
+    return value, grad, None
 
 
 cdef Py_ssize_t _first_invalid(const floating* b, Py_ssize_t n, int fmt) noexcept nogil:
