@@ -763,6 +763,9 @@ def _overlap_plan(loss, y_true, yp, sample_weight):
     k = loss._class_axis(np.empty((0,) * yp.ndim))
     ytd = _as_dask(y_true, "y_true")
     label_map = k is not None and ytd.ndim == yp.ndim - 1
+    if label_map and ytd.shape != yp.shape[:k] + yp.shape[k + 1:]:
+        raise ValueError(f"y_true must have shape {yp.shape[:k] + yp.shape[k + 1:]} to match "
+                         f"y_pred, got {ytd.shape}")
     if not label_map:
         if ytd.shape != yp.shape:
             hint = "" if k is None else f" or, as a label map, {yp.shape[:k] + yp.shape[k + 1:]}"
