@@ -42,13 +42,26 @@ How each family is distributed (the plan follows the loss class's metadata,
   pairs with an item ranked within k by ``y_pred`` count, so that pass
   reads ``y_pred`` too).
 - **sets** (Jaccard, F1/Dice, Tversky, Kappa): a statistics pass (per-chunk
-  float64 sufficient statistics, per class), then the value (the loss's own
-  finish: reduction and Tversky's γ) and a gradient pass with the global
-  sums; ``from_logits=True`` takes the softmax along ``class_axis`` in both
-  passes.  A label-map ``y_true`` (integer classes) is not planned yet: a
-  NotImplementedError asks for the dense one-hot.  FALLBACK: ``_kernels/sets.pyx`` has no entry that takes
-  given global statistics, so these two passes are NumPy (float64) here,
-  not the kernel; they implement the kernel's formulas.
+  float64 sufficient statistics, per class, from one call of the kernel the
+  in-memory loss calls: ``overlap_sums`` / ``overlap_pos_sums``,
+  ``kappa_stats``), the sums combined in chunk order, the value and the
+  gradient's constants from the loss's own finish (``overlap_scores`` and
+  ``_finish``: the reduction and Tversky's γ; ``kappa_finish``), then a
+  gradient pass, one kernel call per chunk with those global constants
+  (``overlap_grad`` / ``overlap_pos_grad``, ``kappa_grad_given``).
+  ``y_true`` may be dense (y_pred's shape) or a label map (integer classes,
+  y_pred's shape without ``class_axis``, SPEC §4.3) with ``ignore_index``;
+  ``from_logits=True`` takes the softmax along ``class_axis`` in both
+  passes.  With ``class_axis=0`` the classes are the chunked axis: dense
+  probabilities split there fine (each chunk holds whole classes), a label
+  map or logits need all classes in one chunk (a ValueError says so).
+
+Chunk tasks are Blockwise layers, so dask fuses the reads of the input
+chunks (``da.from_zarr``, ``da.from_array``, ``map_blocks``) into them: each
+chunk is read by the task that uses it, on one worker, and only float64
+partial sums travel.  Out of core, turn off work stealing
+(``distributed.scheduler.work-stealing: False``) so the task storing a
+chunk's gradient runs where the gradient is; see ``bench/bench_dask.py``.
 
 ``fld.objective(loss, X, y, ...)`` is :func:`fastloss.objective` over a dask
 ``X``: ``fun(w) -> (value, gradient)`` for ``scipy.optimize.minimize(...,
@@ -232,7 +245,6 @@ def _per_chunk(name, yp, arrays, func, consts=(), per_chunk=None, scalar=_ABSENT
         args = [None, None] + args
     elif scalar is not _ABSENT:
         args = [scalar, ""] + args
-    out_chunks = (yp.chunks[0],) if chunks is None else chunks
     out_ind = "a" if chunks is None else "a" + "".join(next(fresh) for _ in chunks[1:])
     # the output's other axes are one chunk; blockwise needs their sizes
     new_axes = {out_ind[j]: chunks[j][0] for j in range(1, len(out_ind))}
