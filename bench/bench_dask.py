@@ -168,9 +168,11 @@ def stage_times(root, loss):
     t = time.perf_counter()
     g = loss.loss_gradient(yt, yp)[1]
     out["kernel_s"] = time.perf_counter() - t
-    zg = zarr.open_array(os.path.join(root, "grad.zarr"), mode="r+")
+    # a scratch array of its own: writing into grad.zarr would replace the
+    # first chunk of the gradient the prefix check then reads
+    zg = zarr_array(os.path.join(root, "stage.zarr"), (c,), (c,))
     t = time.perf_counter()
-    zg[:c] = g
+    zg[:] = g
     out["zarr_write_s"] = time.perf_counter() - t
     if COMPRESSOR is None:
         t = time.perf_counter()
