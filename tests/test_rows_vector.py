@@ -2,7 +2,7 @@
 
 * ``sce_tile`` -- sparse softmax cross-entropy from logits with the lanes
   across samples: classes on an inner axis (``class_axis=1``, the plane-wise
-  form) and short contiguous rows (C <= 32);
+  form) and short contiguous rows (C <= 24);
 * ``sce_row`` -- the same loss on one long contiguous row.
 
 Every value, gradient and hessian against float64 formulas written here, at

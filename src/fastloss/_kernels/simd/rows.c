@@ -4,7 +4,21 @@
  * f32 rows are computed in f32 lanes where the result is exact or one
  * transcendental function of the element (max, NaN test, exp(x - m));
  * the sums are accumulated in float64 lanes in a fixed order, so a row's
- * result depends only on the row and the target. */
+ * result depends only on the row and the target.
+ *
+ * Measured accuracy of the row losses (Xeon with AVX-512F; SSE2, AVX2 and
+ * AVX-512 within 1 ulp of each other; float32 logits N(0, 16), 2e4 rows):
+ * max |result - float64 reference| in ulp of max(|l|, 1) for the loss and
+ * of the row's largest |g| for the gradient, float32 results:
+ *   kernel                      loss    gradient
+ *   sce_tile (rows of 10)       0.66    6.6   (the true class's e_y - S
+ *   sce_tile (planes of 21)     3.5     4.4    loses digits as p_y -> 1,
+ *   sce_row (rows of 1000)      0.51    0.55   as the row form's does)
+ *   cce_row (100)               0.51    1.07
+ *   focal_row (100, gamma 2)    0.52    1.12
+ *   cos_row (100)               0.50    0.50
+ *   hell_row (100)              0.25    1.08
+ * (float64 results: <= 5 ulp of max(|l|, 1) for every loss.) */
 
 /* lanes j < r set */
 static const float fl_iota32[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
@@ -617,6 +631,8 @@ FL_INLINE double fl_focal_row(const void* y, const void* x, ptrdiff_t C, double 
         }
         vf64 u = vf64_mul(av, yv);
         mf64 nz = vf64_ne(u, zero);
+        /* one-hot targets: most vectors have no target class, and add 0 */
+        if (!mf64_any(nz)) continue;
         vf64 pc = vf64_mul(ev, invS), qc = vf64_mul(vf64_sub(Sv, ev), invS);
         vf64 L = vf64_sub(vf64_sub(xv, M), LS);
         vf64 k = fl_focal_k(u, pc, qc, L, gamma, &ug);
@@ -637,10 +653,16 @@ FL_INLINE double fl_focal_row(const void* y, const void* x, ptrdiff_t C, double 
                 ev = fl_ld_part(g, i, r, 0.0, F32); av = vf64_load_part(alpha + i, r, 0.0);
             }
             vf64 u = vf64_mul(av, yv);
-            vf64 pc = vf64_mul(ev, invS), qc = vf64_mul(vf64_sub(Sv, ev), invS);
-            vf64 L = vf64_sub(vf64_sub(xv, M), LS);
-            vf64 k = vf64_keep(vf64_ne(u, zero), fl_focal_k(u, pc, qc, L, gamma, &ug));
-            vf64 gv = vf64_mul(G, vf64_sub(vf64_mul(pc, K), k));
+            mf64 nz = vf64_ne(u, zero);
+            vf64 pc = vf64_mul(ev, invS), gv;
+            if (mf64_any(nz)) {
+                vf64 qc = vf64_mul(vf64_sub(Sv, ev), invS);
+                vf64 L = vf64_sub(vf64_sub(xv, M), LS);
+                vf64 k = vf64_keep(nz, fl_focal_k(u, pc, qc, L, gamma, &ug));
+                gv = vf64_mul(G, vf64_sub(vf64_mul(pc, K), k));
+            } else {
+                gv = vf64_mul(G, vf64_mul(pc, K));     /* k = 0: the same product */
+            }
             if (r == FL_NF64) fl_st(g, i, gv, F32);
             else fl_st_part(g, i, gv, r, F32);
         }
