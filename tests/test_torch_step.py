@@ -303,3 +303,30 @@ def test_function_form_reuses_the_loss_and_takes_array_parameters():
     z2 = x.clone().requires_grad_(True)
     F.cross_entropy(z2, t, weight=torch.from_numpy(cw)).backward()
     _close(z.grad, z2.grad, torch.float64, "apply(class_weight=array)")
+
+
+# ------------------------------------------- the bench's training-step cases
+def test_bench_step_group_is_selected_by_its_name_and_ids_only():
+    from fastloss._bench import cases as C, torch_step
+    assert C.select(["torch_step"]) == list(torch_step.CASES)
+    assert [c.name for c in C.select(["mse", "torch_step_mse"])] == ["mse", "torch_step_mse"]
+    step_ids = {c.name for c in torch_step.CASES}
+    assert not step_ids & {c.name for c in C.select(None)}
+    assert not step_ids & {c.name for c in C.select(["MeanSquaredError"])}
+    names = {c.loss for c in torch_step.CASES}
+    assert {"sparse_categorical_crossentropy", "binary_crossentropy",
+            "binary_focal_crossentropy", "mse"} <= names
+    for case in torch_step.CASES:
+        assert set(case.shapes) == set(C.SIZES)
+        assert [p.name for p in case.peers] == ["numpy", "torch"]
+
+
+@pytest.mark.parametrize("case_id", ["torch_step_sparse_ce", "torch_step_bce",
+                                     "torch_step_binary_focal", "torch_step_mse"])
+def test_bench_step_cases_agree_with_their_peers_at_tiny_size(case_id):
+    from fastloss._bench import cases as C, runner
+    (case,) = C.select([case_id])
+    row = runner.run_case(case, size="tiny", threads=1, rounds=1, budget=0.0)
+    assert row["status"] == "ok", row
+    assert {name: e["status"] for name, e in row["peers"].items()} == {"numpy": "ok",
+                                                                        "torch": "ok"}

@@ -1,0 +1,153 @@
+"""A PyTorch training step through fastloss.torch against torch's own loss (issue 16).
+
+    python bench/bench_torch_step.py                 # every loss, every shape
+    python bench/bench_torch_step.py --loss sparse_ce --rounds 31
+    python bench/bench_torch_step.py --threads 1
+
+The step is what a training loop runs after the model's forward pass:
+``z.grad = None; crit(z, y).backward()`` with float32 logits that require
+grad (int64 labels for sparse CE), on ``--threads`` threads for both torch
+(``torch.set_num_threads``) and fastloss.  Each round times ``--steps``
+steps of fastloss, then of torch, then of fastloss's bare kernel
+(``loss_gradient(..., out=)`` on the NumPy arrays, the bridge's floor), in
+turn, so a burst of load on this shared machine hits all three alike; the
+median round per implementation is reported per step, with
+ratio = torch step / fastloss step (> 1: the bridge is faster).
+Not a test: nothing is asserted about speed (pytest collects this file and
+finds no tests).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+# (name, fastloss module factory, torch reference, label maker, shapes)
+SHAPES = ((256, 1000), (4096, 100), (64, 10))
+
+
+def _cases():
+    import torch
+    import torch.nn.functional as F
+
+    import fastloss as fl
+    import fastloss.torch as flt
+    from fastloss._bench import torch_ref
+
+    def labels(n, c, g):
+        return torch.randint(0, c, (n,), generator=g)
+
+    def onehot(n, c, g):
+        return F.one_hot(labels(n, c, g), c).float()
+
+    def binary(n, c, g):
+        return (torch.rand(n, c, generator=g) < 0.3).float()
+
+    def regression(n, c, g):
+        return torch.randn(n, c, generator=g)
+
+    return {
+        "sparse_ce": (lambda: flt.SparseCategoricalCrossentropy(from_logits=True),
+                      F.cross_entropy, labels,
+                      lambda: fl.SparseCategoricalCrossentropy(from_logits=True)),
+        "categorical_ce": (lambda: flt.CategoricalCrossentropy(from_logits=True),
+                           F.cross_entropy, onehot,
+                           lambda: fl.CategoricalCrossentropy(from_logits=True)),
+        "bce": (lambda: flt.BinaryCrossentropy(from_logits=True),
+                F.binary_cross_entropy_with_logits, binary,
+                lambda: fl.BinaryCrossentropy(from_logits=True)),
+        "binary_focal": (lambda: flt.BinaryFocalCrossentropy(gamma=2.0, alpha=0.25,
+                                                             from_logits=True),
+                         lambda x, t: torch_ref.binary_focal(t, x), binary,
+                         lambda: fl.BinaryFocalCrossentropy(gamma=2.0, alpha=0.25,
+                                                            from_logits=True)),
+        "categorical_focal": (lambda: flt.CategoricalFocalCrossentropy(
+                                  gamma=2.0, alpha=0.25, from_logits=True),
+                              lambda x, t: torch_ref.categorical_focal(t, x), onehot,
+                              lambda: fl.CategoricalFocalCrossentropy(
+                                  gamma=2.0, alpha=0.25, from_logits=True)),
+        "mse": (lambda: flt.MeanSquaredError(), F.mse_loss, regression,
+                lambda: fl.MeanSquaredError()),
+    }
+
+
+def _step(crit, z, y):
+    def run(steps):
+        for _ in range(steps):
+            z.grad = None
+            crit(z, y).backward()
+    return run
+
+
+def _kernel(loss, z, y):
+    yt = y.numpy()
+    yp = z.detach().numpy()
+    out = np.empty_like(yp)
+
+    def run(steps):
+        for _ in range(steps):
+            loss.loss_gradient(yt, yp, out=out)
+    return run
+
+
+def bench_one(name, shape, *, rounds, steps, threads):
+    import torch
+    make_flt, ref, make_y, make_fl = _cases()[name]
+    g = torch.Generator().manual_seed(0)
+    n, c = shape
+    z = torch.randn(n, c, generator=g).requires_grad_(True)
+    y = make_y(n, c, g)
+    impls = {"fastloss": _step(make_flt(), z, y), "torch": _step(ref, z, y),
+             "kernel": _kernel(make_fl(), z, y)}
+    # agreement first (the step must compute the same gradient)
+    impls["fastloss"](1)
+    g_fl = z.grad.clone()
+    impls["torch"](1)
+    err = float((g_fl - z.grad).abs().max() / z.grad.abs().max())
+    for run in impls.values():
+        run(steps)                       # warm-up
+    times = {k: [] for k in impls}
+    for _ in range(rounds):
+        for k, run in impls.items():
+            t0 = time.perf_counter()
+            run(steps)
+            times[k].append((time.perf_counter() - t0) / steps)
+    return {k: statistics.median(v) for k, v in times.items()}, err
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--loss", nargs="+", default=None)
+    parser.add_argument("--shape", nargs="+", default=None, help="e.g. 256x1000")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=0,
+                        help="steps per round (default: about 20 ms of torch steps)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    import fastloss as fl
+    torch.set_num_threads(args.threads)
+    fl.set_num_threads(args.threads)
+    names = args.loss or list(_cases())
+    shapes = ([tuple(int(v) for v in s.split("x")) for s in args.shape] if args.shape
+              else SHAPES)
+    print(f"torch {torch.__version__}, fastloss {fl.__version__}, {args.threads} thread(s), "
+          f"{args.rounds} interleaved rounds, median per step")
+    print(f"{'loss':<18} {'shape':>10} {'fastloss µs':>12} {'torch µs':>9} "
+          f"{'kernel µs':>10} {'torch/fl':>9} {'grad err':>9}")
+    for name in names:
+        for shape in shapes:
+            steps = args.steps or max(5, int(20e-3 / (2e-7 * shape[0] * shape[1] + 5e-5)))
+            t, err = bench_one(name, shape, rounds=args.rounds, steps=steps,
+                               threads=args.threads)
+            print(f"{name:<18} {'x'.join(map(str, shape)):>10} {t['fastloss'] * 1e6:12.1f} "
+                  f"{t['torch'] * 1e6:9.1f} {t['kernel'] * 1e6:10.1f} "
+                  f"{t['torch'] / t['fastloss']:8.2f}x {err:9.1e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
