@@ -3,6 +3,11 @@
     python bench/bench_torch_step.py                 # every loss, every shape
     python bench/bench_torch_step.py --loss sparse_ce --rounds 31
     python bench/bench_torch_step.py --threads 1
+    python bench/bench_torch_step.py --baseline old_torch.py   # an older bridge, interleaved
+
+(``git show main:src/fastloss/torch.py > old_torch.py`` gives the bridge of
+another revision; it is loaded as a module of this fastloss and timed as one
+more implementation in the same rounds.)
 
 The step is what a training loop runs after the model's forward pass:
 ``z.grad = None; crit(z, y).backward()`` with float32 logits that require
@@ -19,12 +24,12 @@ finds no tests).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
 import numpy as np
 
-# (name, fastloss module factory, torch reference, label maker, shapes)
 SHAPES = ((256, 1000), (4096, 100), (64, 10))
 
 
@@ -92,7 +97,17 @@ def _kernel(loss, z, y):
     return run
 
 
-def bench_one(name, shape, *, rounds, steps, threads):
+def _load_baseline(path):
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location("fastloss._baseline_torch", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_one(name, shape, *, rounds, steps, threads, baseline=None):
     import torch
     make_flt, ref, make_y, make_fl = _cases()[name]
     g = torch.Generator().manual_seed(0)
@@ -101,6 +116,8 @@ def bench_one(name, shape, *, rounds, steps, threads):
     y = make_y(n, c, g)
     impls = {"fastloss": _step(make_flt(), z, y), "torch": _step(ref, z, y),
              "kernel": _kernel(make_fl(), z, y)}
+    if baseline is not None:
+        impls["baseline"] = _step(baseline.FastlossLoss(make_fl()), z, y)
     # agreement first (the step must compute the same gradient)
     impls["fastloss"](1)
     g_fl = z.grad.clone()
@@ -125,6 +142,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=0,
                         help="steps per round (default: about 20 ms of torch steps)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--baseline", metavar="TORCH_PY", default=None,
+                        help="another fastloss/torch.py, timed in the same rounds")
     args = parser.parse_args(argv)
 
     import torch
@@ -132,21 +151,27 @@ def main(argv=None):
     import fastloss as fl
     torch.set_num_threads(args.threads)
     fl.set_num_threads(args.threads)
+    baseline = _load_baseline(args.baseline) if args.baseline else None
     names = args.loss or list(_cases())
     shapes = ([tuple(int(v) for v in s.split("x")) for s in args.shape] if args.shape
               else SHAPES)
     print(f"torch {torch.__version__}, fastloss {fl.__version__}, {args.threads} thread(s), "
-          f"{args.rounds} interleaved rounds, median per step")
+          f"{args.rounds} interleaved rounds, median per step, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     print(f"{'loss':<18} {'shape':>10} {'fastloss µs':>12} {'torch µs':>9} "
-          f"{'kernel µs':>10} {'torch/fl':>9} {'grad err':>9}")
+          f"{'kernel µs':>10} {'torch/fl':>9} {'grad err':>9}"
+          + (f" {'baseline µs':>12} {'torch/base':>10}" if baseline else ""))
     for name in names:
         for shape in shapes:
             steps = args.steps or max(5, int(20e-3 / (2e-7 * shape[0] * shape[1] + 5e-5)))
             t, err = bench_one(name, shape, rounds=args.rounds, steps=steps,
-                               threads=args.threads)
-            print(f"{name:<18} {'x'.join(map(str, shape)):>10} {t['fastloss'] * 1e6:12.1f} "
-                  f"{t['torch'] * 1e6:9.1f} {t['kernel'] * 1e6:10.1f} "
-                  f"{t['torch'] / t['fastloss']:8.2f}x {err:9.1e}", flush=True)
+                               threads=args.threads, baseline=baseline)
+            line = (f"{name:<18} {'x'.join(map(str, shape)):>10} {t['fastloss'] * 1e6:12.1f} "
+                    f"{t['torch'] * 1e6:9.1f} {t['kernel'] * 1e6:10.1f} "
+                    f"{t['torch'] / t['fastloss']:8.2f}x {err:9.1e}")
+            if baseline:
+                line += f" {t['baseline'] * 1e6:12.1f} {t['torch'] / t['baseline']:9.2f}x"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -330,3 +330,15 @@ def test_bench_step_cases_agree_with_their_peers_at_tiny_size(case_id):
     assert row["status"] == "ok", row
     assert {name: e["status"] for name, e in row["peers"].items()} == {"numpy": "ok",
                                                                         "torch": "ok"}
+
+
+def test_function_form_reads_tensor_parameters_at_each_call():
+    x, t = _data("sparse_ce", torch.float64, seed=10)
+    cw = torch.linspace(0.5, 2.0, x.shape[1], dtype=torch.float64)
+    first = flt.apply("sparse_categorical_crossentropy", x, t, from_logits=True,
+                      class_weight=cw)
+    cw.mul_(3.0).add_(torch.arange(x.shape[1], dtype=torch.float64))   # changed in place
+    second = flt.apply("sparse_categorical_crossentropy", x, t, from_logits=True,
+                       class_weight=cw)
+    torch.testing.assert_close(second, F.cross_entropy(x, t, weight=cw), rtol=1e-12, atol=0)
+    assert float(first) != float(second)

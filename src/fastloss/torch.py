@@ -198,18 +198,23 @@ def _resolve(loss, params):
 
 
 _RESOLVED: dict = {}
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(value):
+    return isinstance(value, _PLAIN) or (
+        isinstance(value, tuple) and all(isinstance(v, _PLAIN) for v in value))
 
 
 def _resolve_cached(loss, params):
-    """`_resolve` for the function form, remembered for hashable arguments (a
-    training loop calling ``apply("huber", ...)`` builds the loss once)."""
-    if isinstance(loss, Loss):
+    """`_resolve` for the function form, remembered when the loss is named
+    by a string or class and every parameter is a plain value (a training
+    loop calling ``apply("huber", ...)`` builds the loss once); array or
+    tensor parameters build it per call, so their current values are used."""
+    if isinstance(loss, Loss) or not isinstance(loss, (str, type)) \
+            or not all(_plain(v) for v in params.values()):
         return _resolve(loss, params)
-    try:
-        key = (loss, tuple(sorted(params.items())))
-        hash(key)
-    except TypeError:           # an array parameter: built per call
-        return _resolve(loss, params)
+    key = (loss, tuple(sorted(params.items())))
     obj = _RESOLVED.get(key)
     if obj is None:
         obj = _resolve(loss, params)
