@@ -342,3 +342,13 @@ def test_function_form_reads_tensor_parameters_at_each_call():
                        class_weight=cw)
     torch.testing.assert_close(second, F.cross_entropy(x, t, weight=cw), rtol=1e-12, atol=0)
     assert float(first) != float(second)
+
+
+def test_create_graph_through_grad_outputs_raises_too():
+    x, t = _data("mse", torch.float64, seed=11)
+    z = x.clone().requires_grad_(True)
+    v = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(LOSSES["mse"][0]()(z, t), z, grad_outputs=v, create_graph=True)
+    _close(g.detach(), _reference("mse", z, t, 2.0)[1], torch.float64, "first order")
+    with pytest.raises(RuntimeError, match="differentiable once"):
+        torch.autograd.grad(g.sum(), v)

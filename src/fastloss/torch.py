@@ -23,7 +23,9 @@ write into a tensor the caller holds; a second backward through a retained
 graph (``retain_graph=True``) recomputes it from the saved inputs (an input
 modified in place in between is torch's usual error).  The loss is
 differentiable once: differentiating its gradient again (``create_graph=True``
-then a second backward through it) raises a RuntimeError saying so.
+then a second backward through it) raises a RuntimeError saying so.  Under
+``torch.no_grad()`` (evaluation), or for an input that does not require
+grad, only the value is computed.
 
 ``reduction="none"`` returns the per-sample values ``s_i l_i`` (losses whose
 samples are independent); each sample's gradient is scaled by its own
@@ -147,11 +149,11 @@ def _take_grad(ctx):
 
 class _NoDoubleBackward(torch.autograd.Function):
     """The gradient handed out under ``create_graph=True``: its value, tied to
-    the loss's input so that differentiating it again raises (rather than
-    being silently taken as a constant)."""
+    the loss's input and to grad_output so that differentiating it again
+    (with respect to either) raises rather than being silently a constant."""
 
     @staticmethod
-    def forward(ctx, grad, input):
+    def forward(ctx, grad, input, grad_output):
         return grad.view_as(grad)
 
     @staticmethod
@@ -185,7 +187,8 @@ class _LossFunction(torch.autograd.Function):
             # that differentiating it again is a clear error, not a silent 0
             with torch.no_grad():
                 grad = _scaled(ctx, _take_grad(ctx), grad_output.detach())
-            return _NoDoubleBackward.apply(grad, ctx.saved_tensors[0]), None, None, None, None
+            return (_NoDoubleBackward.apply(grad, ctx.saved_tensors[0], grad_output),
+                    None, None, None, None)
         return _scaled(ctx, _take_grad(ctx), grad_output), None, None, None, None
 
 
