@@ -10,9 +10,10 @@ with ``crit`` a ``fastloss.torch`` module (the fastloss column) or torch's
 own loss (the torch peer: ``F.cross_entropy`` and friends, or the formula
 of ``torch_ref`` for the focal loss), sparse labels as int64 tensors.  Both
 run on the case's thread count (``torch.set_num_threads``).  One timed call
-is ``steps`` such steps (``steps_for(shape)``: about 10 ms of work), so the
-runner's per-call figures are per ``steps`` steps and its ratio is the
-per-step ratio.  The NumPy peer (the catalog's reference, first as
+is ``steps`` such steps (``steps_for(shape)``: about 2e6 elements of work),
+so the table's time (and its elem/s, which counts one step's elements) is
+per ``steps`` steps, and its "vs torch" ratio is the per-step ratio.
+``bench/bench_torch_step.py`` prints per-step times.  The NumPy peer (the catalog's reference, first as
 everywhere) runs the loss's NumPy value and gradient the same number of
 times; it is the agreement reference, not a training step.
 
