@@ -107,7 +107,7 @@ def _load_baseline(path):
     return module
 
 
-def bench_one(name, shape, *, rounds, steps, threads, baseline=None):
+def bench_one(name, shape, *, rounds, steps, threads, baseline=None, clock=time.perf_counter):
     import torch
     make_flt, ref, make_y, make_fl = _cases()[name]
     g = torch.Generator().manual_seed(0)
@@ -128,9 +128,9 @@ def bench_one(name, shape, *, rounds, steps, threads, baseline=None):
     times = {k: [] for k in impls}
     for _ in range(rounds):
         for k, run in impls.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             run(steps)
-            times[k].append((time.perf_counter() - t0) / steps)
+            times[k].append((clock() - t0) / steps)
     return {k: statistics.median(v) for k, v in times.items()}, err
 
 
@@ -142,9 +142,14 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=0,
                         help="steps per round (default: about 20 ms of torch steps)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time the calling thread's CPU time (with --threads 1 only: "
+                             "robust to other processes on a loaded machine)")
     parser.add_argument("--baseline", metavar="TORCH_PY", default=None,
                         help="another fastloss/torch.py, timed in the same rounds")
     args = parser.parse_args(argv)
+    if args.cpu_time and args.threads != 1:
+        parser.error("--cpu-time measures one thread: use it with --threads 1")
 
     import torch
 
@@ -156,7 +161,8 @@ def main(argv=None):
     shapes = ([tuple(int(v) for v in s.split("x")) for s in args.shape] if args.shape
               else SHAPES)
     print(f"torch {torch.__version__}, fastloss {fl.__version__}, {args.threads} thread(s), "
-          f"{args.rounds} interleaved rounds, median per step, "
+          f"{args.rounds} interleaved rounds, median per step"
+          f"{' (CPU time of this thread)' if args.cpu_time else ''}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     print(f"{'loss':<18} {'shape':>10} {'fastloss µs':>12} {'torch µs':>9} "
           f"{'kernel µs':>10} {'torch/fl':>9} {'grad err':>9}"
@@ -165,7 +171,8 @@ def main(argv=None):
         for shape in shapes:
             steps = args.steps or max(5, int(20e-3 / (2e-7 * shape[0] * shape[1] + 5e-5)))
             t, err = bench_one(name, shape, rounds=args.rounds, steps=steps,
-                               threads=args.threads, baseline=baseline)
+                               threads=args.threads, baseline=baseline,
+                               clock=time.thread_time if args.cpu_time else time.perf_counter)
             line = (f"{name:<18} {'x'.join(map(str, shape)):>10} {t['fastloss'] * 1e6:12.1f} "
                     f"{t['torch'] * 1e6:9.1f} {t['kernel'] * 1e6:10.1f} "
                     f"{t['torch'] / t['fastloss']:8.2f}x {err:9.1e}")
