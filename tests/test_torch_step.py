@@ -352,3 +352,25 @@ def test_create_graph_through_grad_outputs_raises_too():
     _close(g.detach(), _reference("mse", z, t, 2.0)[1], torch.float64, "first order")
     with pytest.raises(RuntimeError, match="differentiable once"):
         torch.autograd.grad(g.sum(), v)
+
+
+def test_bridge_calls_the_loss_the_way_its_fast_path_takes():
+    """The kernel's fast path (issue 16, tiny calls) takes exact C-contiguous
+    aligned ndarrays with NumPy's own float32/float64/int64 descriptors and
+    no out= / sample_weight: the bridge calls the loss exactly so."""
+    calls = []
+
+    class Spy(fl.SparseCategoricalCrossentropy):
+        def loss_gradient(self, *args, **kwargs):
+            calls.append((args, kwargs))
+            return super().loss_gradient(*args, **kwargs)
+
+    for dtype, np_dtype in ((torch.float32, np.float32), (torch.float64, np.float64)):
+        x, t = _data("sparse_ce", dtype, seed=12)
+        z = x.clone().requires_grad_(True)
+        flt.FastlossLoss(Spy(from_logits=True))(z, t).backward()
+        (y_true, y_pred, sample_weight), kwargs = calls.pop()
+        assert kwargs == {} and sample_weight is None
+        for arr, want in ((y_pred, np_dtype), (y_true, np.int64)):
+            assert type(arr) is np.ndarray and arr.dtype is np.dtype(want)
+            assert arr.flags.c_contiguous and arr.flags.aligned
