@@ -23,6 +23,7 @@ from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for, combine_blocks)
 from fastloss._kernels cimport simd
 from fastloss._kernels.simd cimport fl_kernels, FL_MATH_EXP_NONPOS
+from fastloss._kernels._runtime cimport team, team_done
 
 # The process's one kernel table (chosen by _kernels/simd.pyx; the pointer
 # stays valid when the path changes).
@@ -144,11 +145,14 @@ cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
     """partial[(s * C + c) * nblocks + b] = statistic s of class c in block b."""
     cdef Py_ssize_t bs = _overlap_block(total, C)
     cdef Py_ssize_t nb = (total + bs - 1) // bs
-    cdef Py_ssize_t b, e, e1, end, c, row, cc
+    cdef Py_ssize_t by_master, b, e, e1, end, c, row, cc
     cdef double syp, s1, s2, wi
     cdef Sums3 sm
     cdef int nt = threads_for(total, MIN_PARALLEL_ELEMENTS, nthreads)
-    for b in prange(nb, schedule="static", num_threads=nt):
+    nt = team(nt, nb)
+    by_master = 0
+    for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+        by_master += threadid() == 0
         for cc in range(C):
             partial[(0 * C + cc) * nb + b] = 0.0
             partial[(1 * C + cc) * nb + b] = 0.0
@@ -170,6 +174,7 @@ cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
             partial[(0 * C + c) * nb + b] += wi * syp
             partial[(1 * C + c) * nb + b] += wi * s1
             partial[(2 * C + c) * nb + b] += wi * s2
+    team_done(nt, nb, by_master)
 
 
 cdef void _overlap_grad(const floating* y, const floating* p, const double* w,
@@ -179,10 +184,13 @@ cdef void _overlap_grad(const floating* y, const floating* p, const double* w,
     """grad = w_row * (a_c y + b_c p + d_c), coef[3c..3c+2] = (a_c, b_c, d_c)."""
     cdef Py_ssize_t bs = _overlap_block(total, C)
     cdef Py_ssize_t nb = (total + bs - 1) // bs
-    cdef Py_ssize_t b, e, e1, end, c, row
+    cdef Py_ssize_t by_master, b, e, e1, end, c, row
     cdef double a, bb, d, wi
     cdef int nt = threads_for(total, MIN_PARALLEL_ELEMENTS, nthreads)
-    for b in prange(nb, schedule="static", num_threads=nt):
+    nt = team(nt, nb)
+    by_master = 0
+    for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+        by_master += threadid() == 0
         e = b * bs
         e1 = min(e + bs, total)
         while e < e1:
@@ -196,6 +204,7 @@ cdef void _overlap_grad(const floating* y, const floating* p, const double* w,
             while e < end:
                 grad[e] = <floating>(a * y[e] + bb * p[e] + d)
                 e = e + 1
+    team_done(nt, nb, by_master)
 
 
 cdef enum OverlapKind:
@@ -663,11 +672,14 @@ def overlap_pos_sums(const floating[::1] y_pred, const int64_t[::1] labels,
     cdef const int64_t* lab = NULL if labels is None else &labels[0]
     cdef const floating* yt = NULL if y_true is None else &y_true[0]
     cdef const floating* z = &y_pred[0]
-    cdef Py_ssize_t b, q, q1, qe, c, t, nq, s, k, nb = L.nb
+    cdef Py_ssize_t by_master, b, q, q1, qe, c, t, nq, s, k, nb = L.nb
     cdef Scratch S
     cdef double wv
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=nt):
+        nt = team(nt, nb)
+        by_master = 0
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             S = _scratch_at(sc.e, sc.d, sc.i, sc.s, C, L.T, threadid(), sc.esize)
             for c in range(3 * C):
                 S.acc[c] = 0.0
@@ -701,6 +713,7 @@ def overlap_pos_sums(const floating[::1] y_pred, const int64_t[::1] labels,
             for s in range(3):
                 for c in range(C):
                     partial[(s * C + c) * nb + b] = S.acc[s * C + c]
+        team_done(nt, nb, by_master)
         for s in range(3):
             for c in range(C):
                 sums[s, c] = combine_blocks(&partial[(s * C + c) * nb], nb)
@@ -779,10 +792,13 @@ def overlap_pos_grad(const floating[::1] y_pred, const int64_t[::1] labels,
     cdef const floating* yt = NULL if y_true is None else &y_true[0]
     cdef const floating* z = &y_pred[0]
     cdef floating* g = &grad[0]
-    cdef Py_ssize_t b, q, q1, qe, nq, nb = L.nb
+    cdef Py_ssize_t by_master, b, q, q1, qe, nq, nb = L.nb
     cdef Scratch S
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=nt):
+        nt = team(nt, nb)
+        by_master = 0
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             S = _scratch_at(sc.e, sc.d, sc.i, sc.s, C, L.T, threadid(), sc.esize)
             q = b * L.pb
             qe = min(q + L.pb, L.npos)
@@ -792,6 +808,7 @@ def overlap_pos_grad(const floating[::1] y_pred, const int64_t[::1] labels,
                 _fill_tile(z, yt, lab, sw, &L, q, q1, from_logits, has_ignore, ignore, &S)
                 _grad_tile(&L, &S, nq, lab != NULL, from_logits, &coef[0, 0], g)
                 q = q1
+        team_done(nt, nb, by_master)
 
 
 # ====================================================================== Kappa
@@ -983,14 +1000,17 @@ def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::
     cdef double* u = &vecs[3 * C]
     cdef const double* wrow
     cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
-    cdef Py_ssize_t b, i, r0, r1, c, a, tid
+    cdef Py_ssize_t by_master, b, i, r0, r1, c, a, tid
     cdef double wi, num, den, sw, masked, L, t, scale, dot
     cdef double* pr
     cdef double* acc
     cdef const floating* row
     with nogil:
         _kappa_table(weights, C, f)
-        for b in prange(nb, schedule="static", num_threads=nt):
+        nt = team(nt, nb)
+        by_master = 0
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             tid = threadid()
             pr = &rowbuf[tid * C] if from_logits else NULL
             acc = &accbuf[tid * 2 * C]
@@ -1025,6 +1045,7 @@ def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::
             partial[2 * C * nb + b] = num
             partial[(2 * C + 1) * nb + b] = sw
             partial[(2 * C + 2) * nb + b] = masked
+        team_done(nt, nb, by_master)
         num = combine_blocks(&partial[2 * C * nb], nb)
         sw = combine_blocks(&partial[(2 * C + 1) * nb], nb)
         masked = combine_blocks(&partial[(2 * C + 2) * nb], nb)
@@ -1048,7 +1069,10 @@ def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::
         if grad is not None:
             for c in range(C):
                 u[c] = L * v[c] / sw if scale != 0.0 else 0.0
-            for b in prange(nb, schedule="static", num_threads=nt):
+            nt = team(nt, nb)
+            by_master = 0
+            for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+                by_master += threadid() == 0
                 tid = threadid()
                 pr = &rowbuf[tid * C] if from_logits else NULL
                 r0 = b * rpb
@@ -1074,6 +1098,7 @@ def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::
                     else:
                         for c in range(C):
                             grad[i * C + c] = <floating>(wi * (wrow[c] - u[c]))
+            team_done(nt, nb, by_master)
     return L, sw
 
 
@@ -1122,11 +1147,14 @@ def kappa_hard(const int64_t[::1] a_idx, const int64_t[::1] b_idx, const double[
     cdef double* v = &vecs[3 * C]
     cdef double* acc
     cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
-    cdef Py_ssize_t b, i, r0, r1, a, c, tid
+    cdef Py_ssize_t by_master, b, i, r0, r1, a, c, tid
     cdef double wi, num, den, sw
     with nogil:
         _kappa_table(weights, C, f)
-        for b in prange(nb, schedule="static", num_threads=nt):
+        nt = team(nt, nb)
+        by_master = 0
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             tid = threadid()
             acc = &accbuf[tid * 2 * C]
             for c in range(2 * C):
@@ -1147,6 +1175,7 @@ def kappa_hard(const int64_t[::1] a_idx, const int64_t[::1] b_idx, const double[
                 partial[c * nb + b] = acc[c]
             partial[2 * C * nb + b] = num
             partial[(2 * C + 1) * nb + b] = sw
+        team_done(nt, nb, by_master)
         num = combine_blocks(&partial[2 * C * nb], nb)
         sw = combine_blocks(&partial[(2 * C + 1) * nb], nb)
         for a in range(C):

@@ -60,6 +60,14 @@ typedef double (*fl_pw_f64)(const double* y, const double* x, const double* w, p
                             double pos, double neg, double smooth, double gscale,
                             double* g, double* h, double* rows);
 
+/* GIoU over n boxes (boxes.pyx `_block`; rows of 4 coordinates in format
+ * fmt, boxes.FORMATS): returns Σ w_i l_i (w NULL: all 1) and writes, where
+ * the pointers are not NULL, scale w_i dl_i/dp and w_i l_i. */
+typedef double (*fl_box_f32)(const float* t, const float* p, const double* w, ptrdiff_t n,
+                             int fmt, double eps, double scale, float* g, float* rows);
+typedef double (*fl_box_f64)(const double* t, const double* p, const double* w, ptrdiff_t n,
+                             int fmt, double eps, double scale, double* g, double* rows);
+
 typedef struct fl_kernels {
     const char* name;
     int path;
@@ -84,10 +92,18 @@ typedef struct fl_kernels {
     /* elementwise blocks (NULL: closed forms) */
     fl_pw_f32 pw_f[FL_PW_COUNT];
     fl_pw_f64 pw_d[FL_PW_COUNT];
+    /* GIoU blocks (NULL: closed form) */
+    fl_box_f32 giou_f;
+    fl_box_f64 giou_d;
     /* the vector functions themselves (NULL: not in this precision) */
     void (*math_f[FL_MATH_COUNT])(const float* x, ptrdiff_t n, float* out);
     void (*math_d[FL_MATH_COUNT])(const double* x, ptrdiff_t n, double* out);
 } fl_kernels;
+
+/* the GIoU entries of a table, for boxes.pyx (whose view of the struct,
+ * simd.pxd's, does not name them) */
+static inline fl_box_f32 fl_giou_entry_f(const fl_kernels* k) { return k->giou_f; }
+static inline fl_box_f64 fl_giou_entry_d(const fl_kernels* k) { return k->giou_d; }
 
 /* simd/dispatch.c */
 const fl_kernels* fl_kernels_active(void);

@@ -5,6 +5,7 @@
 
 #include "rows.c"
 #include "pointwise.c"
+#include "boxes.c"
 
 #if defined(FL_TARGET_SCALAR)
 #define FL_VEC(entry) NULL     /* the scalar path is the closed forms */
@@ -65,6 +66,8 @@ const fl_kernels FL_SUFFIX(fl_kernels) = {
         [FL_PW_TWEEDIE] = FL_VEC(fl_tweedie_d),
         [FL_PW_TWEEDIE_LOG] = FL_VEC(fl_tweedie_log_d),
     },
+    .giou_f = FL_VEC(fl_giou_f),
+    .giou_d = FL_VEC(fl_giou_d),
     .math_f = {
         [FL_MATH_EXP_NONPOS] = fl_math_exp_nonpos_f,
         [FL_MATH_LOG1P_UNIT] = fl_math_log1p_unit_f,
