@@ -54,21 +54,36 @@ def one_thread():
     return True
 
 
+COMPRESSOR = None          # set from --compressor in main()
+
+
+def compressors(name):
+    """None (raw chunks: the fastest for random floats, which do not
+    compress) or one of Blosc's fast codecs with byte shuffle (a 0/1
+    label array shrinks ~30x)."""
+    if name == "none":
+        return None
+    from zarr.codecs import BloscCodec
+    return BloscCodec(cname=name, clevel=1, shuffle="shuffle")
+
+
 def zarr_array(path, shape, chunks, dtype="float32"):
     return zarr.create_array(store=path, shape=shape, chunks=chunks, dtype=dtype,
-                             compressors=None, overwrite=True)
+                             compressors=COMPRESSOR, overwrite=True)
 
 
 def write_inputs(root, n, chunk, kind):
     """y_true and y_pred as Zarr arrays of n float32 values, generated on the
     workers chunk by chunk (never in one process' memory)."""
-    rs = da.random.RandomState(42)
+    # PCG64 drawing float32 directly: several times faster than
+    # RandomState's float64 draws, which dominated writing 2e9 elements
+    rs = da.random.default_rng(42)
     if kind == "mse":
-        yt = rs.standard_normal(n, chunks=chunk).astype(np.float32)
-        yp = rs.standard_normal(n, chunks=chunk).astype(np.float32)
+        yt = rs.standard_normal(n, chunks=chunk, dtype=np.float32)
+        yp = rs.standard_normal(n, chunks=chunk, dtype=np.float32)
     else:                                   # BCE from logits: labels 0/1, logits
-        yt = (rs.random_sample(n, chunks=chunk) < 0.3).astype(np.float32)
-        yp = (2.0 * rs.standard_normal(n, chunks=chunk)).astype(np.float32)
+        yt = (rs.random(n, chunks=chunk, dtype=np.float32) < 0.3).astype(np.float32)
+        yp = 2.0 * rs.standard_normal(n, chunks=chunk, dtype=np.float32)
     zt = zarr_array(os.path.join(root, "y_true.zarr"), (n,), (chunk,))
     zp = zarr_array(os.path.join(root, "y_pred.zarr"), (n,), (chunk,))
     da.store([yt, yp], [zt, zp], lock=False)
@@ -105,9 +120,16 @@ def in_memory_rate_subprocess(kind, shape):
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def open_input(path):
+    """A dask array over a Zarr array opened with zarr's LocalStore: a path
+    given to da.from_zarr goes through fsspec's async wrapper, which reads a
+    chunk at half the speed or less."""
+    return da.from_zarr(zarr.open_array(path, mode="r"))
+
+
 def cluster_run(client, loss, root, out_name):
-    yt = da.from_zarr(os.path.join(root, "y_true.zarr"))
-    yp = da.from_zarr(os.path.join(root, "y_pred.zarr"))
+    yt = open_input(os.path.join(root, "y_true.zarr"))
+    yp = open_input(os.path.join(root, "y_pred.zarr"))
     zg = zarr_array(os.path.join(root, out_name), yp.shape, yp.chunksize)
     t = time.perf_counter()
     value, grad = fld.loss_gradient(loss, yt, yp)
@@ -123,12 +145,42 @@ def _second(a, b):
 def io_floor_run(root, out_name):
     """The same read-two-write-one pipeline with no loss (the disk's share):
     elements/s of reading y_true and y_pred and writing a copy of y_pred."""
-    yt = da.from_zarr(os.path.join(root, "y_true.zarr"))
-    yp = da.from_zarr(os.path.join(root, "y_pred.zarr"))
+    yt = open_input(os.path.join(root, "y_true.zarr"))
+    yp = open_input(os.path.join(root, "y_pred.zarr"))
     zg = zarr_array(os.path.join(root, out_name), yp.shape, yp.chunksize)
     t = time.perf_counter()
     da.store(da.map_blocks(_second, yt, yp, dtype=yp.dtype), zg, lock=False)
     return yp.size / (time.perf_counter() - t)
+
+
+def stage_times(root, loss):
+    """Where one chunk's time goes, timed on a worker: reading its y_true and
+    y_pred chunks through Zarr, the kernel (one loss_gradient call), writing
+    the gradient chunk through Zarr, and the same bytes read with
+    np.fromfile (what the file system gives without Zarr's copies)."""
+    zt = zarr.open_array(os.path.join(root, "y_true.zarr"), mode="r")
+    zp = zarr.open_array(os.path.join(root, "y_pred.zarr"), mode="r")
+    c = zp.chunks[0]
+    out = {}
+    t = time.perf_counter()
+    yt, yp = zt[:c], zp[:c]
+    out["zarr_read_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    g = loss.loss_gradient(yt, yp)[1]
+    out["kernel_s"] = time.perf_counter() - t
+    # a scratch array of its own: writing into grad.zarr would replace the
+    # first chunk of the gradient the prefix check then reads
+    zg = zarr_array(os.path.join(root, "stage.zarr"), (c,), (c,))
+    t = time.perf_counter()
+    zg[:] = g
+    out["zarr_write_s"] = time.perf_counter() - t
+    if COMPRESSOR is None:
+        t = time.perf_counter()
+        for name in ("y_true.zarr", "y_pred.zarr"):
+            np.fromfile(os.path.join(root, name, "c", "0"), dtype=np.float32)
+        out["raw_read_s"] = time.perf_counter() - t
+    out["elements"] = int(c)
+    return out
 
 
 def peak_rss(client):
@@ -152,6 +204,7 @@ def bench_pointwise(client, args, report):
         mem1 = in_memory_rate_subprocess(kind, (m,))
         value, rate = cluster_run(client, loss, root, "grad.zarr")
         floor = io_floor_run(root, "copy.zarr") if args.io_floor else None
+        stages = client.submit(stage_times, root, loss, pure=False).result()
         mem2 = in_memory_rate_subprocess(kind, (m,))
         m = min(m, 10**7)             # the check reads a prefix into the client
         yt = np.asarray(zarr.open_array(os.path.join(root, "y_true.zarr"))[:m])
@@ -165,7 +218,8 @@ def bench_pointwise(client, args, report):
         row = {"loss": name, "elements": n, "chunk": chunk, "value": value,
                "cluster_elem_per_s": rate, "in_memory_elem_per_s": mem,
                "ratio": rate / mem, "write_s": t_write, "gradient_prefix_ok": ok,
-               "io_floor_elem_per_s": floor,
+               "io_floor_elem_per_s": floor, "load_avg_1min": os.getloadavg()[0],
+               "compressor": args.compressor, "one_chunk_stages_s": stages,
                "ratio_to_io_floor": None if floor is None else rate / floor}
         report["pointwise"].append(row)
         print(json.dumps(row), flush=True)
@@ -194,7 +248,8 @@ def bench_jaccard(client, args, report):
     mem = max(mem1, mem2)
     row = {"loss": "jaccard(class_axis=1)", "shape": shape, "chunk": chunks, "value": value,
            "cluster_elem_per_s": rate, "in_memory_elem_per_s": mem, "ratio": rate / mem,
-           "in_memory_shape": (sub,) + shape[1:]}
+           "in_memory_shape": (sub,) + shape[1:], "load_avg_1min": os.getloadavg()[0],
+           "compressor": args.compressor}
     report["jaccard"] = row
     print(json.dumps(row), flush=True)
     shutil.rmtree(root, ignore_errors=True)
@@ -243,6 +298,10 @@ def main(argv=None):
     ap.add_argument("--only", choices=("pointwise", "jaccard", "fit"), nargs="*")
     ap.add_argument("--io-floor", action="store_true",
                     help="also time the same Zarr read/write pipeline without a loss")
+    ap.add_argument("--compressor", default="none", choices=("none", "lz4", "zstd"),
+                    help="Zarr codec of the inputs and the gradient")
+    ap.add_argument("--keep-work-stealing", action="store_true",
+                    help="leave dask's work stealing on (see main())")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     need = 3 * 4 * float(args.elements) / 2**30
@@ -250,6 +309,14 @@ def main(argv=None):
     print(f"disk: {free:.1f} GiB free, the pointwise part needs {need:.1f} GiB", flush=True)
     os.makedirs(args.dir, exist_ok=True)
     report = {"pointwise": [], "args": vars(args)}
+    global COMPRESSOR
+    COMPRESSOR = compressors(args.compressor)
+    # Work stealing off: an idle worker otherwise steals the task that stores
+    # a chunk's gradient from the worker holding it (while that worker reads
+    # its next chunk) and pulls the 100 MB over TCP, which costs more than
+    # waiting; measured 0.9-2.3 s of transfers per 4 chunks with it on, none
+    # with it off.
+    dask.config.set({"distributed.scheduler.work-stealing": args.keep_work_stealing})
     cluster = LocalCluster(n_workers=args.workers, threads_per_worker=args.threads_per_worker,
                            processes=True,
                            memory_limit=args.memory_limit, dashboard_address=":0")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -296,3 +298,138 @@ def test_fastloss_agrees_with_every_peer_at_tiny_size(case):
     row = runner.run_case(case, size="tiny", threads=1, rounds=1, budget=0.0)
     assert row["status"] == "ok", row
     assert row["peers"]["numpy"]["status"] == "ok"
+
+
+# --------------------------------------------------- in-round floor, --contended
+def _children_spinning():
+    """Pids of this process's children running the busy-core spinner."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == me and fields[0] != "Z" and b"while 1" in cmd:
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_floor_is_the_in_round_triad(tmp_path, capsys):
+    case = _mse_case(C.numpy_peer(npr.mean_squared_error), n=50_000)
+    path = tmp_path / "r.json"
+    code, out, _ = _run(["bench", "--quick", "--rounds", "2", "--json", str(path)],
+                        [case], capsys)
+    assert code == 0
+    assert "triad GB/s" in out
+    row = json.loads(path.read_text())["rows"][0]
+    floor = row["floor"]
+    assert floor["rounds"] == 2 and 0 < floor["best_s"] <= floor["time_s"]
+    assert abs(floor["probe_bytes"] - row["bytes"]) <= 24
+    assert floor["gb_per_s"] == pytest.approx(floor["probe_bytes"] / floor["best_s"] / 1e9)
+    assert floor["gb_per_s_median"] == pytest.approx(floor["probe_bytes"] / floor["time_s"] / 1e9)
+    assert floor["ratio"] == pytest.approx(row["fastloss"]["time_s"] / floor["time_s"])
+    assert floor["ratio_best"] == pytest.approx(row["fastloss"]["best_s"] / floor["best_s"])
+    assert f"{floor['gb_per_s']:.1f}/{floor['gb_per_s_median']:.1f}" in out
+
+
+def test_contended_reports_ratios_and_stops_the_spinner(tmp_path, capsys):
+    case = _mse_case(C.numpy_peer(npr.mean_squared_error), n=50_000)
+    path = tmp_path / "r.json"
+    code, out, err = _run(["bench", "--quick", "--rounds", "2", "--threads", "2",
+                           "--contended", "--json", str(path)], [case], capsys)
+    assert code == 0
+    head = next(line for line in out.splitlines() if line.startswith("case"))
+    assert "busy t2/t1" in head and "busy vs numpy" in head
+    assert "contended: a spinning process" in out and "busy t2/t1" in err
+    r = json.loads(path.read_text())
+    assert r["contended"] is True
+    c = r["rows"][0]["contended"]
+    assert c["threads"] == 2 and c["rounds"] == 2
+    assert c["ratio"] == pytest.approx(c["time_s"] / c["time_1_s"])
+    assert c["ratio_best"] == pytest.approx(c["best_s"] / c["best_1_s"])
+    assert c["best_s"] <= c["time_s"] and c["best_1_s"] <= c["time_1_s"]
+    assert f"{c['ratio']:.2f}/{c['ratio_best']:.2f}" in out
+    assert c["numpy_speedup"] == pytest.approx(c["numpy_time_s"] / c["time_s"])
+    assert c["busy_core"] in os.sched_getaffinity(0)
+    assert _children_spinning() == []
+
+
+def test_quiet_run_has_no_contended_columns(capsys):
+    case = _mse_case(C.numpy_peer(npr.mean_squared_error))
+    code, out, _ = _run(["bench", "--quick", "--rounds", "1"], [case], capsys)
+    assert code == 0 and "busy" not in out
+
+
+def test_busy_core_spins_on_one_cpu_and_stops_on_error_and_ctrl_c():
+    from fastloss._bench.busy import busy_core
+    for exc in (RuntimeError, KeyboardInterrupt):
+        with pytest.raises(exc):
+            with busy_core() as proc:
+                assert proc.poll() is None
+                assert os.sched_getaffinity(proc.pid) == {proc.core}
+                assert proc.pid in _children_spinning()
+                raise exc("stop")
+        assert proc.poll() is not None and not _alive(proc.pid)
+    assert _children_spinning() == []
+
+
+def test_busy_core_dies_with_a_killed_parent():
+    code = ("import os, signal, sys\n"
+            "from fastloss._bench.busy import busy_core\n"
+            "with busy_core() as proc:\n"
+            "    print(proc.pid, flush=True)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == -9
+    spinner = int(proc.stdout.split()[0])
+    for _ in range(100):
+        if not _alive(spinner):
+            break
+        time.sleep(0.05)
+    assert not _alive(spinner)
+
+
+# ---------------------------------------------------------------- --simd-paths
+def test_simd_paths_rejects_an_unknown_path(capsys):
+    code = cli.main(["bench", "--quick", "--simd-paths", "no_such_path"])
+    assert code == 2
+    assert "no_such_path" in capsys.readouterr().err
+
+
+def test_simd_paths_passes_the_options_on():
+    args = cli._parser().parse_args(["bench", "--quick", "--loss", "mse", "huber", "--rounds",
+                                     "2", "--threads", "1", "--json", "out/r.json", "--plot",
+                                     "p.png", "--contended", "--simd-paths", "all"])
+    argv = cli._simd_argv(args, "sse2")
+    assert argv[:2] == ["bench", "--quick"] and "--simd-paths" not in argv
+    assert argv[argv.index("--loss") + 1:argv.index("--loss") + 3] == ["mse", "huber"]
+    assert argv[argv.index("--json") + 1] == "out/r.sse2.json"
+    assert argv[argv.index("--plot") + 1] == "p.sse2.png"
+    assert "--contended" in argv and argv[argv.index("--rounds") + 1] == "2"
+
+
+def test_simd_paths_runs_each_path_in_its_own_process(tmp_path):
+    path = fastloss.available_simd_paths()[-1]
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "fastloss", "bench", "--quick", "--loss",
+                           "mse", "--rounds", "1", "--json", str(out), "--simd-paths", path],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"=== SIMD path: {path}" in proc.stdout and f"SIMD {path}" in proc.stdout
+    r = json.loads((tmp_path / f"r.{path}.json").read_text())
+    assert r["config"]["simd_path"] == path

@@ -367,6 +367,106 @@ def test_bad_arguments(fld):
         fld.loss(3, yp, yp)
 
 
+# ------------------------------------------------------ label maps (SPEC §4.3)
+_OVERLAP = {"jaccard_loss": fl.JaccardLoss, "f1_loss": fl.F1Loss, "tversky_loss": fl.TverskyLoss}
+
+
+def _label_map_case(rng, name, class_axis, from_logits, ignore_index, weighted):
+    """(loss params, y_true label map, y_pred, sample_weight) for a
+    (n, C, 3, 2) y_pred with the classes on `class_axis`."""
+    n, C = 7, 4
+    shape = [n, 3, 2]
+    k = class_axis % 4
+    shape.insert(k, C)
+    yp = rng.normal(size=shape) * 2 if from_logits else rng.uniform(size=shape)
+    lab_shape = tuple(shape[:k] + shape[k + 1:])
+    lab = rng.integers(0, C, size=lab_shape)
+    params = {"class_axis": class_axis, "from_logits": from_logits}
+    if ignore_index is not None:
+        lab[rng.random(lab_shape) < 0.25] = ignore_index
+        params["ignore_index"] = ignore_index
+    if name == "tversky_loss":
+        params.update(alpha=0.3, beta=0.7, gamma=0.75)
+    w = None
+    if weighted:
+        w = rng.uniform(0.0, 2.0, size=shape[0])
+        w[0] = 0.0
+    return params, lab, yp, w
+
+
+@needs_dask
+@pytest.mark.parametrize("name", sorted(_OVERLAP))
+def test_overlap_label_maps_equal_in_memory(client, fld, name):
+    """Integer class maps as y_true (the one-hot implied, ignore_index
+    positions left out, logits softmaxed along the class axis): value and
+    gradient equal the in-memory call for every reduction, chunking and
+    weighting (class_axis=0 puts classes on axis 0: one chunk there)."""
+    import dask
+    import dask.array as da
+    rng = np.random.default_rng(zlib.crc32(name.encode()) + 1)
+    cases = []
+    for class_axis in (1, -1, 3, 0):
+        for from_logits in (False, True):
+            for ignore_index in (None, -1, 255):
+                for weighted in (False, True):
+                    params, lab, yp, w = _label_map_case(rng, name, class_axis, from_logits,
+                                                         ignore_index, weighted)
+                    n = yp.shape[0]
+                    chunkings = [(n,)] if class_axis == 0 else [(n,), (3, 3, 1), (1,) * n]
+                    for chunks0 in chunkings:
+                        for reduction in ("mean", "sum", "none"):
+                            loss = _OVERLAP[name](reduction=reduction, **params)
+                            lab_chunks = (lab.shape if class_axis == 0
+                                          else (chunks0,) + lab.shape[1:])
+                            args = (da.from_array(lab, chunks=lab_chunks),
+                                    da.from_array(yp, chunks=(chunks0,) + yp.shape[1:]),
+                                    None if w is None else da.from_array(w, chunks=chunks0))
+                            label = f"{name} {params} w={weighted} {chunks0} {reduction}"
+                            cases.append((label, loss, (lab, yp, w),
+                                          fld.loss_gradient(loss, *args)))
+    got = dask.compute([c[3] for c in cases])[0]
+    for (label, loss, arrays, _), (value, grad) in zip(cases, got):
+        ref_v, ref_g = loss.loss_gradient(*arrays)
+        close(value, ref_v, label + " value")
+        close(grad, ref_g, label + " gradient")
+        assert grad.dtype == ref_g.dtype
+
+
+@needs_dask
+def test_overlap_label_maps_float32_and_errors(client, fld):
+    import dask.array as da
+    rng = np.random.default_rng(11)
+    yp = rng.uniform(size=(8, 3, 4, 4)).astype(np.float32)
+    lab = rng.integers(0, 3, size=(8, 4, 4))
+    v, g = fld.loss_gradient("jaccard_loss", da.from_array(lab, chunks=(3, 4, 4)),
+                             da.from_array(yp, chunks=(3, 3, 4, 4)), class_axis=1)
+    ref_v, ref_g = fl.JaccardLoss(class_axis=1).loss_gradient(lab, yp)
+    assert g.dtype == np.float32 and g.compute().dtype == np.float32
+    np.testing.assert_allclose(v.compute(), ref_v, rtol=1e-6)
+    np.testing.assert_allclose(g.compute(), ref_g, rtol=1e-5, atol=1e-9)
+    # a label outside [0, C) that is not ignore_index: the in-memory ValueError
+    bad = lab.copy()
+    bad[5, 0, 0] = 7
+    with pytest.raises(ValueError, match="outside"):
+        fld.loss("f1_loss", da.from_array(bad, chunks=(3, 4, 4)),
+                 da.from_array(yp, chunks=(3, 3, 4, 4)), class_axis=1).compute()
+    with pytest.raises(ValueError, match="outside"):
+        fl.f1_loss(bad, yp, class_axis=1)
+    # classes on axis 0 with a label map: every chunk needs all classes
+    yp0 = np.moveaxis(yp, 1, 0)
+    with pytest.raises(ValueError, match=r"rechunk\(\{0: -1\}\)"):
+        fld.loss("jaccard_loss", lab, da.from_array(yp0, chunks=(2, 8, 4, 4)), class_axis=0)
+    # ignore_index needs a label map; from_logits needs class_axis (as in memory)
+    with pytest.raises(ValueError, match="ignore_index"):
+        fld.loss("jaccard_loss", yp, da.from_array(yp, chunks=(3, 3, 4, 4)), class_axis=1,
+                 ignore_index=0)
+    with pytest.raises(ValueError, match="class_axis"):
+        fld.loss("tversky_loss", yp, da.from_array(yp, chunks=(3, 3, 4, 4)), from_logits=True)
+    with pytest.raises(ValueError, match="y_true"):
+        fld.loss("jaccard_loss", lab[:, :2], da.from_array(yp, chunks=(3, 3, 4, 4)),
+                 class_axis=1)
+
+
 # ------------------------------------------------------ laziness and passes
 @needs_dask
 def test_lazy_and_one_read_per_pass(fld):

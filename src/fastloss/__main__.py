@@ -3,6 +3,7 @@
     python -m fastloss                      short help, then a --quick run
     python -m fastloss bench [--quick] [--loss NAME ...] [--threads K]
                              [--json FILE] [--plot FILE.png] [--rounds N] [--markdown]
+                             [--contended] [--simd-paths all|PATH ...]
 
 The exit status is 0 when every peer agrees with fastloss, 1 when one
 disagrees or fails, 2 for a usage error.
@@ -18,7 +19,8 @@ fastloss — loss values, gradients and hessians as Cython/OpenMP kernels.
   python -m fastloss bench            benchmark every loss at realistic sizes
   python -m fastloss bench --quick    the same at smaller sizes (< 1 minute)
   options: --loss NAME ... (only these), --threads K, --json FILE,
-           --plot FILE.png (matplotlib), --rounds N; --help for details.
+           --plot FILE.png (matplotlib), --rounds N, --contended (also with
+           one core kept busy), --simd-paths all; --help for details.
 
 Running the quick benchmark now (peers that are not installed show as absent).
 """
@@ -50,6 +52,14 @@ def _parser():
                        help="print the table as Markdown (as in the README)")
     bench.add_argument("--rounds", type=_positive_int, default=None, metavar="N",
                        help="timing rounds per implementation (default 5, --quick 3; a slow one gets fewer)")
+    bench.add_argument("--contended", action="store_true",
+                       help="also time every case while another process spins on one core: "
+                            "fastloss on K threads over fastloss on 1, and against NumPy")
+    bench.add_argument("--simd-paths", nargs="+", metavar="PATH", default=None,
+                       help="run the whole benchmark once per vector path (\"all\": every "
+                            "path of fastloss.available_simd_paths()), each in its own process "
+                            "with FASTLOSS_SIMD=PATH; --json/--plot files get the path in "
+                            "their name")
     return parser
 
 
@@ -82,6 +92,9 @@ def _progress(index, total, row):
                              + (" DISAGREES" if e["status"] == "disagree" else ""))
             else:
                 parts.append(f"{name} {e['status'].upper()}")
+        c = row.get("contended")
+        if c:
+            parts.append(f"busy t{c['threads']}/t1 {c['ratio']:.2f} (best {c['ratio_best']:.2f})")
         line = ", ".join(parts)
     print(f"{head} {line}", file=sys.stderr, flush=True)
 
@@ -100,18 +113,21 @@ def bench(args, cases=None):
         print("python -m fastloss bench: error: --plot needs matplotlib "
               "(pip install matplotlib)", file=sys.stderr)
         return 2
+    if args.simd_paths:
+        return _bench_simd_paths(args)
     threads = args.threads or fastloss.get_num_threads()
     size = "quick" if args.quick else "full"
     print(f"measuring memory bandwidth, then {len(chosen)} case(s) at {size} sizes "
-          f"on {threads} thread(s)...", file=sys.stderr, flush=True)
+          f"on {threads} thread(s)" + (", then again with one core busy" if args.contended
+                                       else "") + "...", file=sys.stderr, flush=True)
     result = runner.run(chosen, size=size, threads=threads, rounds=args.rounds,
-                        progress=_progress)
+                        progress=_progress, contended=args.contended)
     print()
     print(rep.summary(result))
     print()
     print(rep.table(result, markdown=args.markdown))
     print()
-    print(rep.legend())
+    print(rep.legend(result))
     for row in result["rows"]:
         for name, e in row["peers"].items():
             if e["status"] in ("disagree", "error"):
@@ -128,6 +144,53 @@ def bench(args, cases=None):
         print(f"disagreement or error in: {', '.join(result['failed'])}")
         return 1
     return 0
+
+
+def _simd_argv(args, path):
+    """The command line of one path's run: the same options, files renamed."""
+    import os
+    argv = ["bench"]
+    if args.quick:
+        argv.append("--quick")
+    if args.loss:
+        argv += ["--loss", *args.loss]
+    for flag, value in (("--threads", args.threads), ("--rounds", args.rounds)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for flag, value in (("--json", args.json), ("--plot", args.plot)):
+        if value:
+            stem, ext = os.path.splitext(value)
+            argv += [flag, f"{stem}.{path}{ext}"]
+    if args.markdown:
+        argv.append("--markdown")
+    if args.contended:
+        argv.append("--contended")
+    return argv
+
+
+def _bench_simd_paths(args):
+    """One benchmark per vector path, each in a fresh process with
+    FASTLOSS_SIMD set (the path is chosen once per process); the exit status
+    is the worst of them."""
+    import os
+    import subprocess
+    import fastloss
+    available = fastloss.available_simd_paths()
+    paths = available if [p.lower() for p in args.simd_paths] == ["all"] else args.simd_paths
+    unknown = [p for p in paths if p not in available]
+    if unknown:
+        print(f"python -m fastloss bench: error: --simd-paths: {', '.join(unknown)} not "
+              f"available here (available: {', '.join(available)}, or all)", file=sys.stderr)
+        return 2
+    status = 0
+    for path in paths:
+        print(f"=== SIMD path: {path} (FASTLOSS_SIMD={path}) ===", flush=True)
+        env = dict(os.environ, FASTLOSS_SIMD=path)
+        proc = subprocess.run([sys.executable, "-m", "fastloss", *_simd_argv(args, path)],
+                              env=env)
+        print(flush=True)
+        status = max(status, proc.returncode)
+    return status
 
 
 def main(argv=None, cases=None):

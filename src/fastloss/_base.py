@@ -1,5 +1,11 @@
 """The Loss base class: validate -> allocate -> one kernel call -> reduce.
 
+A call without sample_weight, out= or call arguments first goes to the
+instance's fast path (``Loss._fast``: a kernel module's ``Record``, filled
+once from the parameters), which checks in C that the arrays are the common
+case and runs the same kernel call with no Python in between; anything else
+takes the checked path below, unchanged.
+
 A concrete loss declares its parameters (checked in ``__init__``), its
 metadata (class attributes, read by the registry and the adapters) and
 implements ``_compute``; it holds no loops.  ``ElementwiseLoss`` is the
@@ -54,12 +60,21 @@ class _GradientHessian:
 
 def _gradient_hessian(self, y_true, y_pred, sample_weight=None, **call_args):
     """(gradient, hessian diagonal), both scaled like the gradient."""
+    if sample_weight is None and not call_args:
+        r = self._fast(y_true, y_pred, 3)
+        if r is not None:
+            return r[1], r[2]
     _, grad, hess = self._run(y_true, y_pred, sample_weight, None, call_args,
                               want_loss=False, want_grad=True, want_hess=True)
     return grad, hess
 
 
 _gradient_hessian.__name__ = _gradient_hessian.__qualname__ = "gradient_hessian"
+
+
+def _no_fast(y_true, y_pred, mode):
+    """The fast path of a loss that has none: every call is checked."""
+    return None
 
 
 class Loss:
@@ -107,25 +122,90 @@ class Loss:
     def __init__(self, *, reduction="mean"):
         self.reduction = _validate.reduction(reduction)
 
+    # -- the fast path --------------------------------------------------------
+    # A call without sample_weight, out= or call arguments first offers its
+    # arrays to the instance's fast path, ``self._fast(y_true, y_pred,
+    # mode)`` (mode as ``_MODES``): a kernel entry that checks in C, in a
+    # few compares, that they are the common case (exact ndarrays,
+    # C-contiguous, aligned, native float64/float32, shapes that match) and
+    # runs the kernel with the parameter record filled at the first call,
+    # or returns None, and the call takes the checked path (_run) as
+    # before.  It reads the same record and makes the same kernel call as
+    # the checked path would, so both give the same bits (tests/test_fast_path.py).
+    # The record is built from the instance's parameters on first use and
+    # dropped whenever an attribute is set, so it never outlives them.
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name != "_fast":
+            self.__dict__.pop("_fast", None)
+
+    def __getstate__(self):
+        # the record is a per-process C object: a copy or an unpickled loss
+        # builds its own on first use
+        state = self.__dict__.copy()
+        state.pop("_fast", None)
+        return state
+
+    def _fast(self, y_true, y_pred, mode):
+        """The first call: build this instance's fast path (or note that it
+        has none), keep it in the instance and run it."""
+        return self._fast_path()(y_true, y_pred, mode)
+
+    def _fast_path(self):
+        """This instance's fast path, built once (see ``_fast_record``)."""
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            try:
+                fast = self._fast_record()
+            except (TypeError, ValueError):
+                fast = None     # a parameter set after construction is bad: the checked path names it
+            fast = fast or _no_fast
+            self.__dict__["_fast"] = fast
+        return fast
+
+    def _fast_record(self):
+        """For a subclass: a callable ``(y_true, y_pred, mode)`` returning
+        (value, gradient, hessian) for the common case and None otherwise
+        (a kernel module's ``Record``), or None when the loss has no fast
+        path.  Called once per instance (again after a parameter changes)."""
+        return None
+
     # -- public API -----------------------------------------------------------
     def __call__(self, y_true, y_pred, sample_weight=None, **call_args):
         """The reduced loss (a float), or per-sample values for reduction="none"."""
+        if sample_weight is None and not call_args:
+            r = self._fast(y_true, y_pred, 0)
+            if r is not None:
+                return r[0]
         return self.loss(y_true, y_pred, sample_weight, **call_args)
 
     def loss(self, y_true, y_pred, sample_weight=None, **call_args):
         """Same as calling the loss."""
+        if sample_weight is None and not call_args:
+            r = self._fast(y_true, y_pred, 0)
+            if r is not None:
+                return r[0]
         value, _, _ = self._run(y_true, y_pred, sample_weight, None, call_args,
                                 want_loss=True, want_grad=False, want_hess=False)
         return value
 
     def gradient(self, y_true, y_pred, sample_weight=None, out=None, **call_args):
         """d(reduced loss)/d y_pred, shape and dtype of y_pred (into `out` if given)."""
+        if sample_weight is None and out is None and not call_args:
+            r = self._fast(y_true, y_pred, 2)
+            if r is not None:
+                return r[1]
         _, grad, _ = self._run(y_true, y_pred, sample_weight, out, call_args,
                                want_loss=False, want_grad=True, want_hess=False)
         return grad
 
     def loss_gradient(self, y_true, y_pred, sample_weight=None, out=None, **call_args):
         """(loss, gradient) from one pass over the data."""
+        if sample_weight is None and out is None and not call_args:
+            r = self._fast(y_true, y_pred, 1)
+            if r is not None:
+                return r[0], r[1]
         value, grad, _ = self._run(y_true, y_pred, sample_weight, out, call_args,
                                    want_loss=True, want_grad=True, want_hess=False)
         return value, grad
@@ -202,7 +282,7 @@ def weight_scale(reduction, n, w):
     itself over n samples: 1/divisor for an averaging reduction (0 when the
     divisor is 0), 1 otherwise; the divisor is Σw for "mean", n for
     "sum_over_batch_size" (Σw for "sum"/"none", unused)."""
-    total_weight = float(n) if w is None else float(np.sum(w))
+    total_weight = float(n) if w is None else float(w.sum())
     d = divisor(reduction, total_weight, n)
     if d is None:
         return 1.0, total_weight
@@ -348,12 +428,33 @@ class ElementwiseLoss(WithHessian, Loss):
     def _check_targets(self, y_true):
         """Hook: reject targets the loss does not define (after conversion)."""
 
+    # The fast path (pointwise.Record) is this _compute without its checks:
+    # a subclass that overrides _compute declares ``_fast_elementwise = True``
+    # beside it only when its own _compute adds nothing a Record does not do.
+    _fast_elementwise = True
+
+    def _fast_record(self):
+        cls = type(self)
+        for klass in cls.__mro__:
+            if "_compute" in klass.__dict__:
+                if not klass.__dict__.get("_fast_elementwise", False):
+                    return None
+                break
+        if cls._check_targets is not ElementwiseLoss._check_targets:
+            return None
+        return _pointwise.record(_pointwise.KINDS.index(self._kind()), self._kernel_params(),
+                                 self.reduction, get_num_threads)
+
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
         kind = _pointwise.KINDS.index(self._kind())
         yt, yp = _validate.float_pair(y_true, y_pred)
         self._check_targets(yt)
-        return run_pointwise(kind, self._kernel_params(), yt, yp, sample_weight,
+        # the record the fast path filled from these parameters, if there is
+        # one: the kernel then neither re-checks nor re-fills them
+        rec = self._fast_path()
+        params = rec if type(rec) is _pointwise.Record else self._kernel_params()
+        return run_pointwise(kind, params, yt, yp, sample_weight,
                              self.reduction, want_loss=want_loss, want_grad=want_grad,
                              want_hess=want_hess, out=out)
 
@@ -414,15 +515,34 @@ def _table_class(kind, module, cls_name, fn_name, aliases, defaults, doc):
     })
 
 
+# Parameter sets whose instance a function form keeps.
+_FUNCTION_CACHE = 64
+
+
 def loss_function(cls, name=None):
     """The function form of a loss class: same value, parameters as keywords.
 
     ``fn(y_true, y_pred, sample_weight=None, **constructor_kwargs)``.
     """
     name = name or cls.function_name
+    # One instance per parameter set, kept: a call then costs what a loss
+    # object's call costs (its fast path is built once).  Keys carry each
+    # value's type, so True is never taken for 1 (one raises, the other
+    # not); unhashable values (arrays) build an instance per call.
+    instances = {}
 
     def fn(y_true, y_pred, sample_weight=None, **params):
-        return cls(**params)(y_true, y_pred, sample_weight)
+        try:
+            key = tuple([(k, type(v), v) for k, v in params.items()])
+            loss = instances[key]
+        except KeyError:
+            loss = cls(**params)
+            if len(instances) >= _FUNCTION_CACHE:
+                instances.clear()
+            instances[key] = loss
+        except TypeError:
+            loss = cls(**params)
+        return loss(y_true, y_pred, sample_weight)
 
     init = inspect.signature(cls.__init__)
     kw = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)

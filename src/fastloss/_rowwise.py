@@ -118,6 +118,13 @@ def sample_weights(sample_weight, lay):
     return _validate.sample_weight(sample_weight, lay.n)
 
 
+def row_record(kind, params, reduction, min_C=1):
+    """The fast path of a row loss of `kind` with exactly `params` (see
+    ``_kernels.rows.Record``: (n, C) y_pred with C >= `min_C`, dense
+    targets or labels, no sample_weight or out=); for ``Loss._fast_record``."""
+    return _rows.record(_KIND_INDEX[kind], params, reduction, get_num_threads, min_C)
+
+
 def run_rows(kind, params, yt, labels, yp, w, reduction, lay, *,
              want_loss, want_grad, want_hess, out, mean_weights=None):
     """Allocate and run one row kernel on checked arrays of layout `lay`.

@@ -7,6 +7,16 @@ links, so its limit applies to fastloss with nothing else to do.  Like any
 OpenMP setting it is per Python thread: a new thread starts from the
 ``OMP_NUM_THREADS`` default.
 
+On a busy machine: fastloss's OpenMP runtime is loaded with
+``OMP_WAIT_POLICY=passive`` unless the user set a wait policy
+(fastloss/_omp_policy.py), the kernels hand their fixed blocks out
+dynamically, and a region whose extra threads turn up late runs on the
+calling thread for a while (fastloss/_kernels/_runtime.pyx).  So the
+setting is the most threads a call uses: with every core busy a call may
+use fewer, and gets the same bits either way (blocks and their combining
+order never depend on the threads).  ``FASTLOSS_ADAPTIVE_TEAM=0`` makes
+every call use the threads set.
+
 Fork: GNU libgomp's thread pool does not survive ``fork()``; a child that
 starts a parallel region the parent's pool served waits forever for threads
 that no longer exist.  In a forked child (``os.fork``, multiprocessing's

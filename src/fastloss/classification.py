@@ -38,7 +38,7 @@ import numpy as np
 from . import _rowwise, _validate
 from ._base import EPS, ElementwiseLoss, Loss, loss_function, run_pointwise
 from ._kernels import pointwise as _pointwise
-from ._rowwise import dense_rows, run_rows, sample_weights, sparse_rows
+from ._rowwise import dense_rows, row_record, run_rows, sample_weights, sparse_rows
 
 __all__ = [
     "BinaryCrossentropy", "binary_crossentropy",
@@ -112,6 +112,15 @@ class BinaryCrossentropy(ElementwiseLoss):
     def _compute(self, y_true, y_pred, sample_weight, **kw):
         self._check_columns(y_pred)
         return super()._compute(y_true, y_pred, sample_weight, **kw)
+
+    # Beside _check_columns, which only an array pos_weight needs (and then
+    # the loss has no fast path), _compute is ElementwiseLoss's.
+    _fast_elementwise = True
+
+    def _fast_record(self):
+        if isinstance(self.pos_weight, np.ndarray):
+            return None
+        return super()._fast_record()
 
     def _kernel_params(self):
         return {"pos": 1.0 if self.pos_weight is None else self.pos_weight, "neg": 1.0,
@@ -302,6 +311,14 @@ class CategoricalCrossentropy(Loss):
         self.class_weight = _validate.class_weight(class_weight)
         self.class_axis = _rowwise.class_axis(class_axis)
 
+    def _fast_record(self):
+        # (n, C) input: classes last whether class_axis is -1 or 1
+        if self.class_axis not in (-1, 1):
+            return None
+        return row_record("cce_logit" if self.from_logits else "cce_prob",
+                          {"smooth": self.label_smoothing, "eps": EPS,
+                           "class_weight": self.class_weight}, self.reduction)
+
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
         yt, yp, lay = dense_rows(y_true, y_pred, self.class_axis)
@@ -375,6 +392,15 @@ class SparseCategoricalCrossentropy(Loss):
         self.label_smoothing = _validate.unit_interval(label_smoothing, "label_smoothing")
         self.class_axis = _rowwise.class_axis(class_axis)
 
+    def _fast_record(self):
+        # the plain case: (n, C) input, labels that are the sample weights'
+        # only factor (no class weight, nothing ignored, no smoothing)
+        if (self.class_weight is not None or self.ignore_index is not None
+                or self.label_smoothing != 0.0 or self.class_axis not in (-1, 1)):
+            return None
+        return row_record("sce_logit" if self.from_logits else "sce_prob",
+                          {} if self.from_logits else {"eps": EPS}, self.reduction)
+
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
         labels, yp, ignored, lay = sparse_rows(y_true, y_pred, self.ignore_index,
@@ -446,6 +472,14 @@ class CategoricalFocalCrossentropy(Loss):
         self.from_logits = _validate.boolean(from_logits, "from_logits")
         self.class_axis = _rowwise.class_axis(class_axis)
 
+    def _fast_record(self):
+        if self.class_axis not in (-1, 1):
+            return None
+        return row_record("cfocal_logit" if self.from_logits else "cfocal_prob",
+                          {"gamma": self.gamma,
+                           "alpha": 1.0 if self.alpha is None else self.alpha, "eps": EPS},
+                          self.reduction)
+
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
         yt, yp, lay = dense_rows(y_true, y_pred, self.class_axis)
@@ -477,6 +511,9 @@ class MulticlassHinge(Loss):
 
     def __init__(self, *, reduction="mean"):
         super().__init__(reduction=reduction)
+
+    def _fast_record(self):
+        return row_record("multiclass_hinge", {}, self.reduction, min_C=2)
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):

@@ -42,13 +42,26 @@ How each family is distributed (the plan follows the loss class's metadata,
   pairs with an item ranked within k by ``y_pred`` count, so that pass
   reads ``y_pred`` too).
 - **sets** (Jaccard, F1/Dice, Tversky, Kappa): a statistics pass (per-chunk
-  float64 sufficient statistics, per class), then the value (the loss's own
-  finish: reduction and Tversky's γ) and a gradient pass with the global
-  sums; ``from_logits=True`` takes the softmax along ``class_axis`` in both
-  passes.  A label-map ``y_true`` (integer classes) is not planned yet: a
-  NotImplementedError asks for the dense one-hot.  FALLBACK: ``_kernels/sets.pyx`` has no entry that takes
-  given global statistics, so these two passes are NumPy (float64) here,
-  not the kernel; they implement the kernel's formulas.
+  float64 sufficient statistics, per class, from one call of the kernel the
+  in-memory loss calls: ``overlap_sums`` / ``overlap_pos_sums``,
+  ``kappa_stats``), the sums combined in chunk order, the value and the
+  gradient's constants from the loss's own finish (``overlap_scores`` and
+  ``_finish``: the reduction and Tversky's γ; ``kappa_finish``), then a
+  gradient pass, one kernel call per chunk with those global constants
+  (``overlap_grad`` / ``overlap_pos_grad``, ``kappa_grad_given``).
+  ``y_true`` may be dense (y_pred's shape) or a label map (integer classes,
+  y_pred's shape without ``class_axis``, SPEC §4.3) with ``ignore_index``;
+  ``from_logits=True`` takes the softmax along ``class_axis`` in both
+  passes.  With ``class_axis=0`` the classes are the chunked axis: dense
+  probabilities split there fine (each chunk holds whole classes), a label
+  map or logits need all classes in one chunk (a ValueError says so).
+
+Chunk tasks are Blockwise layers, so dask fuses the reads of the input
+chunks (``da.from_zarr``, ``da.from_array``, ``map_blocks``) into them: each
+chunk is read by the task that uses it, on one worker, and only float64
+partial sums travel.  Out of core, turn off work stealing
+(``distributed.scheduler.work-stealing: False``) so the task storing a
+chunk's gradient runs where the gradient is; see ``bench/bench_dask.py``.
 
 ``fld.objective(loss, X, y, ...)`` is :func:`fastloss.objective` over a dask
 ``X``: ``fun(w) -> (value, gradient)`` for ``scipy.optimize.minimize(...,
@@ -75,15 +88,18 @@ try:
     import dask.threaded
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
+    from dask.layers import ArrayBlockIdDep
 except ImportError as exc:  # pragma: no cover - exercised only without dask
     raise ImportError("fastloss.dask needs dask[array] (and distributed for a cluster): "
                       "pip install 'fastloss[dask]'", name=exc.name or "dask") from exc
 
-from . import _objective, _registry
+from . import _objective, _registry, _validate
+from ._kernels import sets as _sets
+from ._threads import get_num_threads
 from ._base import Loss
 from .agreement import KappaLoss
 from .ranking import LambdaRank, RankNet, _score_ranks
-from .segmentation import F1Loss, JaccardLoss, TverskyLoss
+from .segmentation import _KINDS, F1Loss, JaccardLoss, TverskyLoss
 
 __all__ = ["loss", "gradient", "loss_gradient", "gradient_hessian", "objective",
            "DaskLinearObjective"]
@@ -178,6 +194,67 @@ def _second_pass(fin, *arrays):
     return [None if a is None else next(bound) for a in arrays]
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _unwrap(x):
+    # a contracted one-block axis reaches the function as a list of one block
+    while isinstance(x, list):
+        x = x[0]
+    return x
+
+
+def _chunk_call(func, consts, per_chunk, block_id, *rest):
+    args = list(consts)
+    if per_chunk is not None:
+        args.append(per_chunk[block_id[0]])
+    return func(*args, *[_unwrap(r) for r in rest])
+
+
+def _as_array(part):
+    """A _Part's one key (name,) as a 0-d dask array (an argument of a blockwise layer)."""
+    return da.Array(part.graph, part.name, chunks=(), dtype=object,
+                    meta=np.empty((), dtype=object))
+
+
+_ABSENT = object()
+
+
+def _per_chunk(name, yp, arrays, func, consts=(), per_chunk=None, scalar=_ABSENT, dtype=object,
+               chunks=None):
+    """One task per axis-0 chunk of `yp`: func(*consts, per_chunk[i], scalar,
+    *blocks of `arrays` (None stays None)); `scalar` (a 0-d dask array, or
+    None) is left out when not given.
+
+    A Blockwise layer, not a hand-written dict: dask fuses the tasks that
+    produce the input chunks (Zarr or NumPy reads, map_blocks) into it, so
+    a chunk is read by the task that uses it, on that worker, instead of
+    being read on one worker and shipped to another.  Every array is cut
+    along axis 0 like `yp` (axis 0 of an array of another length, and every
+    other axis, must be one chunk).  The result has `chunks` (yp's along
+    axis 0 by default) and holds what func returns."""
+    args = []
+    fresh = iter(_LETTERS[1:])
+    for a in arrays:
+        if a is None:
+            args += [None, None]
+            continue
+        first = "a" if (a.shape[0] == yp.shape[0] and a.chunks[0] == yp.chunks[0]) else next(fresh)
+        args += [a, first + "".join(next(fresh) for _ in range(a.ndim - 1))]
+    if scalar is None:
+        args = [None, None] + args
+    elif scalar is not _ABSENT:
+        args = [scalar, ""] + args
+    out_ind = "a" if chunks is None else "a" + "".join(next(fresh) for _ in chunks[1:])
+    # the output's other axes are one chunk; blockwise needs their sizes
+    new_axes = {out_ind[j]: chunks[j][0] for j in range(1, len(out_ind))}
+    meta = np.empty((0,) * len(out_ind), dtype=dtype)
+    return da.blockwise(_chunk_call, out_ind, func, None, tuple(consts), None, per_chunk, None,
+                        ArrayBlockIdDep((yp.chunks[0],)), "a", *args, name=name,
+                        dtype=dtype, meta=meta, concatenate=False, align_arrays=False,
+                        new_axes=new_axes, adjust_chunks=None)
+
+
 class _Part:
     """A layer's keys as a pseudo-collection (for HighLevelGraph deps)."""
 
@@ -208,7 +285,7 @@ def _hinge_like(loss):
     return isinstance(loss, _HingeBase)
 
 
-def _prep_sample_chunk(loss, yt, w, n):
+def _prep_sample_chunk(loss, n, yt, w):
     """(Σ of the chunk's effective row weights, has -1, has 0)."""
     kind = type(loss).target_kind
     if w is None:
@@ -262,7 +339,7 @@ def _call(loss_c, method, yt, yp, w, extra):
     return getattr(loss_c, method)(yt, yp, w, **extra)
 
 
-def _sample_chunk(loss_c, mode, reduction, yt, yp, w, prep, group=None):
+def _sample_chunk(loss_c, mode, reduction, prep, yt, yp, w, group):
     """One chunk: one in-memory call of the loss with reduction "sum" (or
     "none"); the gradient and hessian scaled by the global 1/Σw for "mean"."""
     extra = {} if group is None else {"group": group}
@@ -343,7 +420,7 @@ def _pair_weight_combine(parts):
     return _sum_in_order(p[1] for p in parts)
 
 
-def _pair_weight_topk_chunk(yt, yp, w, group, k):
+def _pair_weight_topk_chunk(k, yt, yp, w, group):
     """LambdaRank with k: (group ids, Σ w_i w_j over the pairs y_i > y_j with
     min(r_i, r_j) < k), r the 0-based rank by y_pred descending in its group
     (ties in input order: a chunk keeps its groups' order).  The pairs with
@@ -394,51 +471,36 @@ class _SamplePlan:
         # "sum_over_batch_size" divides by the number of units, weight-0 ones
         # included: the prep then counts, it does not weigh
         wp = None if reduction == "sum_over_batch_size" else w
-        prep_key = None
-        deps = [yt, yp, w, group]
+        prep = None
         if need_prep:
             pname = "fastloss-prep-" + token
-            layer = {}
             top_k = getattr(loss, "k", None)
             if self.units == "groups" and top_k is not None:
-                for i in range(nb):
-                    layer[(pname + "-part", i)] = (_pair_weight_topk_chunk, _keys(yt, i),
-                                                   _keys(yp, i), _keys(wp, i),
-                                                   _keys(group, i), top_k)
-                layer[(pname,)] = (_pair_weight_combine,
-                                   [(pname + "-part", i) for i in range(nb)])
+                parts = _per_chunk(pname + "-part", yp, [yt, yp, wp, group],
+                                   _pair_weight_topk_chunk, (top_k,))
+                combine = _pair_weight_combine
             elif self.units == "groups":
-                for i in range(nb):
-                    layer[(pname + "-part", i)] = (_pair_weight_chunk, _keys(yt, i),
-                                                   _keys(wp, i), _keys(group, i))
-                layer[(pname,)] = (_pair_weight_combine,
-                                   [(pname + "-part", i) for i in range(nb)])
+                parts = _per_chunk(pname + "-part", yp, [yt, wp, group], _pair_weight_chunk)
+                combine = _pair_weight_combine
             else:
                 read_labels = ((type(loss).target_kind == "labels"
                                 and reduction != "sum_over_batch_size") or _hinge_like(loss))
                 # a 1-D input of a row loss is one row (one sample), not n
                 one_row = type(loss).target_kind == "rows" and yp.ndim == 1
-                for i in range(nb):
-                    layer[(pname + "-part", i)] = (
-                        _prep_sample_chunk, loss, _keys(yt, i) if read_labels else None,
-                        _keys(wp, i), 1 if one_row else yp.chunks[0][i])
-                layer[(pname,)] = (_prep_sample_combine,
-                                   [(pname + "-part", i) for i in range(nb)])
-            prep = _Part(pname, layer, [yt, yp, w, group])
-            deps.append(prep)
-            prep_key = (pname,)
+                sizes = [1 if one_row else int(c) for c in yp.chunks[0]]
+                parts = _per_chunk(pname + "-part", yp, [yt if read_labels else None, wp],
+                                   _prep_sample_chunk, (loss,), per_chunk=sizes)
+                combine = _prep_sample_combine
+            layer = {(pname,): (combine, [(parts.name, i) for i in range(nb)])}
+            prep = _as_array(_Part(pname, layer, [parts]))
         chunk_red = "none" if reduction == "none" else "sum"
         loss_c = _with_reduction(loss, chunk_red)
         cname = "fastloss-chunk-" + token
-        layer = {}
-        for i in range(nb):
-            layer[(cname, i)] = (_sample_chunk, loss_c, mode, reduction, _keys(yt, i),
-                                 _keys(yp, i), _keys(w, i), prep_key,
-                                 _keys(group, i))
-        chunks = _Part(cname, layer, deps)
+        chunks = _per_chunk(cname, yp, [yt, yp, w, group], _sample_chunk,
+                            (loss_c, mode, reduction), scalar=prep)
         out = {}
         if mode in ("loss", "loss_gradient"):
-            out["value"] = self._value(chunks, cname, nb, reduction, prep_key, token)
+            out["value"] = self._value(chunks, cname, nb, reduction, prep, token)
         if mode != "loss":
             out["grad"] = self._array(chunks, cname, 1, "grad", token)
         if mode == "gradient_hessian":
@@ -454,8 +516,9 @@ class _SamplePlan:
         return da.Array(_graph(name, layer, [chunks]), name, chunks=yp.chunks, dtype=yp.dtype,
                         meta=np.empty((0,) * yp.ndim, dtype=yp.dtype))
 
-    def _value(self, chunks, cname, nb, reduction, prep_key, token):
+    def _value(self, chunks, cname, nb, reduction, prep, token):
         yp = self.yp
+        prep_key = None if prep is None else (prep.name,)
         name = "fastloss-value-" + token
         layer = {}
         # one small task per chunk picks the value out, so the chunk's
@@ -477,295 +540,198 @@ class _SamplePlan:
 
 
 # ----------------------------------------------------------- set-level plan
-def _overlap_layout(shape, class_axis):
-    """(C, A, inner): y_pred viewed as (n, A, C, inner) with the classes on
-    axis 2 (A = product of the axes between 0 and class_axis)."""
-    if class_axis is None:
-        return None
-    nd = len(shape)
-    if not -nd <= class_axis < nd:
-        raise ValueError(f"class_axis={class_axis} is out of range for y_pred with {nd} "
-                         "dimension(s)")
-    return class_axis % nd
-
-
-def _as4(x, k):
-    """x as (n, A, C, inner) (classes on axis 2); k = class axis or None."""
-    n = x.shape[0]
-    if k is None:
-        return x.reshape(n, 1, 1, -1)
-    if k == 0:
-        return x.reshape(1, 1, n, -1)
-    A = int(np.prod(x.shape[1:k], dtype=np.int64))
-    return x.reshape(n, A, x.shape[k], -1)
-
+# Jaccard, F1/Dice, Tversky and Kappa: each chunk's statistics are one call
+# of the kernel the in-memory loss calls (``_sets.overlap_sums`` /
+# ``overlap_pos_sums``, ``_sets.kappa_stats``), combined in chunk order; the
+# loss's own finish turns the global sums into the value and the gradient's
+# constants (``overlap_scores`` and ``_finish``; ``kappa_finish``); each
+# chunk's gradient is one call of the gradient kernel with those global
+# constants (``overlap_grad`` / ``overlap_pos_grad``, ``kappa_grad_given``).
 
 def _set_spec(cls):
-    """The _SET_LOSSES entry of a loss class (or of a base class), or None."""
-    for base, spec in _SET_LOSSES.items():
+    """The overlap kind of a loss class ("jaccard", "f1", "tversky"), or None."""
+    for base, kind in ((TverskyLoss, "tversky"), (JaccardLoss, "jaccard"), (F1Loss, "f1")):
         if issubclass(cls, base):
-            return spec
+            return kind
     return None
 
 
-def _overlap_stats_chunk(loss, k, yt, yp, w, offset, C):
-    """Per-class float64 sums (spec's statistics) of one chunk, shape (S, C)."""
-    spec = _set_spec(type(loss))
-    y = _as4(np.asarray(yt, dtype=np.float64), k)
-    p = _probabilities(loss, _as4(np.asarray(yp, dtype=np.float64), k))
-    if w is not None:
-        ww = np.asarray(w, dtype=np.float64)
-        wshape = (1, 1, ww.shape[0], 1) if k == 0 else (ww.shape[0], 1, 1, 1)
-        ww = ww.reshape(wshape)
+def _positions(shape, k):
+    outer = int(np.prod(shape[:k], dtype=np.int64))
+    inner = int(np.prod(shape[k + 1:], dtype=np.int64))
+    return outer, shape[k], inner
+
+
+class _OverlapChunk:
+    """One chunk's arguments for the overlap kernels, checked as the
+    in-memory ``_OverlapLoss._compute`` checks them."""
+
+    def __init__(self, loss, k, label_map, yt, yp, w):
+        self.yp = yp = _validate.float_array(yp, "y_pred")
+        n = yp.shape[0]
+        self.labels = self.yt = None
+        if label_map:
+            self.labels = _validate.labels(yt, yp.shape[:k] + yp.shape[k + 1:])
+        else:
+            if np.shape(yt) != yp.shape:
+                raise ValueError(f"y_true has shape {np.shape(yt)}; it must have y_pred's "
+                                 f"shape {yp.shape} (no broadcasting)")
+            self.yt, self.yp = yt, yp = _validate.float_pair(yt, yp)
+        self.w = w = _validate.sample_weight(w, n)
+        self.class_w = None
+        self.dense = self.labels is None and not loss.from_logits
+        ignore = loss.ignore_index
+        if self.dense:
+            C, inner = (1, 1) if k is None else _positions(yp.shape, k)[1:]
+            self.args = (self.yt.reshape(-1), yp.reshape(-1), w, C, inner, yp.size // n)
+        else:
+            outer, C, inner = _positions(yp.shape, k)
+            # sample_weight weighs axis 0: rows of positions for k >= 1, the
+            # classes for k = 0 (applied to the class sums, as in memory)
+            pos_w, self.class_w = (None, w) if k == 0 else (w, None)
+            self.args = (yp.reshape(-1), None if self.labels is None else self.labels.reshape(-1),
+                         None if self.yt is None else self.yt.reshape(-1), pos_w, outer, C,
+                         inner, max(outer // n, 1) if k else 1, loss.from_logits)
+            self.ignore = (ignore is not None, 0 if ignore is None else ignore)
+        self.C = C
+
+
+def _overlap_stats_chunk(loss, k, label_map, C, offset, yt, yp, w):
+    """The chunk's three sums per class, (3, C) float64 (with class_axis=0
+    the chunk's classes are columns offset.. of the whole set's)."""
+    ch = _OverlapChunk(loss, k, label_map, yt, yp, w)
+    squares = _set_spec(type(loss)) == "jaccard"
+    if ch.dense:
+        sums = _sets.overlap_sums(*ch.args, squares, get_num_threads())
     else:
-        ww = None
-    stats = np.zeros((len(spec["stats"]), C))
-    arrays = {"y": y, "p": p}
-    for s, names in enumerate(spec["stats"]):
-        # one pass, no temporaries: einsum sums the products per class
-        ops = [arrays[c] for c in names]
-        if ww is not None and k != 0:
-            part = np.einsum("n," + ",".join(["nacj"] * len(ops)) + "->c",
-                             ww.reshape(-1), *ops)
-        else:
-            part = np.einsum(",".join(["nacj"] * len(ops)) + "->c", *ops)
-            if ww is not None:                  # k == 0: one row per class slot
-                part = part * ww.reshape(-1)
-        if k == 0:
-            stats[s, offset:offset + part.shape[0]] = part
-        else:
-            stats[s] = part
-    return stats
+        sums, bad = _sets.overlap_pos_sums(*ch.args, squares, *ch.ignore, get_num_threads())
+        if bad:
+            ig = loss.ignore_index
+            raise ValueError(f"y_true holds {bad} label(s) outside [0, {ch.C})"
+                             + ("" if ig is None else f" that are not ignore_index={ig}"))
+        if ch.class_w is not None:
+            sums = sums * ch.class_w
+    if k != 0:
+        return sums
+    out = np.zeros((3, C))
+    out[:, offset:offset + ch.C] = sums
+    return out
+
+
+def _overlap_finish(loss, dtype, sums):
+    """(the value, the gradient's per-class coefficients (3, C) scaled by the
+    reduction and Tversky's γ), by the in-memory loss's own formulas."""
+    alpha, beta = loss._alpha_beta()
+    losses, coef = _sets.overlap_scores(_KINDS[_set_spec(type(loss))],
+                                        np.ascontiguousarray(sums), loss.smooth, alpha, beta)
+    value, scale = loss._finish(losses, dtype)
+    return value, coef * scale
+
+
+def _overlap_value(loss, fin):
+    value = fin[0]
+    if loss.reduction == "none":
+        return np.asarray(value)
+    return np.float64(value)
+
+
+def _overlap_grad_chunk(loss, k, label_map, offset, fin, yt, yp, w):
+    ch = _OverlapChunk(loss, k, label_map, yt, yp, w)
+    coef = fin[1]
+    if k == 0:
+        coef = coef[:, offset:offset + ch.C]
+        if ch.class_w is not None:
+            coef = coef * ch.class_w
+    coef = np.ascontiguousarray(coef)
+    grad = np.empty(ch.yp.shape, dtype=ch.yp.dtype)
+    if ch.dense:
+        _sets.overlap_grad(*ch.args, coef, grad.reshape(-1), get_num_threads())
+    else:
+        _sets.overlap_pos_grad(*ch.args, *ch.ignore, coef, grad.reshape(-1), get_num_threads())
+    return grad
+
+
+class _OverlapPlan:
+    def __init__(self, loss, yt, yp, w, k, label_map):
+        self.loss, self.yt, self.yp, self.w = loss, yt, yp, w
+        self.k, self.label_map = k, label_map
+
+    def build(self, mode):
+        if mode == "gradient_hessian":
+            raise AttributeError(f"{type(self.loss).__name__} has no gradient_hessian")
+        loss, yt, yp, w, k = self.loss, self.yt, self.yp, self.w, self.k
+        C = 1 if k is None else yp.shape[k]
+        nb = len(yp.chunks[0])
+        offsets = np.concatenate([[0], np.cumsum(yp.chunks[0])]).astype(int).tolist()
+        dtype = _validate.work_dtype(yp.dtype)
+        token = tokenize(loss, yt, yp, w, mode, self.label_map)
+        sname = "fastloss-stats-" + token
+        parts = _per_chunk(sname + "-part", yp, [yt, yp, w], _overlap_stats_chunk,
+                           (loss, k, self.label_map, C), per_chunk=offsets)
+        layer = {(sname + "-sum",): (_stats_combine, [(parts.name, i) for i in range(nb)]),
+                 (sname,): (_overlap_finish, loss, dtype, (sname + "-sum",))}
+        fin = _Part(sname, layer, [parts])
+        out = {}
+        if mode in ("loss", "loss_gradient"):
+            vname = "fastloss-value-" + token
+            if loss.reduction == "none":
+                vl = {(vname, 0): (_overlap_value, loss, (sname,))}
+                out["value"] = da.Array(_graph(vname, vl, [fin]), vname, chunks=((C,),),
+                                        dtype=dtype, meta=np.empty((0,), dtype=dtype))
+            else:
+                out["value"] = _scalar(vname, {(vname,): (_overlap_value, loss, (sname,))},
+                                       [fin])
+        if mode != "loss":
+            gname = "fastloss-grad-" + token
+            yt2, yp2, w2 = _second_pass(fin, yt, yp, w)
+            out["grad"] = _per_chunk(gname, yp, [yt2, yp2, w2], _overlap_grad_chunk,
+                                     (loss, k, self.label_map), per_chunk=offsets,
+                                     scalar=_as_array(fin), dtype=dtype, chunks=yp.chunks)
+        return out
 
 
 def _stats_combine(parts):
+    """Float64 sum of the chunks' statistics, in chunk order."""
     total = np.zeros_like(parts[0])
     for p in parts:
         total = total + p
     return total
 
 
-def _overlap_finish(cls, loss, stats):
-    """(per-class losses, per-class gradient coefficients (3, C), the value).
-
-    The loss's own finish (``_OverlapLoss._finish``) turns the class losses
-    into the reduced value and the per-class factor of the gradients: the
-    reduction's 1/C and Tversky's power γ on the reduced value, as in memory."""
-    spec = _set_spec(cls)
-    losses, coef = spec["finish"](loss, stats)
-    value, class_scale = loss._finish(losses, np.float64)
-    return losses, coef * np.asarray(class_scale, dtype=np.float64), value
-
-
-def _overlap_value(loss, fin, dtype):
-    value = fin[2]
-    if loss.reduction == "none":
-        return np.asarray(value).astype(dtype)
-    return np.float64(value)
-
-
-def _probabilities(loss, p4):
-    """What the sums see: y_pred, or with from_logits=True its softmax along
-    the class axis (axis 2 of the (n, A, C, inner) view); a position whose
-    logits are all -inf has every probability 0, as in memory."""
-    if not getattr(loss, "from_logits", False):
-        return p4
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        m = p4.max(axis=2, keepdims=True)
-        m = np.where(np.isneginf(m), 0.0, m)
-        e = np.exp(p4 - m)
-        total = e.sum(axis=2, keepdims=True)
-        return np.where(total > 0, e / np.where(total > 0, total, 1.0), 0.0)
-
-
-def _overlap_grad_chunk(loss, k, yt, yp, w, fin, offset):
-    coef = fin[1]
-    y = _as4(np.asarray(yt, dtype=np.float64), k)
-    p = _probabilities(loss, _as4(np.asarray(yp, dtype=np.float64), k))
-    if k == 0:
-        csl = coef[:, offset:offset + y.shape[2]].reshape(3, 1, 1, -1, 1)
-    else:
-        csl = coef.reshape(3, 1, 1, -1, 1)
-    g = csl[0] * y + csl[1] * p + csl[2]
-    if w is not None:
-        ww = np.asarray(w, dtype=np.float64)
-        g = g * (ww.reshape(1, 1, -1, 1) if k == 0 else ww.reshape(-1, 1, 1, 1))
-    if getattr(loss, "from_logits", False):
-        # through the softmax: dl/dx_c = p_c (g_c - Σ_c' p_c' g_c')
-        g = p * (g - np.sum(p * g, axis=2, keepdims=True))
-    return g.reshape(np.shape(yp)).astype(np.asarray(yp).dtype)
-
-
-def _tversky_finish(loss, st):
-    """TI = (Σyŷ + s) / (Σyŷ + α Σ(1-y)ŷ + β Σy(1-ŷ) + s) from F1's sums:
-    Σ(1-y)ŷ = Σŷ - Σyŷ, Σy(1-ŷ) = Σy - Σyŷ; d(1 - TI)/dŷ = a y + d."""
-    syp, sy, sp = st
-    s, alpha, beta = loss.smooth, loss.alpha, loss.beta
-    num = syp + s
-    den = syp + alpha * (sp - syp) + beta * (sy - syp) + s
-    losses = 1.0 - num / den
-    coef = np.stack([-(den - num * (1.0 - alpha - beta)) / (den * den),
-                     np.zeros_like(num), num * alpha / (den * den)])
-    return losses, coef
-
-
-def _jaccard_finish(loss, st):
-    syp, syy, spp = st
-    s = loss.smooth
-    num = syp + s
-    den = syy + spp - syp + s
-    losses = 1.0 - num / den
-    coef = np.stack([-(den + num) / (den * den), 2.0 * num / (den * den), np.zeros_like(num)])
-    return losses, coef
-
-
-def _f1_finish(loss, st):
-    syp, sy, sp = st
-    s = loss.smooth
-    num = 2.0 * syp + s
-    den = sy + sp + s
-    losses = 1.0 - num / den
-    coef = np.stack([-2.0 / den, np.zeros_like(num), num / (den * den)])
-    return losses, coef
-
-
-# Set-level losses whose gradient is, per class c, affine in (y, ŷ):
-# w_row (a_c y + b_c ŷ + d_c).  An entry gives the per-class statistics (each
-# a product of "y" and "p" factors, summed over the elements in float64,
-# times the row weight) and the finish: statistics -> (per-class losses,
-# coefficients a, b, d before the reduction scale).
-_SET_LOSSES = {
-    JaccardLoss: {"stats": ("yp", "yy", "pp"), "finish": _jaccard_finish},
-    F1Loss: {"stats": ("yp", "y", "p"), "finish": _f1_finish},
-    TverskyLoss: {"stats": ("yp", "y", "p"), "finish": _tversky_finish},
-}
-
-
-class _OverlapPlan:
-    def __init__(self, loss, spec, yt, yp, w):
-        self.loss, self.spec, self.yt, self.yp, self.w = loss, spec, yt, yp, w
-        self.k = _overlap_layout(yp.shape, getattr(loss, "class_axis", None))
-
-    def build(self, mode):
-        if mode == "gradient_hessian":
-            raise AttributeError(f"{type(self.loss).__name__} has no gradient_hessian")
-        loss, yt, yp, w, k = self.loss, self.yt, self.yp, self.w, self.k
-        if k is not None:
-            for ax in range(1, yp.ndim):
-                if ax == k and len(yp.chunks[ax]) > 1:
-                    raise ValueError(
-                        f"y_pred is chunked along its class axis {ax}; rechunk with "
-                        f"y_pred.rechunk({{{ax}: -1}}) and cut only axis 0")
-        _row_whole(yp, "y_pred", loss)
-        if k == 0 and getattr(loss, "from_logits", False) and len(yp.chunks[0]) > 1:
-            raise ValueError(
-                "class_axis=0 with from_logits=True: the softmax runs along axis 0, so "
-                "y_pred must be one chunk along it; rechunk with y_pred.rechunk({0: -1}) "
-                "and cut another axis, or put the classes on another axis")
-        C = 1 if k is None else yp.shape[k]
-        nb = len(yp.chunks[0])
-        offsets = np.concatenate([[0], np.cumsum(yp.chunks[0])]).astype(int).tolist()
-        token = tokenize(loss, yt, yp, w, mode)
-        sname = "fastloss-stats-" + token
-        layer = {}
-        for i in range(nb):
-            layer[(sname + "-part", i)] = (_overlap_stats_chunk, loss, k, _keys(yt, i),
-                                           _keys(yp, i), _keys(w, i), offsets[i], C)
-        layer[(sname + "-sum",)] = (_stats_combine, [(sname + "-part", i) for i in range(nb)])
-        layer[(sname,)] = (_overlap_finish, type(loss), loss, (sname + "-sum",))
-        fin = _Part(sname, layer, [yt, yp, w])
-        out = {}
-        if mode in ("loss", "loss_gradient"):
-            vname = "fastloss-value-" + token
-            vl = {(vname,) if loss.reduction != "none" else (vname, 0):
-                  (_overlap_value, loss, (sname,), yp.dtype)}
-            if loss.reduction == "none":
-                out["value"] = da.Array(_graph(vname, vl, [fin]), vname, chunks=((C,),),
-                                        dtype=yp.dtype, meta=np.empty((0,), dtype=yp.dtype))
-            else:
-                out["value"] = _scalar(vname, vl, [fin])
-        if mode != "loss":
-            gname = "fastloss-grad-" + token
-            yt2, yp2, w2 = _second_pass(fin, yt, yp, w)
-            gl = {}
-            for i in range(nb):
-                gl[(gname, i) + (0,) * (yp.ndim - 1)] = (
-                    _overlap_grad_chunk, loss, k, _keys(yt2, i), _keys(yp2, i), _keys(w2, i),
-                    (sname,), offsets[i])
-            out["grad"] = da.Array(_graph(gname, gl, [fin, yt2, yp2, w2]), gname,
-                                   chunks=yp.chunks, dtype=yp.dtype,
-                                   meta=np.empty((0,) * yp.ndim, dtype=yp.dtype))
-        return out
-
-
 # ----------------------------------------------------------------- Kappa
-def _kappa_table(kind, C):
-    d = np.abs(np.arange(C)[:, None] - np.arange(C)[None, :]).astype(np.float64)
-    if kind is None:
-        return (d > 0).astype(np.float64)
-    den = max(C - 1, 1)
-    if kind == "linear":
-        return d / den
-    return d * d / (den * den)
+_KAPPA_KIND = {None: 0, "linear": 1, "quadratic": 2}
 
 
-def _kappa_probs(yp, from_logits):
-    p = np.asarray(yp, dtype=np.float64)
-    if not from_logits:
-        return p
-    m = np.max(p, axis=1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    e = np.exp(p - m)
-    return e / e.sum(axis=1, keepdims=True)
+def _kappa_args(loss, yt, yp, w):
+    P = _validate.float_array(yp, "y_pred")
+    if P.ndim != 2:
+        raise ValueError(f"y_pred must have shape (n, C), got {P.shape}")
+    n, C = P.shape
+    labels, _ = _validate.class_indices(yt, n, C)
+    return labels, P, _validate.sample_weight(w, n), n, C, _KAPPA_KIND[loss.weights]
 
 
 def _kappa_stats_chunk(loss, yt, yp, w):
-    """(Num, h, q, Σw) of one chunk: Σ_i w_i W[y_i]·P_i, Σ w e_{y_i}, Σ w P_i."""
-    P = _kappa_probs(yp, loss.from_logits)
-    n, C = P.shape
-    lab = np.asarray(yt).astype(np.int64)
-    if lab.size and (lab.min() < 0 or lab.max() >= C):
-        raise ValueError(f"y_true holds labels outside [0, {C})")
-    ww = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
-    W = _kappa_table(loss.weights, C)
-    num = float(np.sum(ww * np.einsum("ij,ij->i", W[lab], P)))
-    h = np.bincount(lab, weights=ww, minlength=C)
-    q = ww @ P
-    return np.concatenate([[num, float(ww.sum())], h, q])
+    labels, P, ww, n, C, kind = _kappa_args(loss, yt, yp, w)
+    return _sets.kappa_stats(labels, P.reshape(-1), ww, n, C, kind, loss.from_logits,
+                             get_num_threads())
 
 
-def _kappa_finish(loss, st):
-    C = (st.shape[0] - 2) // 2
-    num, sw, h, q = st[0], st[1], st[2:2 + C], st[2 + C:]
-    W = _kappa_table(loss.weights, C)
-    v = h @ W
-    if sw == 0.0:
-        return 0.0, 0.0, v, sw, 0.0
-    den = float(v @ q) / sw
-    if den == 0.0:
-        return 0.0, 0.0, v, sw, 0.0
-    L = num / den
-    return L, den, v, sw, 1.0
+def _kappa_finish(loss, C, st):
+    return _sets.kappa_finish(st, C, _KAPPA_KIND[loss.weights])
 
 
 def _kappa_value(fin):
     return np.float64(fin[0])
 
 
-def _kappa_grad_chunk(loss, yt, yp, w, fin):
-    L, den, v, sw, ok = fin
-    yp_arr = np.asarray(yp)
-    if not ok:
-        return np.zeros(yp_arr.shape, dtype=yp_arr.dtype)
-    P = _kappa_probs(yp_arr, loss.from_logits)
-    n, C = P.shape
-    lab = np.asarray(yt).astype(np.int64)
-    ww = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
-    W = _kappa_table(loss.weights, C)
-    g = ww[:, None] * (W[lab] - L * v[None, :] / sw) / den
-    if loss.from_logits:
-        g = P * (g - np.sum(P * g, axis=1, keepdims=True))
-    return g.astype(yp_arr.dtype)
+def _kappa_grad_chunk(loss, fin, yt, yp, w):
+    labels, P, ww, n, C, kind = _kappa_args(loss, yt, yp, w)
+    _, scale, u = fin
+    grad = np.empty(P.shape, dtype=P.dtype)
+    _sets.kappa_grad_given(labels, P.reshape(-1), ww, n, C, kind, loss.from_logits, scale, u,
+                           grad.reshape(-1), get_num_threads())
+    return grad
 
 
 class _KappaPlan:
@@ -780,13 +746,13 @@ class _KappaPlan:
             raise ValueError(f"y_pred must have shape (n, C), got {yp.shape}")
         _row_whole(yp, "y_pred", loss)
         nb = len(yp.chunks[0])
+        dtype = _validate.work_dtype(yp.dtype)
         token = tokenize(loss, yt, yp, w, mode)
         sname = "fastloss-kstats-" + token
-        layer = {(sname + "-part", i): (_kappa_stats_chunk, loss, _keys(yt, i), _keys(yp, i),
-                                        _keys(w, i)) for i in range(nb)}
-        layer[(sname + "-sum",)] = (_stats_combine, [(sname + "-part", i) for i in range(nb)])
-        layer[(sname,)] = (_kappa_finish, loss, (sname + "-sum",))
-        fin = _Part(sname, layer, [yt, yp, w])
+        parts = _per_chunk(sname + "-part", yp, [yt, yp, w], _kappa_stats_chunk, (loss,))
+        layer = {(sname + "-sum",): (_stats_combine, [(parts.name, i) for i in range(nb)]),
+                 (sname,): (_kappa_finish, loss, yp.shape[1], (sname + "-sum",))}
+        fin = _Part(sname, layer, [parts])
         out = {}
         if mode in ("loss", "loss_gradient"):
             vname = "fastloss-value-" + token
@@ -794,15 +760,50 @@ class _KappaPlan:
         if mode != "loss":
             gname = "fastloss-grad-" + token
             yt2, yp2, w2 = _second_pass(fin, yt, yp, w)
-            gl = {(gname, i, 0): (_kappa_grad_chunk, loss, _keys(yt2, i), _keys(yp2, i),
-                                  _keys(w2, i), (sname,)) for i in range(nb)}
-            out["grad"] = da.Array(_graph(gname, gl, [fin, yt2, yp2, w2]), gname,
-                                   chunks=yp.chunks, dtype=yp.dtype,
-                                   meta=np.empty((0, 0), dtype=yp.dtype))
+            out["grad"] = _per_chunk(gname, yp, [yt2, yp2, w2], _kappa_grad_chunk, (loss,),
+                                     scalar=_as_array(fin), dtype=dtype, chunks=yp.chunks)
         return out
 
 
 # ------------------------------------------------------------ the planner
+def _overlap_plan(loss, y_true, yp, sample_weight):
+    """Jaccard / F1 / Tversky: dense y_true of y_pred's shape, or a label map
+    (y_pred's shape without the class axis, SPEC §4.3)."""
+    n, c0 = yp.shape[0], yp.chunks[0]
+    # the in-memory checks: from_logits and ignore_index need class_axis,
+    # which must be in range
+    k = loss._class_axis(np.empty((0,) * yp.ndim))
+    ytd = _as_dask(y_true, "y_true")
+    label_map = k is not None and ytd.ndim == yp.ndim - 1
+    if label_map and ytd.shape != yp.shape[:k] + yp.shape[k + 1:]:
+        raise ValueError(f"y_true must have shape {yp.shape[:k] + yp.shape[k + 1:]} to match "
+                         f"y_pred, got {ytd.shape}")
+    if not label_map:
+        if ytd.shape != yp.shape:
+            hint = "" if k is None else f" or, as a label map, {yp.shape[:k] + yp.shape[k + 1:]}"
+            raise ValueError(f"y_true has shape {ytd.shape}; it must have y_pred's shape "
+                             f"{yp.shape}{hint} (no broadcasting)")
+        if loss.ignore_index is not None:
+            raise ValueError("ignore_index applies to a label map (integer y_true of y_pred's "
+                             "shape without class_axis); y_true has y_pred's shape")
+    if k is not None and len(yp.chunks[k]) > 1 and k != 0:
+        raise ValueError(f"y_pred is chunked along its class axis {k}; rechunk with "
+                         f"y_pred.rechunk({{{k}: -1}}) and cut only axis 0")
+    _row_whole(yp, "y_pred", loss)
+    if k == 0 and len(c0) > 1 and (loss.from_logits or label_map):
+        what = "from_logits=True (the softmax runs along axis 0)" if loss.from_logits else \
+            "a label map y_true (each position's class is on axis 0)"
+        raise ValueError(f"class_axis=0 with {what}: y_pred must be one chunk along axis 0; "
+                         "rechunk with y_pred.rechunk({0: -1}) or put the classes on another "
+                         "axis")
+    if label_map and k == 0:
+        yt = ytd.rechunk(ytd.shape)         # every chunk needs the whole map
+    else:
+        yt = _align(ytd, "y_true", c0, n)
+    w = _align(sample_weight, "sample_weight", c0, n)
+    return _OverlapPlan(loss, yt, yp, w, k, label_map)
+
+
 def _plan(loss, y_true, y_pred, sample_weight, group):
     yp = _as_dask(y_pred, "y_pred")
     if yp.ndim == 0 or yp.size == 0:
@@ -810,8 +811,10 @@ def _plan(loss, y_true, y_pred, sample_weight, group):
     n = yp.shape[0]
     c0 = yp.chunks[0]
     cls = type(loss)
-    yt = _align(y_true, "y_true", c0, n)
     name = cls.__name__
+    if _set_spec(cls) is not None:
+        return _overlap_plan(loss, y_true, yp, sample_weight)
+    yt = _align(y_true, "y_true", c0, n)
     if cls.target_kind is not None:
         _row_whole(yp, "y_pred", loss)
         if cls.target_kind == "rows" and yp.ndim == 1 and len(c0) > 1:
@@ -824,14 +827,6 @@ def _plan(loss, y_true, y_pred, sample_weight, group):
         else:
             w = _align(sample_weight, "sample_weight", c0, n)
         return _SamplePlan(loss, yt, yp, w)
-    if _set_spec(cls) is not None:
-        if yt is not None and yt.ndim != yp.ndim:
-            # label maps (SPEC §4.3) need their own statistics: not planned yet
-            raise NotImplementedError(f"fastloss.dask: {name} with a label map y_true "
-                                      "(integer classes) is not supported yet; pass the "
-                                      "dense one-hot y_true")
-        w = _align(sample_weight, "sample_weight", c0, n)
-        return _OverlapPlan(loss, _set_spec(cls), yt, yp, w)
     if issubclass(cls, KappaLoss):
         w = _align(sample_weight, "sample_weight", c0, n)
         return _KappaPlan(loss, yt, yp, w)

@@ -47,6 +47,11 @@ class _BoxLoss(Loss):
         self.eps = _validate.non_negative(eps, "eps")
         self.box_format = _validate.choice(box_format, "box_format", _boxes.FORMATS)
 
+    def _fast_record(self):
+        fmt = _validate.choice(self.box_format, "box_format", _boxes.FORMATS)
+        return _boxes.record(_boxes.KINDS.index(self._kind), _boxes.FORMATS.index(fmt),
+                             self.eps, self.reduction)
+
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):
         # checked again: the attribute may have been set after construction

@@ -9,7 +9,7 @@ from __future__ import annotations
 from . import _validate
 from ._base import EPS, Loss, loss_function
 from ._kernels import rows as _rows
-from ._rowwise import dense_rows, run_rows
+from ._rowwise import dense_rows, row_record, run_rows
 
 __all__ = [
     "KLDivergence", "kl_divergence",
@@ -28,6 +28,9 @@ class _DenseRowLoss(Loss):
     def _kernel_params(self):
         # exactly the kind's record: the probability clip where it has one
         return {"eps": EPS} if _rows.PARAMS[self._kind()] else {}
+
+    def _fast_record(self):
+        return row_record(self._kind(), self._kernel_params(), self.reduction)
 
     def _compute(self, y_true, y_pred, sample_weight, *, want_loss, want_grad,
                  want_hess, out):

@@ -612,3 +612,34 @@ def _aliases(case, key):
         return type(case.loss_object()) is type(fastloss.get(key))
     except Exception:   # the loss or the name is not in this build
         return False
+
+
+# -- PyTorch training steps through fastloss.torch (issue 16) ---------------
+# A group of their own (_bench/torch_step.py): ``--loss torch_step`` selects
+# all of them, a step case's id selects that one.  A loss name and a run of
+# every case leave them out: they time a training step (torch's autograd
+# around the kernel), not loss_gradient.
+from . import torch_step as _torch_step  # noqa: E402
+
+_select_loss_cases = select
+
+
+def select(names=None, cases=None):  # noqa: F811 - extends the select above
+    """`select` above, plus the training-step group: the name ``torch_step``
+    (every step case) or a step case's id (``torch_step_sparse_ce``...)."""
+    if not names or cases is not None:
+        return _select_loss_cases(names, cases)
+    by_id = {case.name: case for case in _torch_step.CASES}
+    steps, rest = [], []
+    for name in names:
+        key = name.lower()
+        hits = (list(_torch_step.CASES) if key == _torch_step.GROUP
+                else [by_id[key]] if key in by_id else None)
+        if hits is None:
+            rest.append(name)
+            continue
+        if not _torch_step.available():
+            raise ValueError(f"--loss: {name!r} is a PyTorch training step; it needs torch "
+                             f"(pip install 'fastloss[torch]')")
+        steps += [case for case in hits if case not in steps]
+    return (_select_loss_cases(rest) if rest else []) + steps

@@ -8,6 +8,14 @@ reports bytes read + written per second (STREAM's convention: 3 arrays x
 gradient store pays that same hidden cost).  Like STREAM it reports the best
 of several trials (the least-disturbed one); the median is kept too, since
 the machine may be shared.
+
+A probe run once per benchmark is not a floor to trust on a shared machine:
+it catches whatever load there was in its second (12 GB/s in a run where
+the triad measured 19-21 GB/s within the hour, issue 16).  So
+:func:`triad_call` gives the runner a triad moving the same bytes as a case,
+timed as one more implementation in that case's interleaved rounds: the
+case and its floor see the same load, and the "x floor" column divides
+their times from the same rounds.
 """
 from __future__ import annotations
 
@@ -38,3 +46,23 @@ def bandwidth(threads, n=None, trials=10, quick=False):
     return {"gb_per_s": nbytes / min(times) / 1e9,
             "gb_per_s_median": nbytes / float(np.median(times)) / 1e9,
             "threads": int(threads), "bytes": nbytes, "trials": trials}
+
+
+def triad_call(nbytes, threads):
+    """A zero-argument call running the triad over arrays that move `nbytes`
+    bytes (read + written, STREAM's count; at least 3 x 8 kB), on `threads`
+    threads; ``.bytes`` holds the exact count.  The pages are touched by
+    the threads that will use them, before any timing."""
+    from .._kernels import stream
+    n = max(int(round(nbytes / 24)), 1024)
+    a, b, c = np.empty(n), np.empty(n), np.empty(n)
+    stream.fill(a, 0.0, threads)
+    stream.fill(b, 1.0, threads)
+    stream.fill(c, 2.0, threads)
+
+    def call():
+        stream.triad(a, b, c, 3.0, threads)
+        return None
+
+    call.bytes = 24 * n
+    return call

@@ -52,15 +52,24 @@ def _peer_cell(entry):
     return cell + (" !" if status == "disagree" else "")
 
 
+def _busy(report):
+    return any(r.get("contended") for r in report["rows"])
+
+
 def table(report, markdown=False):
     """One row per case: fastloss loss_gradient time, throughput, ratio to the
-    bandwidth floor, and speed-up over each peer (peer time / fastloss time;
-    above 1 fastloss is faster).  "!" marks a peer that disagrees.  GB/s and
-    the floor are shown only for cases that stream their data (not for the
-    sort- or pair-bound Lovász and RankNet)."""
+    bandwidth floor, the in-round triad's bandwidth (best/median), and
+    speed-up over each peer (peer time / fastloss time; above 1 fastloss is
+    faster).  "!" marks a peer that disagrees.  GB/s and the floor are shown
+    only for cases that stream their data (not for the sort- or pair-bound
+    Lovász and RankNet).  A contended run adds t(k threads)/t(1 thread) and
+    NumPy's time over fastloss's, both with one core busy."""
     peers = peer_names(report)
-    head = ["case", "shape", "dtype", "fastloss ms", "elem/s", "GB/s", "x floor"]
+    busy = _busy(report)
+    head = ["case", "shape", "dtype", "fastloss ms", "elem/s", "GB/s", "x floor", "triad GB/s"]
     head += [f"vs {p}" for p in peers] + ["agree"]
+    if busy:
+        head += [f"busy t{report['threads']}/t1", "busy vs numpy"]
     lines = []
     for row in report["rows"]:
         cells = [row["case"], _shape(row), row["dtype"]]
@@ -75,10 +84,13 @@ def table(report, markdown=False):
         floor = row["floor"]
         cells += [_ms(fl["time_s"]), _rate(fl["elements_per_s"]),
                   f"{fl['gb_per_s']:.3g}" if floor else "-",
-                  f"{floor['ratio']:.2f}" if floor else "-"]
+                  f"{floor['ratio']:.2f}" if floor else "-",
+                  _triad_cell(floor)]
         cells += [_peer_cell(row["peers"].get(p)) for p in peers]
         bad = [p for p, e in row["peers"].items() if e["status"] in ("disagree", "error")]
         cells.append("yes" if not bad else "NO: " + ",".join(bad))
+        if busy:
+            cells += _busy_cells(row.get("contended"))
         lines.append(cells)
     if markdown:
         out = ["| " + " | ".join(head) + " |",
@@ -92,25 +104,57 @@ def table(report, markdown=False):
     return "\n".join(out)
 
 
+def _triad_cell(floor):
+    """The in-round triad's GB/s, best/median ("-": no floor for this case)."""
+    if not floor or "gb_per_s" not in floor:
+        return "-"
+    return f"{floor['gb_per_s']:.1f}/{floor['gb_per_s_median']:.1f}"
+
+
+def _busy_cells(c):
+    if not c:
+        return ["-", "-"]
+    ratio = f"{c['ratio']:.2f}/{c['ratio_best']:.2f}"
+    vs = "-" if c.get("numpy_speedup") is None else f"{c['numpy_speedup']:.2f}x"
+    return [ratio, vs]
+
+
 def summary(report):
     """The lines printed above and below the table."""
     cfg = report["config"]
     bw = report["bandwidth"]
     lines = [f"fastloss {report['fastloss']} | {report['size']} sizes | "
              f"{report['threads']} thread(s), {cfg['omp_num_procs']} core(s) | "
-             f"numpy {cfg['numpy']}"
+             + (f"SIMD {cfg['simd_path']} | " if cfg.get("simd_path") else "")
+             + f"numpy {cfg['numpy']}"
              + "".join(f", {k} {v or 'absent'}" for k, v in report["peer_versions"].items()
                        if k != "numpy")]
     if bw:
-        lines.append(f"memory bandwidth (STREAM triad, {bw['threads']} threads): "
-                     f"{bw['gb_per_s']:.1f} GB/s best, {bw['gb_per_s_median']:.1f} GB/s median")
+        lines.append(f"memory bandwidth (STREAM triad, {bw['threads']} threads, once before "
+                     f"the cases): {bw['gb_per_s']:.1f} GB/s best, "
+                     f"{bw['gb_per_s_median']:.1f} GB/s median; each case's floor is its own "
+                     f"in-round triad (column \"triad GB/s\")")
+    if report.get("contended"):
+        cores = sorted({r["contended"]["busy_core"] for r in report["rows"]
+                        if r.get("contended")})
+        lines.append(f"contended: a spinning process pinned to CPU {cores} during each case's "
+                     f"second set of rounds; busy t{report['threads']}/t1 = fastloss on "
+                     f"{report['threads']} thread(s) / on 1 thread, both under that load")
     return "\n".join(lines)
 
 
-def legend():
+def legend(report=None):
+    busy = ""
+    if report is not None and _busy(report):
+        busy = (f" busy t{report['threads']}/t1: with one core busy, fastloss on "
+                f"{report['threads']} thread(s) / fastloss on 1, medians/bests of the same "
+                "rounds (target <= 1.1); busy vs numpy: "
+                "NumPy's time / fastloss's, same load.")
     return ("time: median of interleaved rounds of loss_gradient (value + gradient). "
-            "x floor: time / (bytes read+written at the measured bandwidth). "
-            "vs peer: peer time / fastloss time (>1: fastloss faster); torch = forward+backward.")
+            "x floor: time / the median time of a STREAM triad moving the same bytes, "
+            "timed in the same rounds (triad GB/s: its best/median). "
+            "vs peer: peer time / fastloss time (>1: fastloss faster); torch = forward+backward."
+            + busy)
 
 
 def write_json(report, path):

@@ -7,6 +7,20 @@ shared machine hits all of them alike; each reports its median round.
 Before every call the runner sleeps 5 ms (untimed) so the idle OpenMP
 workers of the previous implementation stop spinning.  A slow
 implementation gets fewer rounds (``budget`` seconds each, at least one).
+
+The floor: a streaming case's rounds include one more candidate, the
+STREAM triad moving the same bytes on the same threads (probe.triad_call),
+so the case and its floor are measured under the same load; "x floor" is
+the case's median over the triad's median from those rounds (the best of
+each is kept too).
+
+Contended (``contended=True``): after its quiet rounds a case is timed again
+while another process spins on one core (busy.busy_core): fastloss on
+``threads`` threads, fastloss on one thread and NumPy, interleaved; the row
+gets ``contended`` = those times, t(threads)/t(1) and NumPy's time over
+fastloss's.  The team-size back-off of the kernels (_kernels/_runtime.pyx)
+is reset before each quiet phase, so a case's quiet figures do not inherit
+the previous case's contended state.
 """
 from __future__ import annotations
 
@@ -71,14 +85,22 @@ def _timed(call):
     return time.perf_counter() - t0, result
 
 
+def _reset_teams():
+    from .._kernels import _runtime
+    _runtime.reset_team()
+
+
 def run_case(case, *, size="full", threads=2, rounds=5, budget=3.0, peers=None,
-             bandwidth=None):
-    """Benchmark one case; returns its row (a JSON-ready dict)."""
+             bandwidth=None, contended=False):
+    """Benchmark one case; returns its row (a JSON-ready dict).
+
+    ``bandwidth``: anything true times the in-round triad (the floor) for a
+    streaming case; ``contended``: also time it with one core kept busy."""
     import fastloss
     row = {"case": case.name, "loss": case.loss, "family": case.family,
            "params": dict(case.params), "shape": list(case.shape(size)),
            "dtype": case.dtype, "status": "ok", "reason": "", "fastloss": None,
-           "floor": None, "peers": {}}
+           "floor": None, "peers": {}, "contended": None}
     if not has_loss(case):
         row.update(status="skipped", reason=f"{case.loss!r} is not in this fastloss build")
         return row
@@ -86,6 +108,7 @@ def run_case(case, *, size="full", threads=2, rounds=5, budget=3.0, peers=None,
     row["elements"] = int(data.y_pred.size)
     row["bytes"] = int(data.nbytes)
     impls = []                     # (name, peer or None, timed call)
+    _reset_teams()
     with fastloss.num_threads(threads):
         try:
             fl_call = case.fastloss_call(data)
@@ -118,22 +141,68 @@ def run_case(case, *, size="full", threads=2, rounds=5, budget=3.0, peers=None,
                 if row["status"] == "ok":
                     row["status"] = "disagree"
             impls.append((peer.name, peer, call, t_peer))
+        triad = None
+        if case.streaming and bandwidth:
+            from . import probe
+            triad = probe.triad_call(data.nbytes, threads)
+            t_triad, _ = _timed(triad)
+            impls.append(("triad", None, triad, t_triad))
         del fl_result
         gc.collect()
         times = _time_rounds(impls, rounds, budget)
     t_fl = times["fastloss"]
-    row["fastloss"] = {"time_s": t_fl, "rounds": len(times.raw["fastloss"]),
+    row["fastloss"] = {"time_s": t_fl, "best_s": min(times.raw["fastloss"]),
+                       "rounds": len(times.raw["fastloss"]),
                        "elements_per_s": data.y_pred.size / t_fl,
                        "gb_per_s": data.nbytes / t_fl / 1e9}
-    if case.streaming and bandwidth:
-        floor = data.nbytes / (bandwidth["gb_per_s"] * 1e9)
-        row["floor"] = {"time_s": floor, "ratio": t_fl / floor}
+    if triad is not None:
+        t_med, t_best = times["triad"], min(times.raw["triad"])
+        row["floor"] = {"time_s": t_med, "best_s": t_best, "ratio": t_fl / t_med,
+                        "ratio_best": row["fastloss"]["best_s"] / t_best,
+                        "rounds": len(times.raw["triad"]), "probe_bytes": triad.bytes,
+                        "gb_per_s": triad.bytes / t_best / 1e9,
+                        "gb_per_s_median": triad.bytes / t_med / 1e9}
+        del triad
     for name, entry in row["peers"].items():
         if name in times:
             entry["time_s"] = times[name]
             entry["rounds"] = len(times.raw[name])
             entry["speedup"] = times[name] / t_fl
+    if contended:
+        row["contended"] = _run_contended(case, data, impls, threads, rounds, budget)
     return row
+
+
+def _run_contended(case, data, impls, threads, rounds, budget):
+    """fastloss on `threads` threads and on 1, and NumPy, interleaved, with
+    one core kept busy by another process."""
+    import fastloss
+    from .busy import busy_core
+    fl_call = impls[0][2]
+
+    def on(k):
+        def call():
+            with fastloss.num_threads(k):
+                return fl_call()
+        return call
+
+    timed = [(f"fastloss@{threads}", None, on(threads), impls[0][3]),
+             ("fastloss@1", None, on(1), impls[0][3] * threads)]
+    timed += [(name, peer, call, t) for name, peer, call, t in impls if name == "numpy"]
+    out = {"threads": int(threads)}
+    with busy_core() as proc:
+        out["busy_core"] = proc.core
+        for _, _, call, _ in timed:     # each once, untimed, under the load
+            _timed(call)
+        times = _time_rounds(timed, rounds, budget)
+    t_n, t_1 = times[f"fastloss@{threads}"], times["fastloss@1"]
+    b_n, b_1 = min(times.raw[f"fastloss@{threads}"]), min(times.raw["fastloss@1"])
+    out.update(time_s=t_n, time_1_s=t_1, ratio=t_n / t_1,
+               best_s=b_n, best_1_s=b_1, ratio_best=b_n / b_1,
+               rounds=len(times.raw[f"fastloss@{threads}"]))
+    out["numpy_time_s"] = times.get("numpy")
+    out["numpy_speedup"] = times["numpy"] / t_n if "numpy" in times else None
+    return out
 
 
 class _Times(dict):
@@ -157,11 +226,14 @@ def _time_rounds(impls, rounds, budget):
 
 
 def run(cases, *, size="full", threads=2, rounds=None, budget=None, peers=None,
-        bandwidth=True, progress=None):
+        bandwidth=True, progress=None, contended=False):
     """Benchmark `cases`; returns the report (a JSON-ready dict).
 
-    ``bandwidth=True`` measures the floor with the STREAM-like probe first (a
-    dict uses those numbers, ``None``/False leaves the floor out);
+    ``bandwidth=True`` runs the STREAM-like probe once first (the report's
+    ``bandwidth``, for reference; a dict is taken as those numbers) and times
+    the triad inside every streaming case's rounds (its floor);
+    ``None``/False leaves the floor out.  ``contended=True`` also times every
+    case with one core kept busy (see the module docstring).
     ``progress(index, total, row)`` is called after every case.
     """
     import fastloss
@@ -178,7 +250,7 @@ def run(cases, *, size="full", threads=2, rounds=None, budget=None, peers=None,
     rows = []
     for i, case in enumerate(cases):
         row = run_case(case, size=size, threads=threads, rounds=rounds, budget=budget,
-                       peers=peers, bandwidth=bandwidth)
+                       peers=peers, bandwidth=bandwidth, contended=contended)
         rows.append(row)
         gc.collect()
         if progress is not None:
@@ -194,6 +266,7 @@ def run(cases, *, size="full", threads=2, rounds=None, budget=None, peers=None,
         "time_unit": "s",
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "bandwidth": bandwidth,
+        "contended": bool(contended),
         "peer_versions": _peer_versions(peers),
         "rows": rows,
         "failed": failed,

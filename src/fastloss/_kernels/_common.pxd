@@ -126,3 +126,98 @@ cdef inline double log_sigmoid(double x) noexcept nogil:
 cdef extern from "fl_scalar.h":
     # -1, 0 or 1 (+-0 at +-0; NaN stays NaN), without a branch.
     double sign_of "fl_sign"(double x) noexcept nogil
+
+
+# ------------------------------------------------ the entries' fast path
+# The common call -- an exact numpy.ndarray, C-contiguous and aligned, whose
+# dtype is NumPy's own float64/float32 (or int64) descriptor -- is recognised
+# by reading the array object's first fields directly: the buffer protocol
+# would build a format string for every fresh array (~0.3 µs each) and a
+# typed memoryview allocates an object besides.  These fields are NumPy's
+# PyArrayObject_fields (numpy/ndarraytypes.h), unchanged since NumPy 1.0 and
+# kept by NumPy 2; the build has no NumPy headers, so they are spelled here,
+# and every module using them checks them against NumPy's own view of a few
+# arrays at import (`head_layout_ok`) and never takes the fast path if they
+# disagree.  The dtype test is pointer identity with NumPy's descriptor
+# singletons (native byte order by construction): any other descriptor --
+# byte-swapped, a structured or subclassed dtype, an equal but distinct
+# object -- simply takes the checked path.
+cdef extern from *:
+    """
+    typedef struct {
+        PyObject_HEAD
+        char *data;
+        int nd;
+        Py_ssize_t *dimensions;
+        Py_ssize_t *strides;
+        PyObject *base;
+        PyObject *descr;
+        int flags;
+    } fl_ndarray_head;
+    """
+    ctypedef struct fl_ndarray_head:
+        char* data
+        int nd
+        Py_ssize_t* dimensions
+        Py_ssize_t* strides
+        void* descr
+        int flags
+
+cdef enum:
+    # NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED (ABI constants)
+    FL_C_ALIGNED = 0x0001 | 0x0100
+
+
+cdef inline fl_ndarray_head* plain_array(object x, object ndarray, object dtype):
+    """x's fields when x is exactly `ndarray`, C-contiguous, aligned and of
+    descriptor `dtype`; NULL otherwise (the caller then takes the checked
+    path)."""
+    if type(x) is not ndarray:
+        return NULL
+    cdef fl_ndarray_head* h = <fl_ndarray_head*><void*>x
+    if (h.flags & FL_C_ALIGNED) != FL_C_ALIGNED or h.descr != <void*>dtype:
+        return NULL
+    return h
+
+
+cdef inline bint same_shape(const fl_ndarray_head* a, const fl_ndarray_head* b) noexcept:
+    cdef int d
+    if a.nd != b.nd:
+        return False
+    for d in range(a.nd):
+        if a.dimensions[d] != b.dimensions[d]:
+            return False
+    return True
+
+
+cdef inline Py_ssize_t size_of(const fl_ndarray_head* a) noexcept:
+    cdef Py_ssize_t s = 1
+    cdef int d
+    for d in range(a.nd):
+        s *= a.dimensions[d]
+    return s
+
+
+cdef inline bint head_layout_ok(object np) except -1:
+    """The fields above agree with NumPy on a few arrays (data address,
+    rank, shape, strides, descriptor, contiguity and alignment flags)."""
+    cdef fl_ndarray_head* h
+    base = np.zeros(64, dtype=np.uint8)
+    samples = [np.arange(12.0).reshape(3, 4), np.arange(12.0).reshape(3, 4)[:, ::2],
+               np.zeros(5, dtype=np.float32), np.zeros(0),
+               np.frombuffer(base.data, np.float64, 3, 1),       # misaligned
+               np.zeros(3, dtype=">f8")]
+    for a in samples:
+        if type(a) is not np.ndarray:
+            return False
+        h = <fl_ndarray_head*><void*>a
+        if (<size_t>h.data != <size_t>a.__array_interface__["data"][0]
+                or h.nd != a.ndim
+                or h.descr != <void*>a.dtype
+                or bool(h.flags & 0x0001) != bool(a.flags.c_contiguous)
+                or bool(h.flags & 0x0100) != bool(a.flags.aligned)):
+            return False
+        for d in range(a.ndim):
+            if h.dimensions[d] != a.shape[d] or h.strides[d] != a.strides[d]:
+                return False
+    return True

@@ -27,6 +27,8 @@ Two schemes, chosen by the group size only (never by the thread count):
 from cython.parallel cimport prange
 from libc.math cimport exp2, log2, fabs, isnan, NAN
 from libc.stdint cimport int64_t
+from cython.parallel cimport threadid
+from fastloss._kernels._runtime cimport team, team_done
 
 import numpy as np
 
@@ -158,8 +160,8 @@ cdef void _big_group(const Pairs* P, Py_ssize_t g0, Py_ssize_t g1, double inv_id
     """Every pair of the group [g0, g1) by rounds of tiles; blk holds
     NSUM * nb per-block sums.  hrow, hcol: NULL without the hessian."""
     cdef Py_ssize_t n = g1 - g0
-    cdef Py_ssize_t nb = (n + TILE - 1) // TILE, r, I, J, ntile, i0, j0
-    cdef int nt = nthreads
+    cdef Py_ssize_t nb = (n + TILE - 1) // TILE, r, I, J, ntile, i0, j0, by_master
+    cdef int nt = nthreads, ntr
     if nt < 1:
         nt = 1
     for I in range(NSUM * nb):
@@ -168,11 +170,10 @@ cdef void _big_group(const Pairs* P, Py_ssize_t g0, Py_ssize_t g1, double inv_id
         ntile = nb
         if r > 0 and 2 * r == nb:
             ntile = nb // 2           # (I, I + nb/2) and (I + nb/2, I) are one pair
-        # tiles handed out as threads come free: a descheduled thread does
-        # not hold its share of the round (each tile writes its own block
-        # sums and its own rowbuf / colbuf entries, so any order gives the
-        # same bits)
-        for I in prange(ntile, schedule="dynamic", chunksize=1, num_threads=nt):
+        ntr = team(nt, ntile)
+        by_master = 0
+        for I in prange(ntile, schedule="dynamic", chunksize=1, num_threads=ntr):
+            by_master += threadid() == 0
             J = (I + r) % nb
             i0 = g0 + I * TILE
             j0 = g0 + J * TILE
@@ -187,6 +188,7 @@ cdef void _big_group(const Pairs* P, Py_ssize_t g0, Py_ssize_t g1, double inv_id
                 # the more relevant items, so it plays the row role
                 _tile(P, j0, min(j0 + TILE, g1), i0, min(i0 + TILE, g1), False, inv_idcg,
                       colbuf, rowbuf, hcol, hrow, &blk[NSUM * I], row, sep)
+        team_done(ntr, ntile, by_master)
 
 
 cdef double _inv_idcg(const double* ys, Py_ssize_t g0, Py_ssize_t g1,
@@ -336,7 +338,7 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
     ("sum_over_batch_size") the number of counted pairs, 0 none (a zero
     divisor gives 0).
     """
-    cdef Py_ssize_t n = y_pred.shape[0], G = starts.shape[0] - 1, q, g, g0, g1, i
+    cdef Py_ssize_t n = y_pred.shape[0], G = starts.shape[0] - 1, q, g, g0, g1, i, by_master
     cdef bint lam = rank is not None
     if n < 1 or y_true.shape[0] != n or order.shape[0] != n or G < 1:
         raise ValueError("ranking: inconsistent sizes")
@@ -463,13 +465,17 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
                 pairs += <double>(starts[g + 1] - starts[g]) * (starts[g + 1] - starts[g])
         nt = nthreads if pairs >= MIN_PARALLEL_PAIRS else 1
         if small > 0:
-            for g in prange(G, schedule="dynamic", num_threads=nt):
+            nt = team(nt, G)
+            by_master = 0
+            for g in prange(G, schedule="dynamic", chunksize=1, num_threads=nt):
+                by_master += threadid() == 0
                 g0 = starts[g]
                 g1 = starts[g + 1]
                 # a LambdaRank group with IDCG 0 (or a NaN score) is skipped
                 if g1 - g0 <= SMALL_GROUP and not (lam and not inv[g] > 0.0):
                     _tile(&P, g0, g1, g0, g1, True, inv[g], &rowbuf[0], &rowbuf[0],
                           hrow, hrow, &gl[NSUM * g], row, sepv[g])
+            team_done(nt, G, by_master)
     for g in range(G):
         g0 = starts[g]
         g1 = starts[g + 1]

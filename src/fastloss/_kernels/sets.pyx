@@ -23,6 +23,7 @@ from fastloss._kernels._common cimport (
     floating, BLOCK_ELEMENTS, MIN_PARALLEL_ELEMENTS, threads_for, combine_blocks)
 from fastloss._kernels cimport simd
 from fastloss._kernels.simd cimport fl_kernels, FL_MATH_EXP_NONPOS
+from fastloss._kernels._runtime cimport team, team_done
 
 # The process's one kernel table (chosen by _kernels/simd.pyx; the pointer
 # stays valid when the path changes).
@@ -144,11 +145,14 @@ cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
     """partial[(s * C + c) * nblocks + b] = statistic s of class c in block b."""
     cdef Py_ssize_t bs = _overlap_block(total, C)
     cdef Py_ssize_t nb = (total + bs - 1) // bs
-    cdef Py_ssize_t b, e, e1, end, c, row, cc
+    cdef Py_ssize_t by_master, b, e, e1, end, c, row, cc
     cdef double syp, s1, s2, wi
     cdef Sums3 sm
     cdef int nt = threads_for(total, MIN_PARALLEL_ELEMENTS, nthreads)
-    for b in prange(nb, schedule="static", num_threads=nt):
+    nt = team(nt, nb)
+    by_master = 0
+    for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+        by_master += threadid() == 0
         for cc in range(C):
             partial[(0 * C + cc) * nb + b] = 0.0
             partial[(1 * C + cc) * nb + b] = 0.0
@@ -170,6 +174,7 @@ cdef void _overlap_sums(const floating* y, const floating* p, const double* w,
             partial[(0 * C + c) * nb + b] += wi * syp
             partial[(1 * C + c) * nb + b] += wi * s1
             partial[(2 * C + c) * nb + b] += wi * s2
+    team_done(nt, nb, by_master)
 
 
 cdef void _overlap_grad(const floating* y, const floating* p, const double* w,
@@ -179,10 +184,13 @@ cdef void _overlap_grad(const floating* y, const floating* p, const double* w,
     """grad = w_row * (a_c y + b_c p + d_c), coef[3c..3c+2] = (a_c, b_c, d_c)."""
     cdef Py_ssize_t bs = _overlap_block(total, C)
     cdef Py_ssize_t nb = (total + bs - 1) // bs
-    cdef Py_ssize_t b, e, e1, end, c, row
+    cdef Py_ssize_t by_master, b, e, e1, end, c, row
     cdef double a, bb, d, wi
     cdef int nt = threads_for(total, MIN_PARALLEL_ELEMENTS, nthreads)
-    for b in prange(nb, schedule="static", num_threads=nt):
+    nt = team(nt, nb)
+    by_master = 0
+    for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+        by_master += threadid() == 0
         e = b * bs
         e1 = min(e + bs, total)
         while e < e1:
@@ -196,6 +204,7 @@ cdef void _overlap_grad(const floating* y, const floating* p, const double* w,
             while e < end:
                 grad[e] = <floating>(a * y[e] + bb * p[e] + d)
                 e = e + 1
+    team_done(nt, nb, by_master)
 
 
 cdef enum OverlapKind:
@@ -663,11 +672,14 @@ def overlap_pos_sums(const floating[::1] y_pred, const int64_t[::1] labels,
     cdef const int64_t* lab = NULL if labels is None else &labels[0]
     cdef const floating* yt = NULL if y_true is None else &y_true[0]
     cdef const floating* z = &y_pred[0]
-    cdef Py_ssize_t b, q, q1, qe, c, t, nq, s, k, nb = L.nb
+    cdef Py_ssize_t by_master, b, q, q1, qe, c, t, nq, s, k, nb = L.nb
     cdef Scratch S
     cdef double wv
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=nt):
+        nt = team(nt, nb)
+        by_master = 0
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             S = _scratch_at(sc.e, sc.d, sc.i, sc.s, C, L.T, threadid(), sc.esize)
             for c in range(3 * C):
                 S.acc[c] = 0.0
@@ -701,6 +713,7 @@ def overlap_pos_sums(const floating[::1] y_pred, const int64_t[::1] labels,
             for s in range(3):
                 for c in range(C):
                     partial[(s * C + c) * nb + b] = S.acc[s * C + c]
+        team_done(nt, nb, by_master)
         for s in range(3):
             for c in range(C):
                 sums[s, c] = combine_blocks(&partial[(s * C + c) * nb], nb)
@@ -779,10 +792,13 @@ def overlap_pos_grad(const floating[::1] y_pred, const int64_t[::1] labels,
     cdef const floating* yt = NULL if y_true is None else &y_true[0]
     cdef const floating* z = &y_pred[0]
     cdef floating* g = &grad[0]
-    cdef Py_ssize_t b, q, q1, qe, nq, nb = L.nb
+    cdef Py_ssize_t by_master, b, q, q1, qe, nq, nb = L.nb
     cdef Scratch S
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=nt):
+        nt = team(nt, nb)
+        by_master = 0
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             S = _scratch_at(sc.e, sc.d, sc.i, sc.s, C, L.T, threadid(), sc.esize)
             q = b * L.pb
             qe = min(q + L.pb, L.npos)
@@ -792,6 +808,7 @@ def overlap_pos_grad(const floating[::1] y_pred, const int64_t[::1] labels,
                 _fill_tile(z, yt, lab, sw, &L, q, q1, from_logits, has_ignore, ignore, &S)
                 _grad_tile(&L, &S, nq, lab != NULL, from_logits, &coef[0, 0], g)
                 q = q1
+        team_done(nt, nb, by_master)
 
 
 # ====================================================================== Kappa
@@ -983,14 +1000,17 @@ def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::
     cdef double* u = &vecs[3 * C]
     cdef const double* wrow
     cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
-    cdef Py_ssize_t b, i, r0, r1, c, a, tid
+    cdef Py_ssize_t by_master, b, i, r0, r1, c, a, tid
     cdef double wi, num, den, sw, masked, L, t, scale, dot
     cdef double* pr
     cdef double* acc
     cdef const floating* row
     with nogil:
         _kappa_table(weights, C, f)
-        for b in prange(nb, schedule="static", num_threads=nt):
+        nt = team(nt, nb)
+        by_master = 0
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             tid = threadid()
             pr = &rowbuf[tid * C] if from_logits else NULL
             acc = &accbuf[tid * 2 * C]
@@ -1025,6 +1045,7 @@ def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::
             partial[2 * C * nb + b] = num
             partial[(2 * C + 1) * nb + b] = sw
             partial[(2 * C + 2) * nb + b] = masked
+        team_done(nt, nb, by_master)
         num = combine_blocks(&partial[2 * C * nb], nb)
         sw = combine_blocks(&partial[(2 * C + 1) * nb], nb)
         masked = combine_blocks(&partial[(2 * C + 2) * nb], nb)
@@ -1048,7 +1069,10 @@ def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::
         if grad is not None:
             for c in range(C):
                 u[c] = L * v[c] / sw if scale != 0.0 else 0.0
-            for b in prange(nb, schedule="static", num_threads=nt):
+            nt = team(nt, nb)
+            by_master = 0
+            for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+                by_master += threadid() == 0
                 tid = threadid()
                 pr = &rowbuf[tid * C] if from_logits else NULL
                 r0 = b * rpb
@@ -1074,6 +1098,7 @@ def kappa(const int64_t[::1] labels, const floating[::1] y_pred, const double[::
                     else:
                         for c in range(C):
                             grad[i * C + c] = <floating>(wi * (wrow[c] - u[c]))
+            team_done(nt, nb, by_master)
     return L, sw
 
 
@@ -1122,11 +1147,14 @@ def kappa_hard(const int64_t[::1] a_idx, const int64_t[::1] b_idx, const double[
     cdef double* v = &vecs[3 * C]
     cdef double* acc
     cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
-    cdef Py_ssize_t b, i, r0, r1, a, c, tid
+    cdef Py_ssize_t by_master, b, i, r0, r1, a, c, tid
     cdef double wi, num, den, sw
     with nogil:
         _kappa_table(weights, C, f)
-        for b in prange(nb, schedule="static", num_threads=nt):
+        nt = team(nt, nb)
+        by_master = 0
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             tid = threadid()
             acc = &accbuf[tid * 2 * C]
             for c in range(2 * C):
@@ -1147,6 +1175,7 @@ def kappa_hard(const int64_t[::1] a_idx, const int64_t[::1] b_idx, const double[
                 partial[c * nb + b] = acc[c]
             partial[2 * C * nb + b] = num
             partial[(2 * C + 1) * nb + b] = sw
+        team_done(nt, nb, by_master)
         num = combine_blocks(&partial[2 * C * nb], nb)
         sw = combine_blocks(&partial[(2 * C + 1) * nb], nb)
         for a in range(C):
@@ -1711,3 +1740,192 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
             _softmax_chain(&pred[0], &labels[0], B, C, HW, &lse[0], has_ignore, ignore,
                            g, nthreads)
     return losses_arr
+
+
+# ============================ Kappa with given global statistics (fastloss.dask)
+# fastloss.dask runs kappa over chunks of rows: each chunk's statistics
+# (kappa_stats), their sum over the chunks, the loss and the gradient's
+# constants from the sum (kappa_finish, the same arithmetic as kappa), then
+# each chunk's gradient from those constants (kappa_grad_given).  One kernel
+# call per chunk and pass; the formulas are kappa's.
+
+cdef int _check_kappa_args(object labels, object y_pred, object sample_weight, Py_ssize_t n,
+                           Py_ssize_t C, int weights) except -1:
+    cdef Py_ssize_t k
+    if n < 1 or C < 1:
+        raise ValueError("kappa: y_pred must have n >= 1 rows of C >= 1 classes")
+    if labels.shape[0] != n:
+        raise ValueError("kappa: labels must hold n entries")
+    if y_pred.shape[0] != n * C:
+        raise ValueError("kappa: y_pred must hold n * C entries")
+    if weights < KAPPA_NONE or weights > KAPPA_QUADRATIC:
+        raise ValueError(f"kappa: unknown weights kind {weights}")
+    if sample_weight is not None and sample_weight.shape[0] != n:
+        raise ValueError("kappa: sample_weight must hold n entries")
+    for k in range(n):
+        if labels[k] < 0 or labels[k] >= C:
+            raise ValueError(f"kappa: labels holds {labels[k]}, outside [0, {C})")
+    return 0
+
+
+def kappa_stats(const int64_t[::1] labels, const floating[::1] y_pred,
+                const double[::1] sample_weight, Py_ssize_t n, Py_ssize_t C, int weights,
+                bint from_logits, int nthreads):
+    """kappa's first pass alone: float64 array of 2C + 3 sums, (h (C), q (C),
+    Num, Σw, masked weight), each combined over the blocks in block order.
+    Sums of several chunks add up to the statistics of their concatenation."""
+    _check_kappa_args(labels, y_pred, sample_weight, n, C, weights)
+    cdef Py_ssize_t rpb = _kappa_rows_per_block(C)
+    cdef Py_ssize_t nb = (n + rpb - 1) // rpb
+    cdef int nt = threads_for(n * C, MIN_PARALLEL_ELEMENTS, nthreads)
+    if nt > nb:
+        nt = <int>nb
+    partial_arr = np.empty((2 * C + 3) * nb, dtype=np.float64)
+    rowbuf_arr = np.empty(nt * C if from_logits else 1, dtype=np.float64)
+    accbuf_arr = np.empty(nt * 2 * C, dtype=np.float64)
+    f_arr = np.empty(2 * C, dtype=np.float64)
+    out_arr = np.empty(2 * C + 3, dtype=np.float64)
+    cdef double[::1] partial = partial_arr
+    cdef double[::1] rowbuf = rowbuf_arr
+    cdef double[::1] accbuf = accbuf_arr
+    cdef double[::1] fv = f_arr
+    cdef double[::1] out = out_arr
+    cdef double* f = &fv[0]
+    cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
+    cdef Py_ssize_t b, i, r0, r1, c, a, tid, s
+    cdef double wi, num, sw, masked
+    cdef double* pr
+    cdef double* acc
+    cdef const floating* row
+    with nogil:
+        _kappa_table(weights, C, f)
+        for b in prange(nb, schedule="static", num_threads=nt):
+            tid = threadid()
+            pr = &rowbuf[tid * C] if from_logits else NULL
+            acc = &accbuf[tid * 2 * C]
+            for c in range(2 * C):
+                acc[c] = 0.0
+            num = 0.0
+            sw = 0.0
+            masked = 0.0
+            r0 = b * rpb
+            r1 = min(r0 + rpb, n)
+            for i in range(r0, r1):
+                wi = 1.0 if w == NULL else w[i]
+                a = labels[i]
+                row = &y_pred[i * C]
+                if from_logits:
+                    if not _softmax_row(row, C, pr):
+                        masked = masked + wi
+                        continue
+                    for c in range(C):
+                        acc[C + c] += wi * pr[c]
+                    num = num + wi * _w_dot(&f[C - 1 - a], pr, C)
+                else:
+                    for c in range(C):
+                        acc[C + c] += wi * row[c]
+                    num = num + wi * _w_dot(&f[C - 1 - a], row, C)
+                acc[a] += wi
+                sw = sw + wi
+            for c in range(2 * C):
+                partial[c * nb + b] = acc[c]
+            partial[2 * C * nb + b] = num
+            partial[(2 * C + 1) * nb + b] = sw
+            partial[(2 * C + 2) * nb + b] = masked
+        for s in range(2 * C + 3):
+            out[s] = combine_blocks(&partial[s * nb], nb)
+    return out_arr
+
+
+def kappa_finish(const double[::1] stats, Py_ssize_t C, int weights):
+    """(loss, scale, u) from kappa_stats's sums (of one or many chunks), as
+    kappa finishes: scale = 1 / Σ W∘E (0 where the loss is 0 or +inf with a
+    zero gradient), u_c = L v_c / Σw; the gradient of a row is then
+    w_i scale (W[y_i, c] - u_c)."""
+    if C < 1 or stats.shape[0] != 2 * C + 3:
+        raise ValueError(f"kappa_finish: stats must hold 2 C + 3 = {2 * C + 3} sums")
+    if weights < KAPPA_NONE or weights > KAPPA_QUADRATIC:
+        raise ValueError(f"kappa_finish: unknown weights kind {weights}")
+    v_arr = np.empty(C, dtype=np.float64)
+    u_arr = np.zeros(C, dtype=np.float64)
+    cdef double[::1] v = v_arr
+    cdef double[::1] u = u_arr
+    cdef double num = stats[2 * C], sw = stats[2 * C + 1], masked = stats[2 * C + 2]
+    cdef double den = 0.0, L, scale
+    cdef Py_ssize_t c
+    with nogil:
+        _kappa_v(weights, &stats[0], C, &v[0])
+        for c in range(C):
+            den += v[c] * stats[C + c]
+        if sw > 0.0:
+            den = den / sw
+        if masked != 0.0:
+            L = masked * INFINITY
+            scale = 0.0
+        elif sw == 0.0 or (den == 0.0 and num == 0.0):
+            L = 0.0
+            scale = 0.0
+        else:
+            L = num / den
+            scale = 1.0 / den
+        if scale != 0.0:
+            for c in range(C):
+                u[c] = L * v[c] / sw
+    return L, scale, u_arr
+
+
+def kappa_grad_given(const int64_t[::1] labels, const floating[::1] y_pred,
+                     const double[::1] sample_weight, Py_ssize_t n, Py_ssize_t C,
+                     int weights, bint from_logits, double scale, const double[::1] u,
+                     floating[::1] grad, int nthreads):
+    """kappa's gradient pass for rows of a larger set, from kappa_finish's
+    (scale, u) of the whole set: g_ic = w_i scale (W[y_i, c] - u_c), through
+    the softmax when from_logits; all 0 when scale is 0."""
+    _check_kappa_args(labels, y_pred, sample_weight, n, C, weights)
+    if u.shape[0] != C:
+        raise ValueError("kappa_grad_given: u must hold C entries")
+    if grad.shape[0] != n * C:
+        raise ValueError("kappa_grad_given: grad must hold n * C entries")
+    cdef Py_ssize_t rpb = _kappa_rows_per_block(C)
+    cdef Py_ssize_t nb = (n + rpb - 1) // rpb
+    cdef int nt = threads_for(n * C, MIN_PARALLEL_ELEMENTS, nthreads)
+    if nt > nb:
+        nt = <int>nb
+    rowbuf_arr = np.empty(nt * C if from_logits else 1, dtype=np.float64)
+    f_arr = np.empty(2 * C, dtype=np.float64)
+    cdef double[::1] rowbuf = rowbuf_arr
+    cdef double[::1] fv = f_arr
+    cdef double* f = &fv[0]
+    cdef const double* w = NULL if sample_weight is None else &sample_weight[0]
+    cdef Py_ssize_t b, i, r0, r1, c, a, tid
+    cdef double wi, t, dot
+    cdef double* pr
+    cdef const double* wrow
+    cdef const floating* row
+    with nogil:
+        _kappa_table(weights, C, f)
+        for b in prange(nb, schedule="static", num_threads=nt):
+            tid = threadid()
+            pr = &rowbuf[tid * C] if from_logits else NULL
+            r0 = b * rpb
+            r1 = min(r0 + rpb, n)
+            for i in range(r0, r1):
+                wi = (1.0 if w == NULL else w[i]) * scale
+                a = labels[i]
+                wrow = &f[C - 1 - a]
+                row = &y_pred[i * C]
+                if scale == 0.0:
+                    for c in range(C):
+                        grad[i * C + c] = 0
+                elif from_logits:
+                    _softmax_row(row, C, pr)
+                    dot = 0.0
+                    for c in range(C):
+                        t = wi * (wrow[c] - u[c])
+                        dot = dot + t * pr[c]
+                        grad[i * C + c] = <floating>t
+                    for c in range(C):
+                        grad[i * C + c] = <floating>(pr[c] * (grad[i * C + c] - dot))
+                else:
+                    for c in range(C):
+                        grad[i * C + c] = <floating>(wi * (wrow[c] - u[c]))

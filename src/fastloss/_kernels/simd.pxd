@@ -32,6 +32,12 @@ cdef extern from "simd/kernels.h" nogil:
         int (*any_nan_d)(const double*, Py_ssize_t) noexcept nogil
         int (*hinge_labels_f)(const float*, Py_ssize_t) noexcept nogil
         int (*hinge_labels_d)(const double*, Py_ssize_t) noexcept nogil
+        double (*sce_tile_f)(const long long*, const float*, const double*, Py_ssize_t,
+                             Py_ssize_t, Py_ssize_t, int, double, float*, float*, float*,
+                             const float*, Py_ssize_t, float*, double) noexcept nogil
+        double (*sce_tile_d)(const long long*, const double*, const double*, Py_ssize_t,
+                             Py_ssize_t, Py_ssize_t, int, double, double*, double*, double*,
+                             const double*, Py_ssize_t, double*, double) noexcept nogil
         double (*kl_log_f)(const float*, const float*, Py_ssize_t, double,
                            float*) noexcept nogil
         double (*kl_log_d)(const double*, const double*, Py_ssize_t, double,
@@ -40,6 +46,21 @@ cdef extern from "simd/kernels.h" nogil:
                          float*) noexcept nogil
         double (*hell_d)(const double*, const double*, Py_ssize_t, double, double,
                          double*) noexcept nogil
+        double (*cce_f)(const float*, const float*, Py_ssize_t, double, const double*, double,
+                        float*, float*) noexcept nogil
+        double (*cce_d)(const double*, const double*, Py_ssize_t, double, const double*,
+                        double, double*, double*) noexcept nogil
+        double (*focal_f)(const float*, const float*, Py_ssize_t, double, const double*,
+                          double, float*, int) noexcept nogil
+        double (*focal_d)(const double*, const double*, Py_ssize_t, double, const double*,
+                          double, double*, int) noexcept nogil
+        double (*cos_f)(const float*, const float*, Py_ssize_t, double, float*) noexcept nogil
+        double (*cos_d)(const double*, const double*, Py_ssize_t, double,
+                        double*) noexcept nogil
+        double (*sce_row_f)(const float*, const float*, Py_ssize_t, Py_ssize_t, double,
+                            float*, float*) noexcept nogil
+        double (*sce_row_d)(const double*, const double*, Py_ssize_t, Py_ssize_t, double,
+                            double*, double*) noexcept nogil
         # sizes only for Cython's view of the struct (C's layout comes from
         # kernels.h); kept equal to FL_PW_COUNT / FL_MATH_COUNT
         fl_pw_f32 pw_f[FL_PW_COUNT]

@@ -60,6 +60,14 @@ typedef double (*fl_pw_f64)(const double* y, const double* x, const double* w, p
                             double pos, double neg, double smooth, double gscale,
                             double* g, double* h, double* rows);
 
+/* GIoU over n boxes (boxes.pyx `_block`; rows of 4 coordinates in format
+ * fmt, boxes.FORMATS): returns Σ w_i l_i (w NULL: all 1) and writes, where
+ * the pointers are not NULL, scale w_i dl_i/dp and w_i l_i. */
+typedef double (*fl_box_f32)(const float* t, const float* p, const double* w, ptrdiff_t n,
+                             int fmt, double eps, double scale, float* g, float* rows);
+typedef double (*fl_box_f64)(const double* t, const double* p, const double* w, ptrdiff_t n,
+                             int fmt, double eps, double scale, double* g, double* rows);
+
 typedef struct fl_kernels {
     const char* name;
     int path;
@@ -74,6 +82,17 @@ typedef struct fl_kernels {
     /* bit 0: some label not in {-1, 1}; bit 1: some label not in {0, 1} */
     int (*hinge_labels_f)(const float* y, ptrdiff_t n);
     int (*hinge_labels_d)(const double* y, ptrdiff_t n);
+    /* sparse softmax cross-entropy from logits (every target; rows.c):
+     * one tile of t samples, lanes across samples (classes S apart, or rows
+     * of C when contiguous), returning total + Σ w_i l_i in sample order */
+    double (*sce_tile_f)(const long long* labels, const float* x, const double* w,
+                         ptrdiff_t t, ptrdiff_t C, ptrdiff_t S, int contiguous, double scale,
+                         float* g, float* h, float* rows, const float* nx, ptrdiff_t tn,
+                         float* buf, double total);
+    double (*sce_tile_d)(const long long* labels, const double* x, const double* w,
+                         ptrdiff_t t, ptrdiff_t C, ptrdiff_t S, int contiguous, double scale,
+                         double* g, double* h, double* rows, const double* nx, ptrdiff_t tn,
+                         double* buf, double total);
     /* row losses (NULL: closed form) */
     double (*kl_log_f)(const float* y, const float* x, ptrdiff_t C, double gs, float* g);
     double (*kl_log_d)(const double* y, const double* x, ptrdiff_t C, double gs, double* g);
@@ -81,13 +100,37 @@ typedef struct fl_kernels {
                      float* g);
     double (*hell_d)(const double* y, const double* x, ptrdiff_t C, double eps, double gs,
                      double* g);
+    double (*cce_f)(const float* y, const float* x, ptrdiff_t C, double smooth,
+                    const double* class_weight, double gs, float* g, float* h);
+    double (*cce_d)(const double* y, const double* x, ptrdiff_t C, double smooth,
+                    const double* class_weight, double gs, double* g, double* h);
+    /* g: the row's e_j (never NULL), then its gradient when grad != 0 */
+    double (*focal_f)(const float* y, const float* x, ptrdiff_t C, double gamma,
+                      const double* alpha, double gs, float* g, int grad);
+    double (*focal_d)(const double* y, const double* x, ptrdiff_t C, double gamma,
+                      const double* alpha, double gs, double* g, int grad);
+    double (*cos_f)(const float* y, const float* x, ptrdiff_t C, double gs, float* g);
+    double (*cos_d)(const double* y, const double* x, ptrdiff_t C, double gs, double* g);
+    /* one long row (y unused; g NULL: the loss only) */
+    double (*sce_row_f)(const float* y, const float* x, ptrdiff_t C, ptrdiff_t label,
+                        double gs, float* g, float* h);
+    double (*sce_row_d)(const double* y, const double* x, ptrdiff_t C, ptrdiff_t label,
+                        double gs, double* g, double* h);
     /* elementwise blocks (NULL: closed forms) */
     fl_pw_f32 pw_f[FL_PW_COUNT];
     fl_pw_f64 pw_d[FL_PW_COUNT];
+    /* GIoU blocks (NULL: closed form) */
+    fl_box_f32 giou_f;
+    fl_box_f64 giou_d;
     /* the vector functions themselves (NULL: not in this precision) */
     void (*math_f[FL_MATH_COUNT])(const float* x, ptrdiff_t n, float* out);
     void (*math_d[FL_MATH_COUNT])(const double* x, ptrdiff_t n, double* out);
 } fl_kernels;
+
+/* the GIoU entries of a table, for boxes.pyx (whose view of the struct,
+ * simd.pxd's, does not name them) */
+static inline fl_box_f32 fl_giou_entry_f(const fl_kernels* k) { return k->giou_f; }
+static inline fl_box_f64 fl_giou_entry_d(const fl_kernels* k) { return k->giou_d; }
 
 /* simd/dispatch.c */
 const fl_kernels* fl_kernels_active(void);

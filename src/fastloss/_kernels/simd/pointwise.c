@@ -327,6 +327,7 @@ FL_INLINE double fl_bin_block_f32(int kind, const float* y, const float* x, cons
                                   ptrdiff_t n, const fl_bin64* P, vf64 G,
                                   float* g, float* h, float* rows, int masked) {
     const vf64 one = vf64_set1(1.0), zero = vf64_zero();
+    const vf64 Gpos = vf64_mul(G, P->pos), Gneg = vf64_mul(G, P->neg);
     vf64 acc[2] = {zero, zero};
     for (ptrdiff_t i = 0; i < n; i += FL_NF32) {
         ptrdiff_t r = n - i < FL_NF32 ? n - i : FL_NF32;
@@ -344,11 +345,15 @@ FL_INLINE double fl_bin_block_f32(int kind, const float* y, const float* x, cons
             vf64 W = !w ? one : rk == FL_NF64 ? vf64_load(w + j) : vf64_load_part(w + j, rk, 1.0);
             vf64 yk = vf32_widen(yv, k), v = zero, gv = zero, hv = zero;
             if (any_hard) {
-                vf64 c = vf64_mul(W, vf64_select(vf64_gt(yk, vf64_set1(0.5)), P->pos, P->neg));
-                vf64 Gc = vf64_mul(G, c);
+                /* unweighted: the class factors and their products with G
+                 * chosen per lane, not multiplied (W = 1: the same bits) */
+                mf64 y1k = vf64_gt(yk, vf64_set1(0.5));
+                vf64 c = w ? vf64_mul(W, vf64_select(y1k, P->pos, P->neg))
+                           : vf64_select(y1k, P->pos, P->neg);
+                vf64 Gc = w ? vf64_mul(G, c) : vf64_select(y1k, Gpos, Gneg);
                 v = fl_wmul64(c, vf32_widen(v32, k), masked);
-                gv = vf64_mul(Gc, vf32_widen(g32, k));
-                hv = vf64_mul(Gc, vf32_widen(h32, k));
+                if (g) gv = vf64_mul(Gc, vf32_widen(g32, k));
+                if (h) hv = vf64_mul(Gc, vf32_widen(h32, k));
             }
             if (!all_hard) {
                 vf64 g2, h2, e = fl_elem64(kind, yk, vf32_widen(xv, k), P, &g2, &h2, masked);

@@ -5,6 +5,7 @@
 
 #include "rows.c"
 #include "pointwise.c"
+#include "boxes.c"
 
 #if defined(FL_TARGET_SCALAR)
 #define FL_VEC(entry) NULL     /* the scalar path is the closed forms */
@@ -31,10 +32,20 @@ const fl_kernels FL_SUFFIX(fl_kernels) = {
     .any_nan_d = fl_any_nan_d,
     .hinge_labels_f = fl_hinge_labels_f,
     .hinge_labels_d = fl_hinge_labels_d,
+    .sce_tile_f = fl_sce_tile_f,
+    .sce_tile_d = fl_sce_tile_d,
     .kl_log_f = FL_VEC(fl_kl_log_f),
     .kl_log_d = FL_VEC(fl_kl_log_d),
     .hell_f = FL_VEC(fl_hell_f),
     .hell_d = FL_VEC(fl_hell_d),
+    .cce_f = FL_VEC(fl_cce_f),
+    .cce_d = FL_VEC(fl_cce_d),
+    .focal_f = FL_VEC(fl_focal_f),
+    .focal_d = FL_VEC(fl_focal_d),
+    .cos_f = FL_VEC(fl_cos_f),
+    .cos_d = FL_VEC(fl_cos_d),
+    .sce_row_f = FL_VEC(fl_sce_row_f),
+    .sce_row_d = FL_VEC(fl_sce_row_d),
     .pw_f = {
         [FL_PW_BCE_LOGIT] = FL_VEC(fl_bce_logit_f),
         [FL_PW_FOCAL2_LOGIT] = FL_VEC(fl_focal2_logit_f),
@@ -65,6 +76,8 @@ const fl_kernels FL_SUFFIX(fl_kernels) = {
         [FL_PW_TWEEDIE] = FL_VEC(fl_tweedie_d),
         [FL_PW_TWEEDIE_LOG] = FL_VEC(fl_tweedie_log_d),
     },
+    .giou_f = FL_VEC(fl_giou_f),
+    .giou_d = FL_VEC(fl_giou_d),
     .math_f = {
         [FL_MATH_EXP_NONPOS] = fl_math_exp_nonpos_f,
         [FL_MATH_LOG1P_UNIT] = fl_math_log1p_unit_f,
