@@ -2,7 +2,9 @@
 
 Kernel: ``_kernels/ranking.pyx`` (blocked pairwise, O(n) memory,
 deterministic combine).  The sorts (by group and relevance; LambdaRank's
-ranks by score) are done here, once per call, with NumPy's stable sorts.
+ranks by score) are done here, once per call, with NumPy's stable sorts --
+except groups given as runs of ids with integral relevance, which the kernel
+module orders by one counting sort per group (``runs_order``).
 """
 from __future__ import annotations
 
@@ -68,6 +70,11 @@ class _Pairwise(Loss):
             order = np.argsort(-yt, kind="stable").astype(np.int64, copy=False)
             starts = np.array([0, n], dtype=np.int64)
             first_order = np.zeros(1, dtype=np.int64)
+        elif (runs := _ranking.runs_order(yt, g)) is not None:
+            # ids never decrease (lists one after another): groups in id
+            # order are in order of first appearance
+            order, starts = runs
+            first_order = np.arange(len(starts) - 1)
         else:
             order = np.lexsort((-yt, g)).astype(np.int64, copy=False)
             gs = g[order]

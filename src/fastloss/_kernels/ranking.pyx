@@ -34,7 +34,24 @@ import numpy as np
 
 from fastloss._kernels._common cimport floating
 from fastloss._kernels cimport simd
-from fastloss._kernels.simd cimport fl_kernels, FL_MATH_EXP_NONPOS, FL_MATH_LOG1P_UNIT
+from fastloss._kernels.simd cimport fl_kernels, FL_MATH_EXP
+
+cdef extern from "simd/pairs.h" nogil:
+    ctypedef struct fl_pair_row_args:
+        double si, wi, sigma
+        const double* s
+        const double* w
+        const double* gain
+        const double* disc
+        const double* top
+        double gni, di, inv_idcg
+        int only_top
+        const double* ep
+        const double* em
+        double epi, emi
+    ctypedef void (*fl_pair_row_fn)(const fl_pair_row_args*, Py_ssize_t, double*, double*,
+                                    double*) noexcept nogil
+    fl_pair_row_fn fl_pair_row_for(int path)
 
 # The process's one kernel table (chosen by _kernels/simd.pyx; the pointer
 # stays valid when the path changes).
@@ -45,7 +62,7 @@ cdef enum:
     SMALL_GROUP = 2048
     MIN_PARALLEL_PAIRS = 65536
     NSUM = 3                # per block / group: Σ a l, Σ w_i w_j, pair count
-    CHUNK = 256             # partners per vector exp / log1p call
+    SEP_HALF_RANGE = 16     # |σ (s - centre)| bound for the product form of exp
 
 
 cdef struct Pairs:
@@ -55,111 +72,83 @@ cdef struct Pairs:
     const double* gain      # LambdaRank: 2^y; NULL for RankNet
     const double* disc      # 1 / log2(2 + rank)
     const double* top       # 1.0 where rank < k, else 0.0
+    const double* ep        # exp(σ (s - c_g)) and exp(-σ (s - c_g)), c_g the centre
+    const double* em        # of the group's scores (groups with sep[g] only)
     double sigma
 
 
 cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
                 bint diag, double inv_idcg, double* gi, double* gj, double* hi, double* hj,
-                double* out) noexcept nogil:
+                double* out, fl_pair_row_fn row, bint sep) noexcept nogil:
     """Pairs i in [i0, i1) x j in [j0, j1) with y_i > y_j (and j > i when diag).
 
     Items are sorted by relevance, descending, within the group and the row
     range precedes the column range, so the partners of i are the suffix of
     the columns with y_j < y_i, and that suffix only shrinks as i advances:
-    the inner loop has no branch on the labels.  Partners are taken CHUNK
-    at a time so that exp and log1p run through the vector path's array
-    functions (the scalar libm calls were most of the time per pair); the
-    sums stay in one fixed order.  Adds the gradient of Σ a_ij l_ij to gi[i]
-    and gj[j] (its hessian diagonal to hi, hj unless hi is NULL); out[0] +=
-    Σ a_ij l_ij, out[1] += Σ w_i w_j, out[2] += the number of counted pairs."""
+    one call of the vector row kernel (simd/pairs.c, the process's path)
+    per row, with no branch on the labels inside.  An item ranked at or
+    below k (LambdaRank) counts only the partners ranked above k: the row
+    kernel masks the others out.  sep: the group's exp(±σ(s - c)) factors
+    are valid (P.ep, P.em), so exp(-|x|) is one product per pair.  Adds the
+    gradient of Σ a_ij l_ij to gi[i] and gj[j] (its hessian diagonal to hi,
+    hj unless hi is NULL); out[0] += Σ a_ij l_ij, out[1] += Σ w_i w_j,
+    out[2] += the number of counted pairs."""
     cdef const double* y = P.y
-    cdef const double* s = P.s
-    cdef const double* w = P.w
-    cdef const double* gain = P.gain
-    cdef const double* disc = P.disc
-    cdef const double* top = P.top
-    cdef bint lam = gain != NULL
-    cdef double sigma = P.sigma, sigma2 = P.sigma * P.sigma
+    cdef bint lam = P.gain != NULL
     cdef bint want_h = hi != NULL
-    cdef Py_ssize_t i, j, jj, t, m, e, p = j0
-    cdef double yi, si, wi, x, z, l, r1, sig, ww, gh, hh, acc, hacc
-    cdef double gni = 0.0, di = 0.0, ti = 1.0, a
+    cdef Py_ssize_t i, p = j0
+    cdef double yi
     cdef double loss = 0.0, wsum = 0.0, count = 0.0
-    cdef double xb[CHUNK]
-    cdef double nb[CHUNK]
-    cdef double zb[CHUNK]
-    cdef double lb[CHUNK]
-    cdef double sb[CHUNK]
-    cdef double hb[CHUNK]
-    cdef Py_ssize_t jb[CHUNK]
-    cdef const fl_kernels* K = KT
+    cdef double acc[5]
+    cdef fl_pair_row_args A
+    A.sigma = P.sigma
+    A.gain = NULL
+    A.disc = NULL
+    A.top = NULL
+    A.gni = 0.0
+    A.di = 0.0
+    A.inv_idcg = inv_idcg
+    A.only_top = 0
+    A.ep = NULL
+    A.em = NULL
+    A.epi = 0.0
+    A.emi = 0.0
     for i in range(i0, i1):
         yi = y[i]
-        si = s[i]
-        wi = w[i]
         if diag and p < i + 1:
             p = i + 1
         while p < j1 and not (y[p] < yi):
             p += 1
-        acc = 0.0
-        hacc = 0.0
+        if p >= j1:
+            break          # later rows are no more relevant: no partners either
+        A.si = P.s[i]
+        A.wi = P.w[i]
+        A.s = &P.s[p]
+        A.w = &P.w[p]
+        if sep:
+            A.ep = &P.ep[p]
+            A.em = &P.em[p]
+            A.epi = P.ep[i]
+            A.emi = P.em[i]
         if lam:
-            gni = gain[i]
-            di = disc[i]
-            ti = top[i]
-        j = p
-        while j < j1:
-            m = 0
-            if ti != 0.0:
-                e = min(j + CHUNK, j1)
-                while j < e:
-                    jb[m] = j
-                    m += 1
-                    j += 1
-            else:
-                # i is ranked at or below k: only partners ranked above k count
-                while j < j1 and m < CHUNK:
-                    if top[j] != 0.0:
-                        jb[m] = j
-                        m += 1
-                    j += 1
-                if m == 0:
-                    break
-            for t in range(m):
-                x = sigma * (si - s[jb[t]])              # σ (s_i - s_j), y_i > y_j
-                xb[t] = x
-                nb[t] = -fabs(x)
-            K.math_d[FL_MATH_EXP_NONPOS](&nb[0], m, &zb[0])
-            K.math_d[FL_MATH_LOG1P_UNIT](&zb[0], m, &lb[0])
-            # no sums here: the compiler vectorises the division
-            for t in range(m):
-                x = xb[t]
-                z = zb[t]
-                r1 = 1.0 / (1.0 + z)
-                lb[t] = lb[t] + (-x if x < 0.0 else 0.0)    # log(1 + exp(-x)), stable
-                sb[t] = (z if x >= 0.0 else 1.0) * r1        # ρ = sigmoid(-x)
-                hb[t] = z * r1 * r1                          # ρ(1 - ρ)
-            for t in range(m):
-                jj = jb[t]
-                l = lb[t]
-                sig = sb[t]
-                ww = wi * w[jj]
-                a = ww
-                if lam:
-                    a = ww * ((gni - gain[jj]) * fabs(di - disc[jj]) * inv_idcg)
-                loss += a * l
-                wsum += ww
-                gh = sigma * a * sig
-                acc -= gh
-                gj[jj] += gh
-                if want_h:
-                    hh = sigma2 * a * hb[t]              # σ² a ρ(1 - ρ)
-                    hacc += hh
-                    hj[jj] += hh
-            count += <double>m
-        gi[i] += acc
+            A.gain = &P.gain[p]
+            A.disc = &P.disc[p]
+            A.top = &P.top[p]
+            A.gni = P.gain[i]
+            A.di = P.disc[i]
+            A.only_top = P.top[i] == 0.0
+        acc[0] = 0.0
+        acc[1] = 0.0
+        acc[2] = 0.0
+        acc[3] = 0.0
+        acc[4] = 0.0
+        row(&A, j1 - p, &gj[p], &hj[p] if want_h else NULL, &acc[0])
+        loss += acc[0]
+        wsum += acc[1]
+        count += acc[4]
+        gi[i] += acc[2]
         if want_h:
-            hi[i] += hacc
+            hi[i] += acc[3]
     out[0] += loss
     out[1] += wsum
     out[2] += count
@@ -167,7 +156,7 @@ cdef void _tile(const Pairs* P, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_
 
 cdef void _big_group(const Pairs* P, Py_ssize_t g0, Py_ssize_t g1, double inv_idcg,
                      double* rowbuf, double* colbuf, double* hrow, double* hcol,
-                     double* blk, int nthreads) noexcept nogil:
+                     double* blk, int nthreads, fl_pair_row_fn row, bint sep) noexcept nogil:
     """Every pair of the group [g0, g1) by rounds of tiles; blk holds
     NSUM * nb per-block sums.  hrow, hcol: NULL without the hessian."""
     cdef Py_ssize_t n = g1 - g0
@@ -190,15 +179,15 @@ cdef void _big_group(const Pairs* P, Py_ssize_t g0, Py_ssize_t g1, double inv_id
             j0 = g0 + J * TILE
             if r == 0:
                 _tile(P, i0, min(i0 + TILE, g1), i0, min(i0 + TILE, g1), True, inv_idcg,
-                      rowbuf, rowbuf, hrow, hrow, &blk[NSUM * I])
+                      rowbuf, rowbuf, hrow, hrow, &blk[NSUM * I], row, sep)
             elif J > I:
                 _tile(P, i0, min(i0 + TILE, g1), j0, min(j0 + TILE, g1), False, inv_idcg,
-                      rowbuf, colbuf, hrow, hcol, &blk[NSUM * I])
+                      rowbuf, colbuf, hrow, hcol, &blk[NSUM * I], row, sep)
             else:
                 # the column block comes first in the sorted order: it holds
                 # the more relevant items, so it plays the row role
                 _tile(P, j0, min(j0 + TILE, g1), i0, min(i0 + TILE, g1), False, inv_idcg,
-                      colbuf, rowbuf, hcol, hrow, &blk[NSUM * I])
+                      colbuf, rowbuf, hcol, hrow, &blk[NSUM * I], row, sep)
         team_done(ntr, ntile, by_master)
 
 
@@ -216,8 +205,117 @@ cdef double _inv_idcg(const double* ys, Py_ssize_t g0, Py_ssize_t g1,
 
 
 def simd_path():
-    """The vector path the pair kernel's exp and log1p take."""
+    """The vector path the pair kernel takes."""
     return KT.name.decode()
+
+
+def _pair_row(double si, double wi, double sigma, const double[::1] s, const double[::1] w,
+              double[::1] gj, double[::1] hj, double centre=NAN):
+    """Test hook: one RankNet row of the vector pair kernel on the current
+    path -- (Σ a l, Σ w_i w_j, row gradient, row hessian, pair count); gj and
+    hj (length len(s)) receive the partners' terms.  A finite `centre` c
+    takes exp(-|x|) from the factors exp(±σ(s - c)) (NumPy's exp here)."""
+    cdef fl_pair_row_args A
+    cdef double acc[5]
+    cdef Py_ssize_t m = s.shape[0]
+    cdef double[::1] epv, emv
+    if w.shape[0] != m or gj.shape[0] != m or (hj is not None and hj.shape[0] != m):
+        raise ValueError("_pair_row: s, w, gj and hj differ in length")
+    A.si = si
+    A.wi = wi
+    A.sigma = sigma
+    A.s = &s[0] if m else NULL
+    A.w = &w[0] if m else NULL
+    A.gain = NULL
+    A.disc = NULL
+    A.top = NULL
+    A.gni = 0.0
+    A.di = 0.0
+    A.inv_idcg = 0.0
+    A.only_top = 0
+    A.ep = NULL
+    A.em = NULL
+    A.epi = 0.0
+    A.emi = 0.0
+    if centre == centre and m:
+        ep_arr = np.exp(sigma * np.asarray(s) - centre)
+        em_arr = np.exp(-(sigma * np.asarray(s) - centre))
+        epv = ep_arr
+        emv = em_arr
+        A.ep = &epv[0]
+        A.em = &emv[0]
+        A.epi = float(np.exp(sigma * si - centre))
+        A.emi = float(np.exp(-(sigma * si - centre)))
+    acc[0] = 0.0
+    acc[1] = 0.0
+    acc[2] = 0.0
+    acc[3] = 0.0
+    acc[4] = 0.0
+    fl_pair_row_for(KT.path)(&A, m, &gj[0] if m else NULL,
+                             NULL if hj is None or m == 0 else &hj[0], &acc[0])
+    return acc[0], acc[1], acc[2], acc[3], acc[4]
+
+
+def runs_order(const floating[::1] y, const int64_t[::1] g):
+    """(order, starts) listing the items by group id, relevance descending
+    within a group (ties in input order), when the ids never decrease (each
+    group one run, as lists usually come) and each group's relevance is
+    integral over at most 256 levels: one counting sort per group instead
+    of a comparison sort of all items.  None otherwise (the caller sorts)."""
+    cdef Py_ssize_t n = y.shape[0], i, a, b, G = 1, gi, pos
+    cdef double hi, lo, r
+    cdef int ri, d
+    cdef Py_ssize_t cnt[258]
+    if g.shape[0] != n:
+        raise ValueError("runs_order: y and g differ in length")
+    if n == 0:
+        return None
+    for i in range(1, n):
+        if g[i] < g[i - 1]:
+            return None
+        if g[i] != g[i - 1]:
+            G += 1
+    starts_arr = np.empty(G + 1, dtype=np.int64)
+    order_arr = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] starts = starts_arr
+    cdef int64_t[::1] order = order_arr
+    starts[0] = 0
+    gi = 1
+    for i in range(1, n):
+        if g[i] != g[i - 1]:
+            starts[gi] = i
+            gi += 1
+    starts[G] = n
+    for gi in range(G):
+        a = starts[gi]
+        b = starts[gi + 1]
+        hi = y[a]
+        lo = y[a]
+        for i in range(a, b):
+            if not (y[i] <= hi):
+                if y[i] != y[i]:
+                    return None
+                hi = y[i]
+            if y[i] < lo:
+                lo = y[i]
+        if not (hi - lo <= 255.0):     # also inf - inf
+            return None
+        for d in range(258):
+            cnt[d] = 0
+        for i in range(a, b):
+            r = hi - y[i]
+            ri = <int>r
+            if <double>ri != r:
+                return None
+            cnt[ri + 1] += 1
+        for d in range(1, 258):
+            cnt[d] += cnt[d - 1]
+        for i in range(a, b):
+            ri = <int>(hi - y[i])
+            pos = cnt[ri]
+            cnt[ri] = pos + 1
+            order[a + pos] = i
+    return order_arr, starts_arr
 
 
 def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
@@ -301,10 +399,24 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
         P.gain = &gain_v[0]
         P.disc = &disc_v[0]
         P.top = &top_v[0]
+    # exp(-|x|) as a product of per-item factors in groups whose scores lie
+    # within ±SEP_HALF_RANGE / σ of their centre: relative error of the
+    # product about (|σ(s_i - c)| + |σ(s_j - c)|) 2^-53 + 3 ulp, as forming
+    # σ(s_i - s_j) and its exp would have
+    ep_arr = np.empty(n, dtype=np.float64)
+    em_arr = np.empty(n, dtype=np.float64)
+    sep_arr = np.zeros(G, dtype=np.uint8)
+    cdef double[::1] epv = ep_arr
+    cdef double[::1] emv = em_arr
+    cdef unsigned char[::1] sepv = sep_arr
+    cdef double lo, hi, cen
+    P.ep = &epv[0]
+    P.em = &emv[0]
     cdef double[::1] blk
     cdef Py_ssize_t nb, small = 0
     cdef double total_w, total_c, scale, divisor, pairs, v
     cdef int nt
+    cdef fl_pair_row_fn row = fl_pair_row_for(KT.path)
     with nogil:
         for q in range(n):
             i = order[q]
@@ -324,6 +436,28 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
                     if isnan(ss[q]):
                         inv[g] = NAN     # ranks in this group are undefined
                         break
+        for g in range(G):
+            g0 = starts[g]
+            g1 = starts[g + 1]
+            lo = ss[g0] * sigma
+            hi = lo
+            for q in range(g0, g1):
+                v = ss[q] * sigma
+                if v < lo:
+                    lo = v
+                if v > hi:
+                    hi = v
+                if v != v:
+                    hi = NAN
+                    break
+            # false for NaN and infinite scores (those keep the exp per pair)
+            sepv[g] = (hi - lo) <= 2.0 * SEP_HALF_RANGE
+            cen = lo + 0.5 * (hi - lo)
+            for q in range(g0, g1):
+                epv[q] = ss[q] * sigma - cen if sepv[g] else 0.0
+                emv[q] = -epv[q]
+        KT.math_d[FL_MATH_EXP](&epv[0], n, &epv[0])
+        KT.math_d[FL_MATH_EXP](&emv[0], n, &emv[0])
         pairs = 0.0
         for g in range(G):
             if starts[g + 1] - starts[g] <= SMALL_GROUP:
@@ -340,7 +474,7 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
                 # a LambdaRank group with IDCG 0 (or a NaN score) is skipped
                 if g1 - g0 <= SMALL_GROUP and not (lam and not inv[g] > 0.0):
                     _tile(&P, g0, g1, g0, g1, True, inv[g], &rowbuf[0], &rowbuf[0],
-                          hrow, hrow, &gl[NSUM * g])
+                          hrow, hrow, &gl[NSUM * g], row, sepv[g])
             team_done(nt, G, by_master)
     for g in range(G):
         g0 = starts[g]
@@ -350,7 +484,7 @@ def pairwise(const floating[::1] y_true, const floating[::1] y_pred,
             blk = np.empty(NSUM * nb, dtype=np.float64)
             with nogil:
                 _big_group(&P, g0, g1, inv[g], &rowbuf[0], &colbuf[0], hrow, hcol,
-                           &blk[0], nthreads)
+                           &blk[0], nthreads, row, sepv[g])
                 # per-block sums in block order
                 for q in range(nb):
                     for i in range(NSUM):

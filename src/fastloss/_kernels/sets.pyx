@@ -14,7 +14,7 @@ the loss array and its own elements of the gradient.
 """
 from cython.parallel cimport prange, threadid
 from libc.math cimport exp, log, fabs, NAN, INFINITY
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -1194,15 +1194,26 @@ def kappa_hard(const int64_t[::1] a_idx, const int64_t[::1] b_idx, const double[
 # ===================================================================== Lovász
 # Sort keys: an order-preserving map of the float bits to unsigned integers,
 # complemented so that an ascending radix sort gives errors in descending
-# order.  The payload is the element's base address with the foreground bit
-# in bit 31.
+# order (+NaN first, as the largest; -0.0 is made +0.0 first so that the two
+# zeros tie, as they compare).  The payload is the element's base address
+# with the foreground bit in bit 31.  float32 keys travel with their payload
+# in one 64-bit record (key << 32 | payload): one stream per radix pass.
 cdef enum:
     FG_BIT = 0x80000000
     ADDR_MASK = 0x7FFFFFFF
-    RADIX = 256
+    DIGIT_BITS = 11          # 3 passes for 32-bit keys, 6 for 64-bit ones
+    RADIX = 2048
+    DIGIT_MASK = 2047
+    MAX_DIGITS = 6
+    # one-byte labels (every task reads all labels of its images: 1 byte
+    # instead of 8 a pixel a task), for C <= LAB8_MAX_C
+    LAB8_IGNORED = 255
+    LAB8_OTHER = 254
+    LAB8_MAX_C = 254
 
 cdef inline uint32_t _key32(float f) noexcept nogil:
     cdef uint32_t u
+    f = f + <float>0.0       # -0.0 -> +0.0 (IEEE addition, kept without fast-math)
     memcpy(&u, &f, 4)
     if u & <uint32_t>0x80000000:
         u = ~u
@@ -1222,6 +1233,7 @@ cdef inline float _unkey32(uint32_t k) noexcept nogil:
 
 cdef inline uint64_t _key64(double f) noexcept nogil:
     cdef uint64_t u
+    f = f + 0.0
     memcpy(&u, &f, 8)
     if u & <uint64_t>0x8000000000000000ULL:
         u = ~u
@@ -1240,45 +1252,77 @@ cdef inline double _unkey64(uint64_t k) noexcept nogil:
     return f
 
 
-ctypedef fused ukey:
-    uint32_t
-    uint64_t
+cdef inline void _prefix(uint32_t* cnt) noexcept nogil:
+    cdef uint32_t s = 0, tmp
+    cdef int d
+    for d in range(RADIX):
+        tmp = cnt[d]
+        cnt[d] = s
+        s += tmp
 
 
-cdef int _radix_sort(ukey* k, uint32_t* v, ukey* k2, uint32_t* v2, Py_ssize_t n,
-                     Py_ssize_t* counts) noexcept nogil:
-    """Stable LSD radix sort of (k, v) by k, 8 bits a pass; passes whose digit
-    is the same for every element are skipped.  O(n) per pass.  Returns 0 if
+cdef int _radix_sort_rec(uint64_t* a, uint64_t* a2, Py_ssize_t n,
+                         uint32_t* counts) noexcept nogil:
+    """Stable LSD radix sort of the records (key << 32 | payload) by key, 11
+    bits a pass, given the three digit histograms (filled while the records
+    were written); a pass whose digit is the same for every record is
+    skipped.  Returns 0 if the result is in a, 1 if it is in a2."""
+    cdef int dig, shift, where = 0
+    cdef uint32_t d
+    cdef Py_ssize_t i
+    cdef uint32_t* cnt
+    cdef uint64_t x
+    cdef uint64_t* src = a
+    cdef uint64_t* dst = a2
+    cdef uint64_t* tmp
+    for dig in range(3):
+        cnt = &counts[dig * RADIX]
+        shift = 32 + DIGIT_BITS * dig
+        if cnt[<uint32_t>(a[0] >> shift) & DIGIT_MASK] == <uint32_t>n:
+            continue
+        _prefix(cnt)
+        for i in range(n):
+            x = src[i]
+            d = <uint32_t>(x >> shift) & DIGIT_MASK
+            dst[cnt[d]] = x
+            cnt[d] += 1
+        tmp = src
+        src = dst
+        dst = tmp
+        where = 1 - where
+    return where
+
+
+cdef int _radix_sort64(uint64_t* k, uint32_t* v, uint64_t* k2, uint32_t* v2, Py_ssize_t n,
+                       uint32_t* counts) noexcept nogil:
+    """Stable LSD radix sort of (k, v) by the 64-bit k, 11 bits a pass; passes
+    whose digit is the same for every element are skipped.  Returns 0 if
     the result is in (k, v), 1 if it is in (k2, v2)."""
-    cdef int nbytes = sizeof(ukey), byte, shift, where = 0, d
-    cdef Py_ssize_t i, s, tmp
-    cdef Py_ssize_t* cnt
-    cdef ukey x
-    cdef ukey* sk = k
-    cdef ukey* dk = k2
+    cdef int dig, shift, where = 0
+    cdef uint32_t d
+    cdef Py_ssize_t i
+    cdef uint32_t* cnt
+    cdef uint64_t x
+    cdef uint64_t* sk = k
+    cdef uint64_t* dk = k2
     cdef uint32_t* sv = v
     cdef uint32_t* dv = v2
-    cdef ukey* tk
+    cdef uint64_t* tk
     cdef uint32_t* tv
-    memset(counts, 0, nbytes * RADIX * sizeof(Py_ssize_t))
+    memset(counts, 0, MAX_DIGITS * RADIX * sizeof(uint32_t))
     for i in range(n):
         x = k[i]
-        for byte in range(nbytes):
-            counts[byte * RADIX + <int>((x >> (8 * byte)) & 0xFF)] += 1
-    for byte in range(nbytes):
-        cnt = &counts[byte * RADIX]
-        shift = 8 * byte
-        d = <int>((k[0] >> shift) & 0xFF)
-        if cnt[d] == n:
+        for dig in range(MAX_DIGITS):
+            counts[dig * RADIX + (<uint32_t>(x >> (DIGIT_BITS * dig)) & DIGIT_MASK)] += 1
+    for dig in range(MAX_DIGITS):
+        cnt = &counts[dig * RADIX]
+        shift = DIGIT_BITS * dig
+        if cnt[<uint32_t>(k[0] >> shift) & DIGIT_MASK] == <uint32_t>n:
             continue
-        s = 0
-        for d in range(RADIX):
-            tmp = cnt[d]
-            cnt[d] = s
-            s += tmp
+        _prefix(cnt)
         for i in range(n):
             x = sk[i]
-            d = <int>((x >> shift) & 0xFF)
+            d = <uint32_t>(x >> shift) & DIGIT_MASK
             dk[cnt[d]] = x
             dv[cnt[d]] = sv[i]
             cnt[d] += 1
@@ -1292,35 +1336,91 @@ cdef int _radix_sort(ukey* k, uint32_t* v, ukey* k2, uint32_t* v2, Py_ssize_t n,
     return where
 
 
-cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double* lse,
+def _lovasz_sort_order(const floating[::1] errors):
+    """Test hook: the order in which the Lovász kernel visits `errors`
+    (descending, ties in input order), by the kernel's own keys and sort."""
+    cdef Py_ssize_t n = errors.shape[0], i
+    order_arr = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return order_arr
+    cdef int64_t[::1] order = order_arr
+    cdef uint64_t[::1] a = np.empty(n, dtype=np.uint64)
+    cdef uint64_t[::1] a2 = np.empty(n, dtype=np.uint64)
+    cdef uint32_t[::1] v = np.empty(n, dtype=np.uint32)
+    cdef uint32_t[::1] v2 = np.empty(n, dtype=np.uint32)
+    cdef uint32_t[::1] counts = np.zeros(MAX_DIGITS * RADIX, dtype=np.uint32)
+    cdef uint32_t key
+    cdef int where
+    with nogil:
+        if floating is float:
+            for i in range(n):
+                key = _key32(errors[i])
+                a[i] = (<uint64_t>key << 32) | <uint64_t>i
+                counts[key & DIGIT_MASK] += 1
+                counts[RADIX + ((key >> DIGIT_BITS) & DIGIT_MASK)] += 1
+                counts[2 * RADIX + (key >> (2 * DIGIT_BITS))] += 1
+            where = _radix_sort_rec(&a[0], &a2[0], n, &counts[0])
+            for i in range(n):
+                order[i] = <int64_t>(<uint32_t>(a2[i] if where else a[i]))
+        else:
+            for i in range(n):
+                a[i] = _key64(errors[i])
+                v[i] = <uint32_t>i
+            where = _radix_sort64(&a[0], &v[0], &a2[0], &v2[0], n, &counts[0])
+            for i in range(n):
+                order[i] = <int64_t>(v2[i] if where else v[i])
+    return order_arr
+
+
+cdef double _lovasz_task(const floating* pred, const int64_t* lab, const uint8_t* lab8,
+                         const double* lse,
                          Py_ssize_t b0, Py_ssize_t b1, Py_ssize_t C, Py_ssize_t HW,
                          Py_ssize_t c, bint hinge, bint from_logits,
                          bint has_ignore, int64_t ignore, double gscale, floating* grad,
-                         void* keys, uint32_t* pay, void* keys2, uint32_t* pay2,
-                         Py_ssize_t* counts) noexcept nogil:
+                         uint64_t* keys, uint32_t* pay, uint64_t* keys2, uint32_t* pay2,
+                         uint32_t* counts, bint zero_ignored) noexcept nogil:
     """Lovász loss of class c (target 1 for hinge) over images b0..b1.
 
     Writes gscale * d(loss)/d(pred) (d/d(probabilities) when from_logits, the
     softmax chain comes later) at the class-c elements of valid pixels.
     A valid pixel whose logits are all -inf (lse = -inf) has no distribution:
     its true class is masked, so the task's loss is +inf and its gradient 0
-    (unless a NaN is also present, which propagates).
+    (unless a NaN is also present, which propagates).  lab8 (may be NULL):
+    the labels as one byte (LAB8_IGNORED, LAB8_OTHER as below), read
+    instead of lab by every task.  With zero_ignored the
+    task also writes 0 at its ignored pixels, so that the caller zeroes only
+    the planes no task covers.
+
+    The sorted walk touches the gradient through the permutation, so it
+    reads nothing else at random: on probabilities the sign of fg - p is
+    applied afterwards by one sequential pass over the task's pixels.
     """
     cdef Py_ssize_t b, hw, q, n = 0, gts = 0, k, off, addr
-    cdef bint masked = False, has_nan = False
+    cdef bint masked = False, has_nan = False, ign
+    cdef bint is32 = floating is float
     cdef int64_t target = 1 if hinge else c
     cdef int64_t L
-    cdef uint32_t fg, base, pk
-    cdef double p, e, loss = 0.0, F = 0.0, Bc = 0.0, J, Jprev = 0.0, g, dsign
-    cdef uint32_t* k32 = <uint32_t*>keys
-    cdef uint64_t* k64 = <uint64_t*>keys
+    cdef uint32_t fg, base, pk, key
+    cdef uint64_t rec
+    cdef double p, e, loss = 0.0, F = 0.0, Bc = 0.0, J, Jprev = 0.0, g, dsign, t, gtsd
+    cdef uint64_t* k64 = keys
+    cdef uint64_t* recs = keys
     cdef int where
     off = 0 if hinge else c * HW
+    if is32:
+        memset(counts, 0, 3 * RADIX * sizeof(uint32_t))
     for b in range(b0, b1):
         for hw in range(HW):
             q = b * HW + hw
-            L = lab[q]
-            if has_ignore and L == ignore:
+            if lab8 != NULL:
+                L = lab8[q]
+                ign = L == LAB8_IGNORED
+            else:
+                L = lab[q]
+                ign = has_ignore and L == ignore
+            if ign:
+                if zero_ignored and grad != NULL:
+                    grad[b * C * HW + off + hw] = 0
                 continue
             fg = 1 if L == target else 0
             gts += fg
@@ -1337,47 +1437,63 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
                     e = fabs(fg - p)
             else:
                 e = fabs(fg - <double>pred[addr])
-            if floating is float:
-                k32[n] = _key32(<float>e)
-            else:
-                k64[n] = _key64(e)
-            pay[n] = base | (fg << 31)
-            n += 1
             if from_logits and e != e:
                 has_nan = True
+            if e <= 0.0:
+                # Errors <= 0 sort after every other one except a -NaN (whose
+                # loss is NaN and gradient 0 anyway), so they change no
+                # earlier count; their terms are 0 (relu, or |fg - p| = 0 and
+                # a zero sign) and so is their gradient: not sorted at all.
+                if grad != NULL:
+                    grad[addr] = 0
+                continue
+            if is32:
+                key = _key32(<float>e)
+                recs[n] = (<uint64_t>key << 32) | <uint64_t>(base | (fg << 31))
+                counts[key & DIGIT_MASK] += 1
+                counts[RADIX + ((key >> DIGIT_BITS) & DIGIT_MASK)] += 1
+                counts[2 * RADIX + (key >> (2 * DIGIT_BITS))] += 1
+            else:
+                k64[n] = _key64(e)
+                pay[n] = base | (fg << 31)
+            n += 1
     if n == 0:
         return 0.0
     if masked and not has_nan:
         if grad != NULL:
             for k in range(n):
-                grad[(pay[k] & ADDR_MASK) + off] = 0
+                if is32:
+                    grad[(<uint32_t>recs[k] & ADDR_MASK) + off] = 0
+                else:
+                    grad[(pay[k] & ADDR_MASK) + off] = 0
         return INFINITY
-    if floating is float:
-        where = _radix_sort(k32, pay, <uint32_t*>keys2, pay2, n, counts)
+    if is32:
+        where = _radix_sort_rec(recs, keys2, n, counts)
         if where:
-            k32 = <uint32_t*>keys2
+            recs = keys2
     else:
-        where = _radix_sort(k64, pay, <uint64_t*>keys2, pay2, n, counts)
+        where = _radix_sort64(k64, pay, keys2, pay2, n, counts)
         if where:
-            k64 = <uint64_t*>keys2
-    if where:
-        pay = pay2
+            k64 = keys2
+            pay = pay2
     # Lovász gradient of the Jaccard loss from running counts:
     # J_k = 1 - (gts - F_k) / (gts + B_k),  g_k = J_k - J_{k-1}.
+    gtsd = <double>gts
     for k in range(n):
-        if floating is float:
-            e = _unkey32(k32[k])
+        if is32:
+            rec = recs[k]
+            e = _unkey32(<uint32_t>(rec >> 32))
+            pk = <uint32_t>rec
         else:
             e = _unkey64(k64[k])
-        pk = pay[k]
+            pk = pay[k]
         fg = pk >> 31
-        if fg:
-            F += 1.0
-        else:
-            Bc += 1.0
-        J = 1.0 - (gts - F) / (gts + Bc)
+        F += <double>fg
+        Bc += <double>(1 - fg)
+        J = 1.0 - (gtsd - F) / (gtsd + Bc)
         g = J - Jprev
         Jprev = J
+        addr = (pk & ADDR_MASK) + off
         if hinge:
             # g = 0 terms add nothing; skipping them keeps an infinite error
             # (a ±inf logit) from making inf * 0 = NaN.  The first term has
@@ -1388,20 +1504,36 @@ cdef double _lovasz_task(const floating* pred, const int64_t* lab, const double*
             elif e != e:
                 loss += e
             if grad != NULL:
-                addr = (pk & ADDR_MASK) + off
                 # errors = 1 - f t: d/df = -t where relu is active
                 grad[addr] = <floating>((-gscale * g * (2.0 * fg - 1.0)) if e > 0.0 else 0.0)
         else:
             loss += e * g
             if grad != NULL:
-                addr = (pk & ADDR_MASK) + off
-                # d|fg - p|/dp = -sign(fg - p), 0 where p == fg; NaN at a NaN
                 if from_logits:
+                    # d|fg - p|/dp = -sign(fg - p), 0 where p == fg; NaN at a NaN
                     dsign = (-1.0 if fg else 1.0) if e > 0.0 else (0.0 if e == 0.0 else e)
+                    grad[addr] = <floating>(gscale * g * dsign)
                 else:
-                    p = pred[addr]
-                    dsign = -1.0 if fg > p else (1.0 if fg < p else (0.0 if fg == p else p))
-                grad[addr] = <floating>(gscale * g * dsign)
+                    grad[addr] = <floating>(gscale * g)    # times the sign, below
+    if grad != NULL and not hinge and not from_logits:
+        # -sign(fg - p) (0 at equality, NaN at NaN): exact, so multiplying the
+        # rounded value gives the bits of rounding the product
+        for b in range(b0, b1):
+            for hw in range(HW):
+                q = b * HW + hw
+                if lab8 != NULL:
+                    L = lab8[q]
+                    ign = L == LAB8_IGNORED
+                else:
+                    L = lab[q]
+                    ign = has_ignore and L == ignore
+                if ign:
+                    continue
+                addr = b * C * HW + off + hw
+                p = pred[addr]
+                t = 1.0 if L == target else 0.0
+                dsign = -1.0 if t > p else (1.0 if t < p else (0.0 if t == p else p))
+                grad[addr] = <floating>(grad[addr] * dsign)
     return loss
 
 
@@ -1413,7 +1545,8 @@ cdef void _lse_pass(const floating* z, const int64_t* lab, Py_ssize_t B, Py_ssiz
     cdef double m, s, x
     cdef const floating* zz
     cdef int nt = threads_for(P * C, MIN_PARALLEL_ELEMENTS, nthreads)
-    for q in prange(P, schedule="static", num_threads=nt):
+    # per-pixel results: chunks handed out as threads come free
+    for q in prange(P, schedule="dynamic", chunksize=4096, num_threads=nt):
         b = q // HW
         hw = q - b * HW
         zz = &z[b * C * HW + hw]
@@ -1448,7 +1581,8 @@ cdef void _softmax_chain(const floating* z, const int64_t* lab, Py_ssize_t B, Py
     cdef const floating* zz
     cdef floating* gg
     cdef int nt = threads_for(P * C, MIN_PARALLEL_ELEMENTS, nthreads)
-    for q in prange(P, schedule="static", num_threads=nt):
+    # per-pixel results: chunks handed out as threads come free
+    for q in prange(P, schedule="dynamic", chunksize=4096, num_threads=nt):
         b = q // HW
         hw = q - b * HW
         zz = &z[b * C * HW + hw]
@@ -1471,24 +1605,36 @@ def lovasz_counts(const int64_t[::1] labels, Py_ssize_t B, Py_ssize_t HW, Py_ssi
     number of labels outside [0, ncls) that are not ignore_index."""
     if labels.shape[0] != B * HW:
         raise ValueError("lovasz_counts: labels must hold B * HW entries")
-    counts_arr = np.zeros((B, ncls), dtype=np.int64)
+    # Four partial tables per image (pixel hw counts into table hw % 4):
+    # runs of one label then add to four counters in turn instead of one,
+    # whose read-modify-write chain would bound the loop.  Only when the
+    # tables are small next to the labels (else one table).
+    cdef Py_ssize_t parts = 4 if 4 * ncls <= HW else 1
+    part_arr = np.zeros((B, parts, ncls), dtype=np.int64)
     bad_arr = np.zeros(B, dtype=np.int64)
-    cdef int64_t[:, ::1] counts = counts_arr
+    cdef int64_t[:, :, ::1] part = part_arr
     cdef int64_t[::1] bad = bad_arr
     cdef Py_ssize_t b, hw
     cdef int64_t L
+    cdef int64_t nbad
+    cdef int64_t* tab
+    cdef const int64_t* lab
     cdef int nt = threads_for(B * HW, MIN_PARALLEL_ELEMENTS, nthreads)
     with nogil:
-        for b in prange(B, schedule="static", num_threads=nt):
+        for b in prange(B, schedule="dynamic", num_threads=nt):
+            tab = &part[b, 0, 0]
+            lab = &labels[b * HW]
+            nbad = 0
             for hw in range(HW):
-                L = labels[b * HW + hw]
+                L = lab[hw]
                 if has_ignore and L == ignore:
                     continue
-                if L < 0 or L >= ncls:
-                    bad[b] += 1
+                if <uint64_t>L < <uint64_t>ncls:
+                    tab[(hw & (parts - 1)) * ncls + L] += 1
                 else:
-                    counts[b, L] += 1
-    return counts_arr, int(bad_arr.sum())
+                    nbad = nbad + 1
+            bad[b] = nbad
+    return part_arr.sum(axis=1), int(bad_arr.sum())
 
 
 def lovasz(const floating[::1] pred, const int64_t[::1] labels,
@@ -1528,24 +1674,54 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
         nt = 1
     keys_arr = np.empty(nt * maxp, dtype=np.uint64)
     keys2_arr = np.empty(nt * maxp, dtype=np.uint64)
-    pay_arr = np.empty(nt * maxp, dtype=np.uint32)
-    pay2_arr = np.empty(nt * maxp, dtype=np.uint32)
-    rc_arr = np.empty(nt * 8 * RADIX, dtype=np.intp)
+    # float32 keys carry their payload inside the 64-bit record
+    pay_arr = np.empty(1 if floating is float else nt * maxp, dtype=np.uint32)
+    pay2_arr = np.empty(1 if floating is float else nt * maxp, dtype=np.uint32)
+    rc_arr = np.empty(nt * MAX_DIGITS * RADIX, dtype=np.uint32)
     lse_arr = np.empty(B * HW if from_logits else 1, dtype=np.float64)
     cdef uint64_t[::1] keys = keys_arr
     cdef uint64_t[::1] keys2 = keys2_arr
     cdef uint32_t[::1] pay = pay_arr
     cdef uint32_t[::1] pay2 = pay2_arr
-    cdef Py_ssize_t[::1] rc = rc_arr
+    cdef uint32_t[::1] rc = rc_arr
     cdef double[::1] lse = lse_arr
     cdef double[::1] losses = losses_arr
     cdef floating* g = NULL if grad is None else &grad[0]
-    cdef Py_ssize_t e
+    cdef Py_ssize_t e, plane, b, q
+    cdef int64_t L
+    # labels 0/1 for the hinge (C = 1), 0..C-1 otherwise
+    cdef int64_t nlab = 2 if hinge else C
+    cdef Py_ssize_t reads = 0
+    for t in range(ntasks):
+        reads += task_b1[t] - task_b0[t]
+    # worth a pass when the tasks read every image's labels twice or more
+    cdef bint compact = nlab <= LAB8_MAX_C and reads >= 2 * B
+    lab8_arr = np.empty(B * HW if compact else 1, dtype=np.uint8)
+    cdef uint8_t[::1] lab8 = lab8_arr
+    cdef uint8_t* l8 = &lab8[0] if compact else NULL
     cdef int ntz = threads_for(N, MIN_PARALLEL_ELEMENTS, nthreads)
+    # The (image, class) planes the tasks write whole (ignored pixels as 0);
+    # only the others are zeroed here: no second pass over the gradient.
+    cov_arr = np.zeros(B * C, dtype=np.uint8)
+    cdef unsigned char[::1] cov = cov_arr
+    if g != NULL and zero_grad:
+        for t in range(ntasks):
+            for b in range(task_b0[t], task_b1[t]):
+                cov[b * C + task_c[t]] = 1
     with nogil:
+        if compact:
+            for q in prange(B * HW, schedule="dynamic", chunksize=16384, num_threads=ntz):
+                L = labels[q]
+                if has_ignore and L == ignore:
+                    lab8[q] = LAB8_IGNORED
+                elif 0 <= L < nlab:
+                    lab8[q] = <uint8_t>L
+                else:
+                    lab8[q] = LAB8_OTHER
         if g != NULL and zero_grad:
-            for e in prange(N, schedule="static", num_threads=ntz):
-                g[e] = 0
+            for plane in prange(B * C, schedule="dynamic", chunksize=16, num_threads=ntz):
+                if not cov[plane]:
+                    memset(&g[plane * HW], 0, HW * sizeof(floating))
         if from_logits:
             _lse_pass(&pred[0], &labels[0], B, C, HW, &lse[0], nthreads)
         # Tasks differ in size (per-image class counts), so they are handed out
@@ -1553,13 +1729,13 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
         # elements, so the result is the same whichever thread runs it.
         for t in prange(ntasks, schedule="dynamic", chunksize=1, num_threads=nt):
             tid = threadid()
-            losses[t] = _lovasz_task(&pred[0], &labels[0], &lse[0],
+            losses[t] = _lovasz_task(&pred[0], &labels[0], l8, &lse[0],
                                      task_b0[t], task_b1[t], C, HW, task_c[t],
                                      hinge, from_logits, has_ignore, ignore,
                                      task_gscale[t], g,
-                                     <void*>&keys[tid * maxp], &pay[tid * maxp],
-                                     <void*>&keys2[tid * maxp], &pay2[tid * maxp],
-                                     &rc[tid * 8 * RADIX])
+                                     &keys[tid * maxp], &pay[0 if floating is float else tid * maxp],
+                                     &keys2[tid * maxp], &pay2[0 if floating is float else tid * maxp],
+                                     &rc[tid * MAX_DIGITS * RADIX], zero_grad)
         if g != NULL and from_logits:
             _softmax_chain(&pred[0], &labels[0], B, C, HW, &lse[0], has_ignore, ignore,
                            g, nthreads)

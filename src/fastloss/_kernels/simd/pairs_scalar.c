@@ -1,0 +1,3 @@
+/* pairs.c for the scalar path (every CPU). */
+#define FL_TARGET_SCALAR 1
+#include "pairs.c"

@@ -1,0 +1,15 @@
+/* pairs.c for the sse2 path.  Compiled with the module's baseline flags:
+ * the ISA is enabled for this file's functions only (so the ranking
+ * module's command line carries no -m flags, tools/check_wheel.py), and
+ * they run only when the process's kernel table is on this path, which
+ * simd/dispatch.c chose after detecting the CPU (pairs.h checks again). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("sse2"))), apply_to = function)
+#else
+#pragma GCC target("sse2")
+#endif
+#define FL_TARGET_SSE2 1
+#include "pairs.c"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
