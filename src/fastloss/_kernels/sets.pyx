@@ -1620,8 +1620,12 @@ def lovasz_counts(const int64_t[::1] labels, Py_ssize_t B, Py_ssize_t HW, Py_ssi
     cdef int64_t* tab
     cdef const int64_t* lab
     cdef int nt = threads_for(B * HW, MIN_PARALLEL_ELEMENTS, nthreads)
+    cdef Py_ssize_t by_master
     with nogil:
-        for b in prange(B, schedule="dynamic", num_threads=nt):
+        nt = team(nt, B)
+        by_master = 0
+        for b in prange(B, schedule="dynamic", chunksize=1, num_threads=nt):
+            by_master += threadid() == 0
             tab = &part[b, 0, 0]
             lab = &labels[b * HW]
             nbad = 0
@@ -1634,6 +1638,7 @@ def lovasz_counts(const int64_t[::1] labels, Py_ssize_t B, Py_ssize_t HW, Py_ssi
                 else:
                     nbad = nbad + 1
             bad[b] = nbad
+        team_done(nt, B, by_master)
     return part_arr.sum(axis=1), int(bad_arr.sum())
 
 
@@ -1646,7 +1651,7 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
     task_b0[t]..task_b1[t].  Returns the unscaled per-task losses; grad (if
     given) receives Σ_t task_gscale[t] d(loss_t)/d(pred), chained through
     the softmax when from_logits."""
-    cdef Py_ssize_t N = pred.shape[0], ntasks = task_c.shape[0], t, maxp = 0, tid
+    cdef Py_ssize_t N = pred.shape[0], ntasks = task_c.shape[0], t, maxp = 0, tid, by_master
     # Element addresses travel in 31 bits of the sort payload.
     if N > <Py_ssize_t>ADDR_MASK:
         raise ValueError(f"lovasz: pred has {N} elements, more than 2**31 - 1")
@@ -1727,8 +1732,11 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
         # Tasks differ in size (per-image class counts), so they are handed out
         # dynamically; each writes only its own loss slot and gradient
         # elements, so the result is the same whichever thread runs it.
+        nt = team(nt, ntasks)
+        by_master = 0
         for t in prange(ntasks, schedule="dynamic", chunksize=1, num_threads=nt):
             tid = threadid()
+            by_master += tid == 0
             losses[t] = _lovasz_task(&pred[0], &labels[0], l8, &lse[0],
                                      task_b0[t], task_b1[t], C, HW, task_c[t],
                                      hinge, from_logits, has_ignore, ignore,
@@ -1736,6 +1744,7 @@ def lovasz(const floating[::1] pred, const int64_t[::1] labels,
                                      &keys[tid * maxp], &pay[0 if floating is float else tid * maxp],
                                      &keys2[tid * maxp], &pay2[0 if floating is float else tid * maxp],
                                      &rc[tid * MAX_DIGITS * RADIX], zero_grad)
+        team_done(nt, ntasks, by_master)
         if g != NULL and from_logits:
             _softmax_chain(&pred[0], &labels[0], B, C, HW, &lse[0], has_ignore, ignore,
                            g, nthreads)
@@ -1799,7 +1808,7 @@ def kappa_stats(const int64_t[::1] labels, const floating[::1] y_pred,
     cdef const floating* row
     with nogil:
         _kappa_table(weights, C, f)
-        for b in prange(nb, schedule="static", num_threads=nt):
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
             tid = threadid()
             pr = &rowbuf[tid * C] if from_logits else NULL
             acc = &accbuf[tid * 2 * C]
@@ -1904,7 +1913,7 @@ def kappa_grad_given(const int64_t[::1] labels, const floating[::1] y_pred,
     cdef const floating* row
     with nogil:
         _kappa_table(weights, C, f)
-        for b in prange(nb, schedule="static", num_threads=nt):
+        for b in prange(nb, schedule="dynamic", chunksize=1, num_threads=nt):
             tid = threadid()
             pr = &rowbuf[tid * C] if from_logits else NULL
             r0 = b * rpb
