@@ -164,7 +164,11 @@ static double NAME(const long long* labels, const T* x, const double* w, ptrdiff
     T* lab = rf + t;                                                                \
     T* gy = lab + t;                                                                \
     T* sp = gy + t;                                                                 \
-    double* sums = (double*)(void*)(sp + t);                                        \
+    /* float64 scratch after the T arrays, rounded up to a double's alignment \
+       (an odd t of float32 values would leave it 4-byte aligned) */            \
+    const ptrdiff_t per_double = (ptrdiff_t)(sizeof(double) / sizeof(T));         \
+    const ptrdiff_t used = (C + 5) * t;                                            \
+    double* sums = (double*)(void*)(buf + (used + per_double - 1) / per_double * per_double); \
     double* logs = sums + t;                                                        \
     const V ninf = V##_set1((T)-INFINITY);                                          \
     ptrdiff_t c, u, j;                                                              \
