@@ -12,26 +12,7 @@ import pytest
 import fastloss as fl
 
 from conftest import central_gradient
-
-FORMATS = ("xyxy", "xywh", "cxcywh")
-
-
-def to_xyxy(b, fmt):
-    a0, a1, a2, a3 = np.asarray(b, np.float64).T
-    if fmt == "xyxy":
-        return np.stack([a0, a1, a2, a3], axis=1)
-    if fmt == "xywh":
-        return np.stack([a0, a1, a0 + a2, a1 + a3], axis=1)
-    return np.stack([a0 - 0.5 * a2, a1 - 0.5 * a3, a0 + 0.5 * a2, a1 + 0.5 * a3], axis=1)
-
-
-def from_xyxy(b, fmt):
-    x1, y1, x2, y2 = np.asarray(b, np.float64).T
-    if fmt == "xyxy":
-        return np.array(b, np.float64)
-    if fmt == "xywh":
-        return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
-    return np.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], axis=1)
+from test_detection import FORMATS, np_from_xyxy, np_to_xyxy
 
 
 def ref_giou(t, p, eps=1e-7):
@@ -125,13 +106,13 @@ def run(path, t, p, fmt="xyxy", w=None, reduction="none", dtype=np.float64):
 def test_values_and_gradients_against_references(simd_path, fmt):
     rng = np.random.default_rng(7)
     t, p = random_boxes(rng, 203)
-    tf, pf = from_xyxy(t, fmt), from_xyxy(p, fmt)
+    tf, pf = np_from_xyxy(t, fmt), np_from_xyxy(p, fmt)
     v, g = run(simd_path, tf, pf, fmt)
     np.testing.assert_allclose(v, ref_giou(t, p), rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(g, chain_to(fmt, ref_giou_grad(t, p)), rtol=1e-11, atol=1e-15)
     # central differences through the reference value, on a few boxes
     for i in (0, 57, 202):
-        fd = central_gradient(lambda q: ref_giou(t[i:i + 1], to_xyxy(q, fmt))[0], pf[i:i + 1],
+        fd = central_gradient(lambda q: ref_giou(t[i:i + 1], np_to_xyxy(q, fmt))[0], pf[i:i + 1],
                               h=1e-6)
         np.testing.assert_allclose(g[i:i + 1], fd, rtol=1e-5, atol=1e-8)
 
@@ -143,12 +124,12 @@ def test_every_remainder_weights_rows_and_scalar_bits(simd_path, dtype):
         t, p = random_boxes(rng, n)
         w = rng.uniform(0, 2, n)
         for fmt in FORMATS:
-            tf, pf = from_xyxy(t, fmt).astype(dtype), from_xyxy(p, fmt).astype(dtype)
+            tf, pf = np_from_xyxy(t, fmt).astype(dtype), np_from_xyxy(p, fmt).astype(dtype)
             v, g = run(simd_path, tf, pf, fmt, w=w, dtype=dtype)
             v0, g0 = run("scalar", tf, pf, fmt, w=w, dtype=dtype)
             np.testing.assert_array_equal(v, v0)
             np.testing.assert_array_equal(g, g0)
-            t64, p64 = to_xyxy(tf.astype(np.float64), fmt), to_xyxy(pf.astype(np.float64), fmt)
+            t64, p64 = np_to_xyxy(tf.astype(np.float64), fmt), np_to_xyxy(pf.astype(np.float64), fmt)
             tol = 1e-6 if dtype == np.float32 else 1e-13
             np.testing.assert_allclose(v, w * ref_giou(t64, p64), rtol=tol, atol=1e-7 * tol)
             ref_g = w[:, None] * chain_to(fmt, ref_giou_grad(t64, p64))
@@ -166,13 +147,13 @@ def test_degenerate_pairs_and_ties(simd_path, fmt):
     order = np.concatenate([np.arange(len(t))] * 3)
     np.random.default_rng(3).shuffle(order)
     t, p = t[order], p[order]
-    tf, pf = from_xyxy(t, fmt), from_xyxy(p, fmt)
+    tf, pf = np_from_xyxy(t, fmt), np_from_xyxy(p, fmt)
     v, g = run(simd_path, tf, pf, fmt)
-    ref = ref_giou(to_xyxy(tf, fmt), to_xyxy(pf, fmt))
+    ref = ref_giou(np_to_xyxy(tf, fmt), np_to_xyxy(pf, fmt))
     assert np.all(np.isfinite(v)) and np.all(np.isfinite(g))
     np.testing.assert_allclose(v, ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(
-        g, chain_to(fmt, ref_giou_grad(to_xyxy(tf, fmt), to_xyxy(pf, fmt))), rtol=1e-10, atol=1e-12)
+        g, chain_to(fmt, ref_giou_grad(np_to_xyxy(tf, fmt), np_to_xyxy(pf, fmt))), rtol=1e-10, atol=1e-12)
     v0, g0 = run("scalar", tf, pf, fmt)
     np.testing.assert_array_equal(v, v0)
     np.testing.assert_array_equal(g, g0)
